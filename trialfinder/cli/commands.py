@@ -1,0 +1,176 @@
+"""The click commands. Each parses options, calls the core, and renders."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+
+import click
+
+from trialfinder import filters, search
+from trialfinder.cli import render
+from trialfinder.cli.progress import ProgressReporter
+from trialfinder.config import Settings, load_settings
+from trialfinder.store import Store
+
+
+@dataclass
+class AppContext:
+    """What every command needs, built once from ``--config``."""
+
+    config_path: str | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def open_store(self) -> Store:
+        return Store.open(self.settings.cache.path)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="TRIALFINDER_CONFIG",
+    help="Settings file (default: ./config.toml, else built-in defaults). Also TRIALFINDER_CONFIG.",
+)
+@click.version_option(package_name="trialfinder")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Find clinical trials by drug name, cached in SQLite."""
+    ctx.obj = AppContext(config_path)
+
+
+@cli.command("search")
+@click.argument("drug")
+@click.option(
+    "--status",
+    default="open",
+    show_default=True,
+    help="open (accepting or about to accept patients), recruiting, all, "
+    "or registry statuses, comma-separated (e.g. RECRUITING,COMPLETED).",
+)
+@click.option("--phase", help="Phases, comma-separated: early1, 1, 2, 3, 4, na.")
+@click.option("--country", help="Only trials with a site in this country, e.g. 'United States'.")
+@click.option("--condition", help="Only trials for this condition, e.g. leukemia.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many trials.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(render.FORMATS),
+    default="table",
+    show_default=True,
+)
+@click.option("--offline", is_flag=True, help="Answer from the cache only; no network.")
+@click.option("--refresh", is_flag=True, help="Ask the registry even if the cache is fresh.")
+@pass_app
+def search_command(
+    app: AppContext,
+    drug: str,
+    status: str,
+    phase: str | None,
+    country: str | None,
+    condition: str | None,
+    limit: int | None,
+    fmt: str,
+    offline: bool,
+    refresh: bool,
+) -> None:
+    """Find the trials of DRUG on ClinicalTrials.gov."""
+    if offline and refresh:
+        raise click.UsageError("--offline and --refresh cannot be used together")
+    query = filters.build_query(
+        drug, status=status, phase=phase, country=country, condition=condition
+    )
+    settings = app.settings
+    store = app.open_store()
+    progress = ProgressReporter()
+    try:
+        result = asyncio.run(
+            search.find_trials(
+                settings,
+                store,
+                query,
+                offline=offline,
+                refresh=refresh,
+                limit=limit,
+                progress=progress,
+            )
+        )
+    finally:
+        progress.close()
+        store.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.total == 0:
+        click.echo(f"no trials found for {query.drug!r} (status: {query.status})", err=True)
+    if fmt == "table" and result.total == 0:
+        return
+    render.write_search(result, fmt, sys.stdout)
+
+
+@cli.command("trial")
+@click.argument("trial_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--offline", is_flag=True, help="Answer from the cache only; no network.")
+@click.option("--refresh", is_flag=True, help="Ask the registry even if the cache is fresh.")
+@pass_app
+def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refresh: bool) -> None:
+    """Show one trial whole: all its sites and its eligibility."""
+    if offline and refresh:
+        raise click.UsageError("--offline and --refresh cannot be used together")
+    nct_id = filters.parse_trial_id(trial_id)
+    settings = app.settings
+    store = app.open_store()
+    try:
+        trial, fetched_at, warnings = asyncio.run(
+            search.get_trial(settings, store, nct_id, offline=offline, refresh=refresh)
+        )
+    finally:
+        store.close()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    render.write_trial(trial, fetched_at, fmt, sys.stdout)
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """Look at or empty the SQLite cache."""
+
+
+@cache_group.command("info")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@pass_app
+def cache_info(app: AppContext, fmt: str) -> None:
+    """Where the cache is, how big, and what searches it holds."""
+    store = app.open_store()
+    try:
+        info = store.info()
+    finally:
+        store.close()
+    render.write_cache_info(info, fmt, sys.stdout, app.settings.cache_ttl_seconds)
+
+
+@cache_group.command("clear")
+@pass_app
+def cache_clear(app: AppContext) -> None:
+    """Forget every cached trial and search (they are fetched again when asked for)."""
+    store = app.open_store()
+    try:
+        removed = store.clear()
+    finally:
+        store.close()
+    click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")

@@ -1,0 +1,291 @@
+"""Turn results into text: table (people), JSON, CSV and NDJSON (programs).
+
+rich is imported only for the table and the progress bar, so that machine
+formats start as fast as possible.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import datetime
+from typing import IO, Any
+
+from trialfinder.models import SearchResult, Trial
+from trialfinder.store.store import CacheInfo, utc_now
+
+FORMATS = ("table", "json", "csv", "ndjson")
+CSV_COLUMNS = (
+    "id",
+    "registry",
+    "title",
+    "status",
+    "status_category",
+    "phases",
+    "conditions",
+    "interventions",
+    "sponsor",
+    "start_date",
+    "completion_date",
+    "last_updated",
+    "enrollment",
+    "countries",
+    "sites",
+    "url",
+)
+
+
+def trial_json(trial: Trial) -> dict[str, Any]:
+    return trial.model_dump(mode="json")
+
+
+def search_json(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query.model_dump(mode="json"),
+        "registry": result.registry,
+        "fetched_at": result.fetched_at.isoformat(),
+        "from_cache": result.from_cache,
+        "stale": result.stale,
+        "total": result.total,
+        "warnings": result.warnings,
+        "trials": [trial_json(t) for t in result.trials],
+    }
+
+
+def write_search(result: SearchResult, fmt: str, out: IO[str]) -> None:
+    if fmt == "json":
+        json.dump(search_json(result), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif fmt == "ndjson":
+        for trial in result.trials:
+            out.write(json.dumps(trial_json(trial), ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        _write_csv(result.trials, out)
+    else:
+        _write_table(result, out)
+
+
+def _write_csv(trials: list[Trial], out: IO[str]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for t in trials:
+        writer.writerow(
+            [
+                t.id,
+                t.registry,
+                t.title,
+                t.status,
+                t.status_category.value,
+                ";".join(t.phases),
+                ";".join(t.conditions),
+                ";".join(i.name for i in t.interventions),
+                t.sponsor or "",
+                t.start_date or "",
+                t.completion_date or "",
+                t.last_updated or "",
+                "" if t.enrollment is None else t.enrollment,
+                ";".join(t.countries),
+                len(t.sites),
+                t.url,
+            ]
+        )
+
+
+def phase_label(phases: list[str]) -> str:
+    labels = []
+    for phase in phases:
+        if phase == "NA":
+            labels.append("n/a")
+        elif phase.startswith("EARLY_PHASE"):
+            labels.append("early " + phase.removeprefix("EARLY_PHASE"))
+        else:
+            labels.append(phase.removeprefix("PHASE"))
+    return "/".join(labels) or "-"
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ").lower()
+
+
+def where_label(trial: Trial) -> str:
+    countries = trial.countries
+    if not countries:
+        return "-"
+    more = f" +{len(countries) - 1}" if len(countries) > 1 else ""
+    return f"{countries[0]}{more} ({len(trial.sites)} sites)"
+
+
+def age_label(when: datetime, now: datetime | None = None) -> str:
+    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def _console(out: IO[str]):
+    from rich.console import Console
+
+    return Console(file=out, highlight=False, soft_wrap=False)
+
+
+def _write_table(result: SearchResult, out: IO[str]) -> None:
+    from rich.table import Table
+
+    console = _console(out)
+    if result.trials:
+        table = Table(show_lines=False, header_style="bold", expand=False)
+        table.add_column("Trial", no_wrap=True)
+        table.add_column("Title", ratio=1, min_width=30)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Phase", no_wrap=True)
+        table.add_column("Where")
+        table.add_column("Updated", no_wrap=True)
+        for t in result.trials:
+            style = "green" if t.status_category.value == "open" else None
+            table.add_row(
+                t.id,
+                t.title,
+                status_label(t.status),
+                phase_label(t.phases),
+                where_label(t),
+                t.last_updated or "-",
+                style=style,
+                end_section=False,
+            )
+        console.print(table)
+    source = "cache" if result.from_cache else "ClinicalTrials.gov"
+    shown = len(result.trials)
+    console.print(
+        f"{shown} of {result.total} trial{'s' if result.total != 1 else ''} "
+        f"for {result.query.drug!r} (status: {result.query.status}) from {source}, "
+        f"fetched {age_label(result.fetched_at)}",
+        markup=False,
+    )
+
+
+def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> None:
+    if fmt == "json":
+        json.dump(
+            {**trial_json(trial), "fetched_at": fetched_at.isoformat()},
+            out,
+            ensure_ascii=False,
+            indent=2,
+        )
+        out.write("\n")
+        return
+    from rich.table import Table
+
+    console = _console(out)
+    e = trial.eligibility
+    facts = [
+        ("Trial", trial.id),
+        ("Title", trial.title),
+        ("Official title", trial.official_title),
+        ("Status", f"{status_label(trial.status)} ({trial.status_category.value})"),
+        ("Phase", phase_label(trial.phases)),
+        ("Study type", trial.study_type),
+        ("Conditions", "; ".join(trial.conditions)),
+        ("Interventions", "; ".join(_intervention_label(i) for i in trial.interventions)),
+        ("Sponsor", trial.sponsor),
+        ("Start", trial.start_date),
+        ("Completion", trial.completion_date),
+        ("Last updated", trial.last_updated),
+        ("Enrollment", _enrollment_label(trial)),
+        ("Sex", e.sex),
+        ("Ages", _ages_label(trial)),
+        ("Healthy volunteers", None if e.healthy_volunteers is None else str(e.healthy_volunteers)),
+        ("Record", trial.url),
+        ("Fetched", age_label(fetched_at)),
+    ]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in facts:
+        if value:
+            grid.add_row(label, value)
+    console.print(grid)
+    if trial.summary:
+        console.print("\n[bold]Summary[/bold]")
+        console.print(trial.summary, markup=False)
+    if e.criteria:
+        console.print("\n[bold]Eligibility[/bold]")
+        console.print(e.criteria, markup=False)
+    console.print(f"\n[bold]Sites[/bold] ({len(trial.sites)})")
+    if trial.sites:
+        sites = Table(header_style="bold")
+        for column in ("Facility", "City", "State", "Country", "Status"):
+            sites.add_column(column)
+        for s in trial.sites:
+            sites.add_row(
+                s.facility or "-",
+                s.city or "-",
+                s.state or "-",
+                s.country or "-",
+                status_label(s.status) if s.status else "-",
+            )
+        console.print(sites)
+
+
+def _intervention_label(i) -> str:
+    kind = f"{i.type.lower()}: " if i.type else ""
+    other = f" (also {', '.join(i.other_names)})" if i.other_names else ""
+    return f"{kind}{i.name}{other}"
+
+
+def _enrollment_label(trial: Trial) -> str | None:
+    if trial.enrollment is None:
+        return None
+    kind = f" ({trial.enrollment_type.lower()})" if trial.enrollment_type else ""
+    return f"{trial.enrollment}{kind}"
+
+
+def _ages_label(trial: Trial) -> str | None:
+    e = trial.eligibility
+    if not (e.minimum_age or e.maximum_age):
+        return None
+    return f"{e.minimum_age or 'any'} to {e.maximum_age or 'any'}"
+
+
+def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float) -> None:
+    now = utc_now()
+    searches = [
+        {
+            "query": s.query,
+            "registry": s.registry,
+            "parameters": s.parameters,
+            "fetched_at": s.fetched_at.isoformat(),
+            "total": s.total,
+            "fresh": (now - s.fetched_at).total_seconds() < ttl_seconds,
+        }
+        for s in info.searches
+    ]
+    if fmt == "json":
+        payload = {
+            "path": str(info.path),
+            "size_bytes": info.size_bytes,
+            "schema_version": info.schema_version,
+            "trials": info.trials,
+            "sites": info.sites,
+            "searches": searches,
+        }
+        json.dump(payload, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    out.write(
+        f"Cache: {info.path}\n"
+        f"Size: {info.size_bytes / 1e6:.1f} MB, schema version {info.schema_version}\n"
+        f"Trials: {info.trials} ({info.sites} sites), searches: {len(info.searches)}\n"
+    )
+    for s, row in zip(info.searches, searches, strict=True):
+        freshness = "fresh" if row["fresh"] else "stale"
+        out.write(
+            f"  {s.query!r} status={s.parameters.get('status')}: {s.total} trials, "
+            f"fetched {age_label(s.fetched_at, now)} ({freshness})\n"
+        )
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

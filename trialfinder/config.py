@@ -1,0 +1,131 @@
+"""Settings: read from a TOML file, validated by pydantic, defaults in one place.
+
+The defaults below are the real ones; ``config.toml`` at the project root
+repeats them with a comment for each (a test keeps the two in step). The file
+used is, in order: ``--config PATH``, ``$TRIALFINDER_CONFIG``, ``./config.toml``
+if present, else the defaults alone. Relative paths in a file resolve against
+that file's folder, so a config works wherever it is run from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from trialfinder import __version__
+from trialfinder.errors import ConfigError
+
+CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_USER_AGENT = (
+    f"trialfinder/{__version__} (+https://github.com/trialfinder/trialfinder; "
+    "finds clinical trials for drug pages)"
+)
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    # A misspelt key is an error that names it, never silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CacheSettings(_Section):
+    path: Path = Path("cache/trialfinder.sqlite")
+    ttl_hours: PositiveFloat = 24.0
+
+
+class HttpSettings(_Section):
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    timeout_seconds: PositiveFloat = 60.0
+    connect_timeout_seconds: PositiveFloat = 15.0
+    max_retries: int = Field(4, ge=0, le=20)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(60.0, ge=0)
+    max_retry_after_seconds: float = Field(120.0, ge=0)
+
+
+class CtgovSettings(_Section):
+    base_url: str = "https://clinicaltrials.gov/api/v2"
+    requests_per_second: PositiveFloat = 1.0
+    page_size: int = Field(1000, ge=1, le=1000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class RegistriesSettings(_Section):
+    ctgov: CtgovSettings = CtgovSettings()
+
+
+class Settings(_Section):
+    cache: CacheSettings = CacheSettings()
+    http: HttpSettings = HttpSettings()
+    registries: RegistriesSettings = RegistriesSettings()
+    source: Path | None = Field(None, exclude=True)
+
+    @property
+    def cache_ttl_seconds(self) -> float:
+        return self.cache.ttl_hours * 3600
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, or None to use the defaults alone."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.is_file() else None
+
+
+def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the settings; raise ConfigError with a readable message."""
+    path = find_config_file(explicit)
+    if path is None:
+        return _resolve_paths(Settings(), Path.cwd())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+    settings = settings.model_copy(update={"source": path.resolve()})
+    return _resolve_paths(settings, path.resolve().parent)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, naming the TOML key: ``[cache] ttl_hours: ...``."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        table, key = location[:-1], location[-1] if location else "?"
+        where = f"[{'.'.join(table)}] {key}" if table else key
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown setting"
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    cache_path = settings.cache.path.expanduser()
+    if not cache_path.is_absolute():
+        cache_path = base / cache_path
+    cache = settings.cache.model_copy(update={"path": cache_path})
+    return settings.model_copy(update={"cache": cache})

@@ -1,0 +1,53 @@
+"""The errors trialfinder raises on purpose, each with a message fit for a user.
+
+Every layer raises these (never a bare ``Exception``) so that the CLI and the
+web app can map them to an exit code or an HTTP status in one place, and so
+that nothing a user or a registry does ends in a traceback.
+"""
+
+from __future__ import annotations
+
+
+class TrialfinderError(Exception):
+    """Base class: ``str(error)`` is the message shown to the user."""
+
+
+class ConfigError(TrialfinderError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class BadInputError(TrialfinderError):
+    """Something the user typed cannot be used (exit code 2, HTTP 400)."""
+
+
+class NotFoundError(TrialfinderError):
+    """The thing asked for does not exist, in the registry or the cache."""
+
+
+class NothingCachedError(TrialfinderError):
+    """Offline, and the cache has no answer for the question."""
+
+
+class RegistryError(TrialfinderError):
+    """A registry could not give a usable answer.
+
+    ``registry`` names it for the user. Subclasses say whether trying again
+    later could help (``RegistryUnavailableError``) or not.
+    """
+
+    def __init__(self, registry: str, message: str) -> None:
+        super().__init__(f"{registry}: {message}")
+        self.registry = registry
+        self.detail = message
+
+
+class RegistryUnavailableError(RegistryError):
+    """Unreachable, throttling, failing or answering garbage, after polite retries."""
+
+
+class RegistryRejectedError(RegistryError):
+    """The registry refused the request itself (HTTP 400): its words are kept."""
+
+
+class IncompleteResultError(RegistryUnavailableError):
+    """Fewer studies arrived than the registry announced: the result is not whole."""

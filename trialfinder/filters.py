@@ -1,0 +1,102 @@
+"""Turn what a user typed into a canonical SearchQuery, or say what is wrong.
+
+The CLI and the web app both come through here, so a name or an option is
+judged the same way whichever door it came in by.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from trialfinder.errors import BadInputError
+from trialfinder.models import SearchQuery
+from trialfinder.registries.ctgov.vocabulary import PHASES, STATUS_GROUPS, statuses_for
+
+MAX_NAME_LENGTH = 200
+_NCT_ID = re.compile(r"^NCT\d{8}$")
+_PHASE_ALIASES = {
+    "0": "EARLY_PHASE1",
+    "EARLY1": "EARLY_PHASE1",
+    "EARLYPHASE1": "EARLY_PHASE1",
+    "EARLY_PHASE1": "EARLY_PHASE1",
+    "1": "PHASE1",
+    "2": "PHASE2",
+    "3": "PHASE3",
+    "4": "PHASE4",
+    "NA": "NA",
+    "N/A": "NA",
+}
+
+
+def clean_text(value: str | None, what: str, *, required: bool = True) -> str | None:
+    """Strip and check free text: not blank, not too long, no control characters."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    if not text:
+        if required:
+            raise BadInputError(f"{what} is empty")
+        return None
+    if len(text) > MAX_NAME_LENGTH:
+        raise BadInputError(
+            f"{what} is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text):
+        raise BadInputError(f"{what} contains control characters")
+    return " ".join(text.split())
+
+
+def parse_status(option: str | None) -> str:
+    """``open``/``recruiting``/``all``, or registry statuses: canonical, sorted."""
+    text = (option or "open").strip()
+    if text.casefold() in STATUS_GROUPS:
+        return text.casefold()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise BadInputError("--status is empty")
+    canonical = sorted({re.sub(r"[\s-]+", "_", p).upper() for p in parts})
+    joined = ",".join(canonical)
+    statuses_for(joined)  # raises BadInputError naming the unknown ones
+    return joined
+
+
+def parse_phases(option: str | None) -> list[str]:
+    """``1,2``, ``phase2``, ``early1``, ``NA``... as ClinicalTrials.gov phase values."""
+    if option is None or not option.strip():
+        return []
+    phases = set()
+    for part in re.split(r"[,/+|]", option):
+        key = re.sub(r"[\s-]+", "", part.strip().upper())
+        if not key:
+            continue
+        key = key.removeprefix("PHASE") if key not in PHASES else key
+        phase = key if key in PHASES else _PHASE_ALIASES.get(key)
+        if phase is None:
+            raise BadInputError(
+                f"unknown phase {part.strip()!r}; use early1, 1, 2, 3, 4 or na (comma-separated)"
+            )
+        phases.add(phase)
+    return sorted(phases, key=PHASES.index)
+
+
+def parse_trial_id(value: str) -> str:
+    text = (value or "").strip().upper()
+    if not _NCT_ID.match(text):
+        raise BadInputError(f"{value!r} is not a ClinicalTrials.gov id like NCT01234567")
+    return text
+
+
+def build_query(
+    drug: str,
+    *,
+    status: str | None = None,
+    phase: str | None = None,
+    country: str | None = None,
+    condition: str | None = None,
+) -> SearchQuery:
+    return SearchQuery(
+        drug=clean_text(drug, "drug name"),
+        status=parse_status(status),
+        phases=parse_phases(phase),
+        country=clean_text(country, "--country", required=False),
+        condition=clean_text(condition, "--condition", required=False),
+    )

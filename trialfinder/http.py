@@ -1,0 +1,195 @@
+"""Polite HTTP for registries: one session, a rate limit, bounded retries.
+
+Every registry client talks through a ``PoliteClient``. It sends a descriptive
+User-Agent, spaces requests to the registry's configured rate, and retries
+what is worth retrying (timeouts, dropped connections, 403, 429, 5xx, a 200
+that is not JSON) with exponential backoff and full jitter, honouring
+``Retry-After``. What it cannot fix it raises as a ``RegistryError`` whose
+message says plainly what the registry did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from trialfinder.config import HttpSettings
+from trialfinder.errors import (
+    NotFoundError,
+    RegistryRejectedError,
+    RegistryUnavailableError,
+)
+
+RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
+_MAX_ERROR_TEXT = 500
+
+
+class RateLimiter:
+    """Spaces the starts of requests at least ``1 / rate`` seconds apart.
+
+    Shared by every task using one registry, so concurrency never turns into
+    a burst. Time is taken from the monotonic clock.
+    """
+
+    def __init__(self, requests_per_second: float) -> None:
+        self.interval = 1.0 / requests_per_second
+        self._next_start = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next_start - now
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next_start = max(now, self._next_start) + self.interval
+
+
+@dataclass
+class _Attempt:
+    """Why one attempt failed, and how long the registry asked us to wait."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class PoliteClient:
+    """An aiohttp session for one registry, used as an async context manager."""
+
+    def __init__(
+        self,
+        registry: str,
+        settings: HttpSettings,
+        requests_per_second: float,
+        *,
+        sleep=asyncio.sleep,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.limiter = RateLimiter(requests_per_second)
+        self.requests_made = 0
+        self.bytes_received = 0
+        self._sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> PoliteClient:
+        timeout = aiohttp.ClientTimeout(
+            total=self.settings.timeout_seconds,
+            sock_connect=self.settings.connect_timeout_seconds,
+        )
+        self._session = aiohttp.ClientSession(
+            timeout=timeout,
+            headers={"User-Agent": self.settings.user_agent, "Accept": "application/json"},
+            raise_for_status=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET ``url`` and return its decoded JSON, retrying politely."""
+        attempts = self.settings.max_retries + 1
+        for attempt in range(attempts):
+            failure = await self._try_once(url, params)
+            if not isinstance(failure, _Attempt):
+                return failure
+            if attempt + 1 == attempts:
+                break
+            await self._sleep(self._delay(attempt, failure))
+        raise RegistryUnavailableError(
+            self.registry, f"{failure.reason} (gave up after {attempts} attempts)"
+        )
+
+    async def _try_once(self, url: str, params: Mapping[str, str] | None) -> Any:
+        assert self._session is not None, "use PoliteClient as an async context manager"
+        await self.limiter.wait()
+        self.requests_made += 1
+        try:
+            async with self._session.get(url, params=params) as response:
+                body = await response.read()
+                self.bytes_received += len(body)
+                return self._interpret(response, body)
+        except TimeoutError:
+            return _Attempt(f"no answer within {self.settings.timeout_seconds:g} s")
+        except aiohttp.ClientError as error:
+            return _Attempt(f"connection failed ({_describe(error)})")
+
+    def _interpret(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
+        status = response.status
+        if status == 200:
+            return self._decode(response, body)
+        text = _short_text(body)
+        if status in RETRY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Attempt(_status_reason(status, text), retry_after)
+        if status == 404:
+            raise NotFoundError(f"{self.registry}: not found ({text or 'HTTP 404'})")
+        if 400 <= status < 500:
+            raise RegistryRejectedError(self.registry, text or f"HTTP {status}")
+        return _Attempt(f"unexpected HTTP {status}")
+
+    def _decode(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
+        content_type = response.headers.get("Content-Type", "")
+        if "html" in content_type or body.lstrip()[:1] == b"<":
+            return _Attempt("answered with an HTML page instead of JSON")
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return _Attempt("answered with something that is not JSON")
+
+    def _delay(self, attempt: int, failure: _Attempt) -> float:
+        settings = self.settings
+        if failure.retry_after is not None:
+            if failure.retry_after > settings.max_retry_after_seconds:
+                raise RegistryUnavailableError(
+                    self.registry,
+                    f"{failure.reason}; asked to retry after "
+                    f"{failure.retry_after:.0f} s, longer than we wait",
+                )
+            return failure.retry_after + random.uniform(0, settings.backoff_base_seconds)
+        ceiling = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2**attempt)
+        return random.uniform(0, ceiling)
+
+
+def _status_reason(status: int, text: str) -> str:
+    names = {403: "refused (HTTP 403)", 429: "throttled (HTTP 429)"}
+    reason = names.get(status, f"failing (HTTP {status})")
+    return f"{reason}: {text}" if text and not text.startswith("<") else reason
+
+
+def _short_text(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace").strip()
+    text = " ".join(text.split())
+    return text[:_MAX_ERROR_TEXT]
+
+
+def _describe(error: aiohttp.ClientError) -> str:
+    return str(error) or type(error).__name__

@@ -1,0 +1,134 @@
+"""Registry-neutral models: what every registry client yields and the store keeps.
+
+Models import nothing else from trialfinder. They ignore fields they do not
+know, so a stored trial written by a newer version still loads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Registries publish partial dates ("2015", "2015-08") as often as whole ones.
+_PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def _check_partial_date(value: str) -> str:
+    if not _PARTIAL_DATE.match(value):
+        raise ValueError(f"not a YYYY, YYYY-MM or YYYY-MM-DD date: {value!r}")
+    return value
+
+
+PartialDate = Annotated[str, AfterValidator(_check_partial_date)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class StatusCategory(StrEnum):
+    """Whether a trial accepts patients: the one question a drug page asks."""
+
+    OPEN = "open"  # recruiting, about to, or by invitation
+    CLOSED = "closed"  # running without enrolling, or ended
+    UNKNOWN = "unknown"  # the registry does not know any more
+
+
+class Site(_Model):
+    facility: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    status: str | None = None  # the site's own recruitment status, often absent
+
+
+class Intervention(_Model):
+    name: str
+    type: str | None = None
+    other_names: list[str] = Field(default_factory=list)
+
+
+class Eligibility(_Model):
+    sex: str | None = None
+    minimum_age: str | None = None  # as the registry writes it: "18 Years"
+    maximum_age: str | None = None
+    age_groups: list[str] = Field(default_factory=list)
+    healthy_volunteers: bool | None = None
+    criteria: str | None = None
+
+
+class Trial(_Model):
+    """One trial as any registry describes it."""
+
+    id: str
+    registry: str
+    title: str
+    official_title: str | None = None
+    acronym: str | None = None
+    status: str  # the registry's own value, e.g. RECRUITING
+    status_category: StatusCategory
+    phases: list[str] = Field(default_factory=list)
+    study_type: str | None = None
+    conditions: list[str] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    sponsor: str | None = None
+    start_date: PartialDate | None = None
+    completion_date: PartialDate | None = None
+    last_updated: PartialDate | None = None
+    enrollment: int | None = None  # None when the registry does not know
+    enrollment_type: str | None = None
+    sites: list[Site] = Field(default_factory=list)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    summary: str | None = None
+    secondary_ids: list[str] = Field(default_factory=list)
+    url: str
+    matched_term: str | None = None
+    # The registry's own record, as received: kept by the store, never shown.
+    raw: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def countries(self) -> list[str]:
+        """Distinct site countries, in order of first appearance."""
+        return list(dict.fromkeys(s.country for s in self.sites if s.country))
+
+
+class SearchQuery(_Model):
+    """What was asked of a registry: the cache key and the record of a search.
+
+    Lists are kept sorted and de-duplicated so that the same question always
+    has the same key, however it was typed.
+    """
+
+    drug: str
+    # "open", "recruiting", "all", or registry statuses joined by commas.
+    status: str = "open"
+    phases: list[str] = Field(default_factory=list)  # EARLY_PHASE1, PHASE1 ... NA
+    country: str | None = None
+    condition: str | None = None
+
+    def cache_key(self, registry: str) -> str:
+        parts = self.model_dump(mode="json")
+        parts["drug"] = self.drug.casefold()
+        parts["registry"] = registry
+        return json.dumps(parts, sort_keys=True, ensure_ascii=False)
+
+
+class SearchResult(_Model):
+    """The answer to a SearchQuery, fresh from a registry or from the cache."""
+
+    query: SearchQuery
+    registry: str
+    trials: list[Trial]
+    total: int  # what the registry announced
+    fetched_at: datetime
+    from_cache: bool = False
+    stale: bool = False  # older than the TTL, served because the registry failed
+    warnings: list[str] = Field(default_factory=list)

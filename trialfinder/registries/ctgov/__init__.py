@@ -1,0 +1,1 @@
+"""ClinicalTrials.gov API v2: https://clinicaltrials.gov/data-api/api"""

@@ -1,0 +1,114 @@
+"""The ClinicalTrials.gov registry client: paged search and single-study fetch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trialfinder.config import Settings
+from trialfinder.errors import (
+    IncompleteResultError,
+    NotFoundError,
+    RegistryUnavailableError,
+)
+from trialfinder.http import PoliteClient
+from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.ctgov.parse import REGISTRY, MalformedStudyError, parse_study
+from trialfinder.registries.ctgov.query import SEARCH_FIELDS, search_params
+
+LABEL = "ClinicalTrials.gov"
+# A guard against a registry that hands back the same token for ever.
+MAX_PAGES = 10_000
+
+
+class CtgovRegistry:
+    """Searches ``/studies`` page by page and fetches ``/studies/{nctId}``."""
+
+    name = REGISTRY
+    label = LABEL
+
+    def __init__(self, settings: Settings, http: PoliteClient) -> None:
+        self.settings = settings.registries.ctgov
+        self.http = http
+
+    @classmethod
+    def client_for(cls, settings: Settings) -> PoliteClient:
+        """The polite HTTP client this registry should be given."""
+        return PoliteClient(LABEL, settings.http, settings.registries.ctgov.requests_per_second)
+
+    async def search(
+        self, query: SearchQuery, progress: ProgressCallback | None = None
+    ) -> RegistrySearch:
+        params = search_params(query, self.settings.page_size)
+        url = f"{self.settings.base_url}/studies"
+        trials: dict[str, Trial] = {}
+        total: int | None = None
+        seen_tokens: set[str] = set()
+        requests_before = self.http.requests_made
+        for page_number in range(1, MAX_PAGES + 1):
+            page = _as_page(await self.http.get_json(url, params))
+            if total is None:
+                total = _total_count(page)
+            for trial in _parse_studies(page["studies"]):
+                trials.setdefault(trial.id, trial)
+            if progress:
+                progress(FetchProgress(REGISTRY, page_number, len(trials), total))
+            token = page.get("nextPageToken")
+            if not token:
+                break
+            if token in seen_tokens:
+                raise RegistryUnavailableError(LABEL, "repeated a page token; paging stopped")
+            seen_tokens.add(token)
+            # Later pages repeat the first page's parameters; countTotal is ignored there.
+            params = {**params, "pageToken": str(token)}
+            params.pop("countTotal", None)
+        if total is None:
+            total = len(trials)
+        if len(trials) < total:
+            raise IncompleteResultError(
+                LABEL,
+                f"announced {total} studies but sent {len(trials)}; "
+                "the result is incomplete and was not saved",
+            )
+        return RegistrySearch(
+            trials=list(trials.values()),
+            total=total,
+            requests=self.http.requests_made - requests_before,
+        )
+
+    async def fetch_trial(self, trial_id: str) -> Trial:
+        url = f"{self.settings.base_url}/studies/{trial_id}"
+        try:
+            raw = await self.http.get_json(url, {"fields": ",".join(SEARCH_FIELDS)})
+        except NotFoundError:
+            raise NotFoundError(f"{trial_id} is not on {LABEL}") from None
+        try:
+            return parse_study(raw)
+        except MalformedStudyError as error:
+            raise RegistryUnavailableError(LABEL, str(error)) from None
+
+
+def _as_page(page: Any) -> dict[str, Any]:
+    if not isinstance(page, dict) or not isinstance(page.get("studies", []), list):
+        raise RegistryUnavailableError(LABEL, "answered JSON that is not a page of studies")
+    page.setdefault("studies", [])
+    return page
+
+
+def _total_count(page: dict[str, Any]) -> int | None:
+    total = page.get("totalCount")
+    if total is None:
+        return None
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise RegistryUnavailableError(LABEL, f"announced a nonsensical totalCount {total!r}")
+    return total
+
+
+def _parse_studies(studies: list[Any]) -> list[Trial]:
+    trials = []
+    for raw in studies:
+        try:
+            trials.append(parse_study(raw))
+        except MalformedStudyError as error:
+            raise RegistryUnavailableError(LABEL, str(error)) from None
+    return trials

@@ -1,0 +1,226 @@
+"""ClinicalTrials.gov v2 study JSON -> the registry-neutral Trial.
+
+The ``_Raw*`` models mirror the parts of a v2 study that trialfinder reads,
+with the registry's own field names; anything else is ignored. Real records
+are irregular (partial dates, sites without a status, missing modules,
+``99999999`` for an unknown enrollment), so every field is optional except
+the NCT id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from trialfinder.models import Eligibility, Intervention, Site, Trial
+from trialfinder.registries.ctgov.vocabulary import STUDY_URL, status_category
+
+REGISTRY = "ctgov"
+UNKNOWN_ENROLLMENT = 99999999
+_PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class _DateStruct(_Raw):
+    date: str | None = None
+
+
+class _IdInfo(_Raw):
+    id: str | None = None
+
+
+class _Identification(_Raw):
+    nct_id: str
+    org_study_id_info: _IdInfo | None = None
+    secondary_id_infos: list[_IdInfo] = Field(default_factory=list)
+    brief_title: str | None = None
+    official_title: str | None = None
+    acronym: str | None = None
+
+
+class _Status(_Raw):
+    overall_status: str | None = None
+    start_date_struct: _DateStruct | None = None
+    completion_date_struct: _DateStruct | None = None
+    primary_completion_date_struct: _DateStruct | None = None
+    last_update_post_date_struct: _DateStruct | None = None
+
+
+class _Sponsor(_Raw):
+    name: str | None = None
+
+
+class _SponsorModule(_Raw):
+    lead_sponsor: _Sponsor | None = None
+
+
+class _Enrollment(_Raw):
+    count: int | None = None
+    type: str | None = None
+
+
+class _Design(_Raw):
+    study_type: str | None = None
+    phases: list[str] = Field(default_factory=list)
+    enrollment_info: _Enrollment | None = None
+
+
+class _Intervention(_Raw):
+    type: str | None = None
+    name: str | None = None
+    other_names: list[str] = Field(default_factory=list)
+
+
+class _Arms(_Raw):
+    interventions: list[_Intervention] = Field(default_factory=list)
+
+
+class _Eligibility(_Raw):
+    eligibility_criteria: str | None = None
+    healthy_volunteers: bool | None = None
+    sex: str | None = None
+    minimum_age: str | None = None
+    maximum_age: str | None = None
+    std_ages: list[str] = Field(default_factory=list)
+
+
+class _GeoPoint(_Raw):
+    lat: float | None = None
+    lon: float | None = None
+
+
+class _Location(_Raw):
+    facility: str | None = None
+    status: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    geo_point: _GeoPoint | None = None
+
+
+class _ContactsLocations(_Raw):
+    locations: list[_Location] = Field(default_factory=list)
+
+
+class _Conditions(_Raw):
+    conditions: list[str] = Field(default_factory=list)
+
+
+class _Description(_Raw):
+    brief_summary: str | None = None
+
+
+class _Protocol(_Raw):
+    identification_module: _Identification
+    status_module: _Status = Field(default_factory=_Status)
+    sponsor_collaborators_module: _SponsorModule = Field(default_factory=_SponsorModule)
+    description_module: _Description = Field(default_factory=_Description)
+    conditions_module: _Conditions = Field(default_factory=_Conditions)
+    design_module: _Design = Field(default_factory=_Design)
+    arms_interventions_module: _Arms = Field(default_factory=_Arms)
+    eligibility_module: _Eligibility = Field(default_factory=_Eligibility)
+    contacts_locations_module: _ContactsLocations = Field(default_factory=_ContactsLocations)
+
+
+class _Study(_Raw):
+    protocol_section: _Protocol
+
+
+class MalformedStudyError(ValueError):
+    """A study that lacks even what every real record has (its NCT id)."""
+
+
+def parse_study(raw: Any) -> Trial:
+    """One v2 study object -> Trial; raise MalformedStudyError if it is not one."""
+    try:
+        study = _Study.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MalformedStudyError(f"malformed study ({where}: {first['msg']})") from None
+    trial = _to_trial(study.protocol_section)
+    trial.raw = raw
+    return trial
+
+
+def _to_trial(p: _Protocol) -> Trial:
+    ident, status, design = p.identification_module, p.status_module, p.design_module
+    nct_id = ident.nct_id.strip().upper()
+    overall = (status.overall_status or "UNKNOWN").upper()
+    enrollment = design.enrollment_info or _Enrollment()
+    completion = status.completion_date_struct or status.primary_completion_date_struct
+    return Trial(
+        id=nct_id,
+        registry=REGISTRY,
+        title=ident.brief_title or ident.official_title or nct_id,
+        official_title=ident.official_title,
+        acronym=ident.acronym,
+        status=overall,
+        status_category=status_category(overall),
+        phases=list(design.phases),
+        study_type=design.study_type,
+        conditions=list(p.conditions_module.conditions),
+        interventions=[
+            _intervention(i) for i in p.arms_interventions_module.interventions if i.name
+        ],
+        sponsor=(p.sponsor_collaborators_module.lead_sponsor or _Sponsor()).name,
+        start_date=_date(status.start_date_struct),
+        completion_date=_date(completion),
+        last_updated=_date(status.last_update_post_date_struct),
+        enrollment=None if enrollment.count == UNKNOWN_ENROLLMENT else enrollment.count,
+        enrollment_type=enrollment.type,
+        sites=[_site(loc) for loc in p.contacts_locations_module.locations],
+        eligibility=_eligibility(p.eligibility_module),
+        summary=p.description_module.brief_summary,
+        secondary_ids=_secondary_ids(ident),
+        url=STUDY_URL.format(nct_id=nct_id),
+    )
+
+
+def _date(struct: _DateStruct | None) -> str | None:
+    if struct is None or not struct.date:
+        return None
+    value = struct.date.strip()
+    return value if _PARTIAL_DATE.match(value) else None
+
+
+def _intervention(raw: _Intervention) -> Intervention:
+    return Intervention(name=raw.name or "", type=raw.type, other_names=list(raw.other_names))
+
+
+def _site(raw: _Location) -> Site:
+    geo = raw.geo_point or _GeoPoint()
+    return Site(
+        facility=raw.facility,
+        city=raw.city,
+        state=raw.state,
+        zip=raw.zip,
+        country=raw.country,
+        latitude=geo.lat,
+        longitude=geo.lon,
+        status=raw.status,
+    )
+
+
+def _eligibility(raw: _Eligibility) -> Eligibility:
+    return Eligibility(
+        sex=raw.sex,
+        minimum_age=raw.minimum_age,
+        maximum_age=raw.maximum_age,
+        age_groups=list(raw.std_ages),
+        healthy_volunteers=raw.healthy_volunteers,
+        criteria=raw.eligibility_criteria,
+    )
+
+
+def _secondary_ids(ident: _Identification) -> list[str]:
+    ids = [ident.org_study_id_info.id] if ident.org_study_id_info else []
+    ids += [info.id for info in ident.secondary_id_infos]
+    return list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))

@@ -1,0 +1,73 @@
+"""Build ClinicalTrials.gov ``/studies`` parameters from a SearchQuery.
+
+User text only ever reaches the registry inside an Essie phrase (double
+quotes), where AND/OR/NOT, parentheses and AREA[...] lose their meaning.
+Essie has no escape character inside a phrase, and its tokenizer treats
+punctuation as a word break, so a double quote or backslash in the text is
+replaced by a space: same words, no way out of the phrase.
+"""
+
+from __future__ import annotations
+
+from trialfinder.models import SearchQuery
+from trialfinder.registries.ctgov.vocabulary import statuses_for
+
+# Everything the Trial model reads, and nothing else: results, outcomes,
+# references and detailed descriptions are most of a record's bytes.
+SEARCH_FIELDS = (
+    "NCTId",
+    "OrgStudyIdInfo",
+    "SecondaryIdInfo",
+    "BriefTitle",
+    "OfficialTitle",
+    "Acronym",
+    "OverallStatus",
+    "StartDateStruct",
+    "CompletionDateStruct",
+    "LastUpdatePostDateStruct",
+    "LeadSponsorName",
+    "BriefSummary",
+    "Condition",
+    "StudyType",
+    "Phase",
+    "EnrollmentInfo",
+    "Intervention",
+    "EligibilityModule",
+    "Location",
+)
+
+
+def essie_phrase(text: str) -> str:
+    """``text`` as one quoted Essie phrase that nothing inside can break out of."""
+    words = text.replace('"', " ").replace("\\", " ").split()
+    return '"' + " ".join(words) + '"'
+
+
+def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
+    """Parameters of the first page; later pages add ``pageToken`` only."""
+    params = {
+        "query.intr": essie_phrase(query.drug),
+        "countTotal": "true",
+        "pageSize": str(page_size),
+        "fields": ",".join(SEARCH_FIELDS),
+        "format": "json",
+    }
+    statuses = statuses_for(query.status)
+    if statuses:
+        params["filter.overallStatus"] = ",".join(statuses)
+    if query.condition:
+        params["query.cond"] = essie_phrase(query.condition)
+    advanced = advanced_filter(query)
+    if advanced:
+        params["filter.advanced"] = advanced
+    return params
+
+
+def advanced_filter(query: SearchQuery) -> str | None:
+    """Phase and country, which have no ``filter.*`` parameter of their own."""
+    clauses = []
+    if query.phases:
+        clauses.append(f"AREA[Phase]({' OR '.join(query.phases)})")
+    if query.country:
+        clauses.append(f"AREA[LocationCountry]{essie_phrase(query.country)}")
+    return " AND ".join(clauses) or None

@@ -1,0 +1,127 @@
+"""The core that the CLI and the web app share: answer a query from cache or registry.
+
+Freshness rules live here and nowhere else. A cached answer younger than the
+TTL is used as it is; an older one is refetched; if the registry then fails,
+the older answer is served, marked stale, rather than nothing. Registry code is
+imported only when the network is needed, so a cache hit stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from trialfinder.config import Settings
+from trialfinder.errors import NothingCachedError, RegistryUnavailableError
+from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.registries.base import ProgressCallback, Registry
+from trialfinder.store import Store
+from trialfinder.store.store import utc_now
+
+REGISTRY = "ctgov"
+_CATEGORY_ORDER = {StatusCategory.OPEN: 0, StatusCategory.UNKNOWN: 1, StatusCategory.CLOSED: 2}
+
+
+@contextlib.asynccontextmanager
+async def open_registry(settings: Settings) -> AsyncIterator[Registry]:
+    """A ready ClinicalTrials.gov client with its own polite HTTP session."""
+    from trialfinder.registries.ctgov.client import CtgovRegistry
+
+    async with CtgovRegistry.client_for(settings) as http:
+        yield CtgovRegistry(settings, http)
+
+
+def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
+    age = (now or utc_now()) - fetched_at
+    return age < timedelta(seconds=settings.cache_ttl_seconds)
+
+
+async def find_trials(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    limit: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SearchResult:
+    """Trials for ``query``: cached when fresh enough, else fetched and stored."""
+    cached = store.load_search(query, REGISTRY, limit)
+    if cached is not None and (offline or not refresh) and is_fresh(cached.fetched_at, settings):
+        return cached
+    if offline:
+        if cached is None:
+            raise NothingCachedError(
+                f"nothing cached for {query.drug!r} with these options; run without --offline"
+            )
+        return _stale(cached, "offline: showing the cached answer, older than the cache TTL")
+    try:
+        result = await _fetch(settings, query, progress)
+    except RegistryUnavailableError as error:
+        if cached is None:
+            raise
+        return _stale(cached, f"{error}; showing the cached answer")
+    store.save_search(result)
+    if limit is not None:
+        result.trials = result.trials[:limit]
+    return result
+
+
+async def get_trial(
+    settings: Settings,
+    store: Store,
+    trial_id: str,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+) -> tuple[Trial, datetime, list[str]]:
+    """One trial, whole: (trial, fetched_at, warnings)."""
+    cached = store.load_trial(trial_id)
+    if cached is not None and (offline or not refresh) and is_fresh(cached[1], settings):
+        return cached[0], cached[1], []
+    if offline:
+        if cached is None:
+            raise NothingCachedError(f"{trial_id} is not in the cache; run without --offline")
+        return cached[0], cached[1], ["offline: the cached record is older than the cache TTL"]
+    try:
+        async with open_registry(settings) as registry:
+            trial = await registry.fetch_trial(trial_id)
+    except RegistryUnavailableError as error:
+        if cached is None:
+            raise
+        return cached[0], cached[1], [f"{error}; showing the cached record"]
+    fetched_at = utc_now()
+    store.save_trial(trial, fetched_at)
+    return trial, fetched_at, []
+
+
+async def _fetch(
+    settings: Settings, query: SearchQuery, progress: ProgressCallback | None
+) -> SearchResult:
+    fetched_at = utc_now()
+    async with open_registry(settings) as registry:
+        found = await registry.search(query, progress)
+    for trial in found.trials:
+        trial.matched_term = query.drug
+    return SearchResult(
+        query=query,
+        registry=REGISTRY,
+        trials=sorted(found.trials, key=display_order),
+        total=found.total,
+        fetched_at=fetched_at,
+        warnings=found.warnings,
+    )
+
+
+def display_order(trial: Trial) -> tuple:
+    """Open trials first, then the most recently updated, then by id."""
+    updated = tuple(-ord(ch) for ch in trial.last_updated or "")
+    return (_CATEGORY_ORDER[trial.status_category], not updated, updated, trial.id)
+
+
+def _stale(cached: SearchResult, warning: str) -> SearchResult:
+    cached.stale = True
+    cached.warnings.append(warning)
+    return cached

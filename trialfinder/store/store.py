@@ -1,0 +1,253 @@
+"""Reads and writes of the cache. Knows models, never registries.
+
+Every write is one transaction (``db.atomic()``): a search's trials, sites,
+interventions and result list land together or not at all, so a reader never
+takes half a result for a whole one. WAL mode lets readers go on while a
+writer works.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from trialfinder.errors import TrialfinderError
+from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.store.schema import migrate, schema_version
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class CacheUnusableError(TrialfinderError):
+    """The cache file exists but is not a database trialfinder can use."""
+
+
+@dataclass(frozen=True)
+class CachedSearch:
+    query: str
+    parameters: dict
+    registry: str
+    fetched_at: datetime
+    total: int
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    size_bytes: int
+    schema_version: int
+    trials: int
+    sites: int
+    searches: list[CachedSearch]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The SQLite cache at one path. Open with ``Store.open(path)``."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            db.execute("PRAGMA foreign_keys = ON")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.enable_wal()
+            migrate(db)
+        except sqlite3.DatabaseError as error:
+            raise CacheUnusableError(
+                f"cannot use the cache at {path}: {error}. "
+                "Move the file aside or set [cache] path to another file."
+            ) from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writes -----------------------------------------------------------------
+
+    def save_search(self, result: SearchResult) -> None:
+        """Store a whole search result, replacing any earlier one for its query."""
+        key = result.query.cache_key(result.registry)
+        with self.db.atomic():
+            self._upsert_trials(result.trials, result.fetched_at)
+            self.db.execute("DELETE FROM searches WHERE cache_key = ?", [key])
+            search_id = (
+                self.db["searches"]
+                .insert(
+                    {
+                        "registry": result.registry,
+                        "cache_key": key,
+                        "query": result.query.drug,
+                        "parameters": result.query.model_dump_json(),
+                        "fetched_at": result.fetched_at.isoformat(),
+                        "total": result.total,
+                        "complete": 0,
+                    }
+                )
+                .last_pk
+            )
+            self.db["search_results"].insert_all(
+                {
+                    "search_id": search_id,
+                    "trial_id": trial.id,
+                    "rank": rank,
+                    "matched_term": trial.matched_term,
+                }
+                for rank, trial in enumerate(result.trials)
+            )
+            self.db.execute("UPDATE searches SET complete = 1 WHERE id = ?", [search_id])
+
+    def save_trial(self, trial: Trial, fetched_at: datetime | None = None) -> None:
+        with self.db.atomic():
+            self._upsert_trials([trial], fetched_at or utc_now())
+
+    def clear(self) -> int:
+        """Forget every cached trial and search; return how many trials went."""
+        with self.db.atomic():
+            count = self.db.execute("SELECT count(*) FROM trials").fetchone()[0]
+            for table in ("search_results", "searches", "sites", "interventions", "trials"):
+                self.db.execute(f"DELETE FROM [{table}]")
+        self.db.vacuum()
+        return count
+
+    def _upsert_trials(self, trials: Iterable[Trial], fetched_at: datetime) -> None:
+        trials = list(trials)
+        ids = [t.id for t in trials]
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM sites WHERE trial_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM interventions WHERE trial_id IN ({marks})", chunk)
+        stamp = fetched_at.isoformat()
+        self.db["trials"].upsert_all((_trial_row(t, stamp) for t in trials), pk="id")
+        self.db["sites"].insert_all(
+            {"trial_id": t.id, "position": n, **site.model_dump()}
+            for t in trials
+            for n, site in enumerate(t.sites)
+        )
+        self.db["interventions"].insert_all(
+            {
+                "trial_id": t.id,
+                "position": n,
+                "name": i.name,
+                "type": i.type,
+                "other_names": json.dumps(i.other_names, ensure_ascii=False),
+            }
+            for t in trials
+            for n, i in enumerate(t.interventions)
+        )
+
+    # -- reads ------------------------------------------------------------------
+
+    def load_search(
+        self, query: SearchQuery, registry: str, limit: int | None = None
+    ) -> SearchResult | None:
+        """The last complete result for ``query``, or None; ``limit`` caps the trials read."""
+        row = self.db.execute(
+            "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
+            [query.cache_key(registry)],
+        ).fetchone()
+        if row is None:
+            return None
+        search_id, fetched_at, total = row
+        sql = (
+            "SELECT t.trial_json, r.matched_term FROM search_results r "
+            "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ? ORDER BY r.rank"
+        )
+        params: list = [search_id]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        trials = []
+        for trial_json, matched_term in self.db.execute(sql, params):
+            trial = Trial.model_validate_json(trial_json)
+            trial.matched_term = matched_term
+            trials.append(trial)
+        return SearchResult(
+            query=query,
+            registry=registry,
+            trials=trials,
+            total=total,
+            fetched_at=datetime.fromisoformat(fetched_at),
+            from_cache=True,
+        )
+
+    def count_results(self, query: SearchQuery, registry: str) -> int:
+        row = self.db.execute(
+            "SELECT count(*) FROM search_results r JOIN searches s ON s.id = r.search_id "
+            "WHERE s.cache_key = ? AND s.complete = 1",
+            [query.cache_key(registry)],
+        ).fetchone()
+        return row[0]
+
+    def load_trial(self, trial_id: str) -> tuple[Trial, datetime] | None:
+        row = self.db.execute(
+            "SELECT trial_json, fetched_at FROM trials WHERE id = ?", [trial_id]
+        ).fetchone()
+        if row is None:
+            return None
+        return Trial.model_validate_json(row[0]), datetime.fromisoformat(row[1])
+
+    def info(self) -> CacheInfo:
+        searches = [
+            CachedSearch(
+                query=query,
+                parameters=json.loads(parameters),
+                registry=registry,
+                fetched_at=datetime.fromisoformat(fetched_at),
+                total=total,
+            )
+            for query, parameters, registry, fetched_at, total in self.db.execute(
+                "SELECT query, parameters, registry, fetched_at, total FROM searches "
+                "WHERE complete = 1 ORDER BY fetched_at DESC"
+            )
+        ]
+        count = lambda table: self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]  # noqa: E731
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return CacheInfo(
+            path=self.path,
+            size_bytes=size,
+            schema_version=schema_version(self.db),
+            trials=count("trials"),
+            sites=count("sites"),
+            searches=searches,
+        )
+
+
+def _trial_row(trial: Trial, fetched_at: str) -> dict:
+    return {
+        "id": trial.id,
+        "registry": trial.registry,
+        "title": trial.title,
+        "status": trial.status,
+        "status_category": trial.status_category.value,
+        "phases": json.dumps(trial.phases),
+        "sponsor": trial.sponsor,
+        "start_date": trial.start_date,
+        "completion_date": trial.completion_date,
+        "last_updated": trial.last_updated,
+        "enrollment": trial.enrollment,
+        "url": trial.url,
+        "fetched_at": fetched_at,
+        "trial_json": trial.model_dump_json(exclude={"matched_term"}),
+        "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
+    }
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
