@@ -1,0 +1,77 @@
+"""Shared fixtures: stand-in registries on 127.0.0.1 and configs that point at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.standins.ctgov import CtgovStandin
+from tests.standins.server import serve_in_thread
+from trialfinder.config import Settings, load_settings
+
+REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+
+# Fast retries: tests check that backoff happens, not how long it takes.
+FAST_HTTP = """
+[http]
+user_agent = "trialfinder-tests/1.0 (+https://example.org/trialfinder)"
+timeout_seconds = {timeout}
+max_retries = {retries}
+backoff_base_seconds = 0.01
+backoff_max_seconds = 0.05
+max_retry_after_seconds = 5
+"""
+
+
+def write_config(
+    folder: Path,
+    base_url: str,
+    *,
+    retries: int = 3,
+    timeout: float = 5.0,
+    rate: float = 1000.0,
+    page_size: int = 1000,
+    ttl_hours: float = 24.0,
+    cache_path: str = "cache/test.sqlite",
+) -> Path:
+    """Write a config.toml in ``folder`` aimed at a stand-in; return its path."""
+    path = folder / "config.toml"
+    path.write_text(
+        f'[cache]\npath = "{cache_path}"\nttl_hours = {ttl_hours}\n'
+        + FAST_HTTP.format(timeout=timeout, retries=retries)
+        + f'\n[registries.ctgov]\nbase_url = "{base_url}"\n'
+        f"requests_per_second = {rate}\npage_size = {page_size}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def ctgov_standin() -> CtgovStandin:
+    return CtgovStandin()
+
+
+@pytest.fixture
+def ctgov_url(ctgov_standin: CtgovStandin) -> Iterator[str]:
+    """The stand-in served from a thread: for the CLI, which runs its own loop."""
+    with serve_in_thread(ctgov_standin.app()) as base:
+        yield f"{base}/api/v2"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, ctgov_url: str) -> Path:
+    return write_config(tmp_path, ctgov_url)
+
+
+@pytest.fixture
+def settings(config_path: Path) -> Settings:
+    return load_settings(config_path)
+
+
+@pytest.fixture
+def reference_dir() -> Path:
+    if not REFERENCE.is_dir():
+        pytest.skip("../shared/reference is absent (as on a user's clone)")
+    return REFERENCE

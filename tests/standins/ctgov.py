@@ -1,0 +1,297 @@
+"""A stand-in ClinicalTrials.gov API v2, as a real aiohttp server.
+
+It speaks the registry's shapes and manners, as seen in the real recorded
+responses: ``/studies`` paged with an opaque ``nextPageToken``, ``totalCount``
+on the first page only when ``countTotal=true``, ``pageSize`` coerced to at
+most 1,000, plain-text 400s for unknown parameters and bad values, 404 in
+plain text for an unknown NCT id, and ``/version``. Tests script faults:
+503, 429 with ``Retry-After``, an HTML page with status 200, non-JSON,
+slowness, a dropped connection, and a lying ``totalCount``.
+
+Run it alone (for benchmarks or by hand)::
+
+    python -m tests.standins.ctgov --port 8765 --synthetic 2000 --latency 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import copy
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "ctgov"
+KNOWN_PARAMS = {
+    "format", "markupFormat", "query.cond", "query.term", "query.locn", "query.titles",
+    "query.intr", "query.outc", "query.spons", "query.lead", "query.id", "query.patient",
+    "filter.overallStatus", "filter.geo", "filter.ids", "filter.advanced", "filter.synonyms",
+    "postFilter.overallStatus", "postFilter.geo", "postFilter.ids", "postFilter.advanced",
+    "postFilter.synonyms", "aggFilters", "geoDecay", "fields", "sort", "countTotal",
+    "pageSize", "pageToken",
+}  # fmt: skip
+STATUSES = {
+    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
+    "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
+    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN",
+}  # fmt: skip
+NCT_PATTERN = re.compile(r"^[Nn][Cc][Tt]0*[1-9]\d{0,7}$")
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Maintenance</title></head>"
+    b"<body>ClinicalTrials.gov is down for maintenance</body></html>"
+)
+
+
+def load_fixture_studies(folder: Path = FIXTURES) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("NCT*.json"))]
+
+
+def synthetic_studies(
+    count: int, drug: str = "syntheticumab", start: int = 10_000_000
+) -> list[dict]:
+    """``count`` realistic full studies of ``drug``, built from the blinatumomab fixtures."""
+    templates = [s for s in load_fixture_studies() if _mentions(s, "blinatumomab")]
+    studies = []
+    for n in range(count):
+        study = copy.deepcopy(templates[n % len(templates)])
+        protocol = study["protocolSection"]
+        nct_id = f"NCT{start + n:08d}"
+        protocol["identificationModule"]["nctId"] = nct_id
+        protocol["identificationModule"]["briefTitle"] += f" (cohort {n})"
+        for intervention in protocol["armsInterventionsModule"]["interventions"]:
+            if intervention["name"].lower() in {"blinatumomab", "mt103"}:
+                intervention["name"] = drug
+        protocol["statusModule"]["overallStatus"] = "RECRUITING" if n % 3 else "COMPLETED"
+        studies.append(study)
+    return studies
+
+
+@dataclass
+class Fault:
+    kind: str  # 503, 429, 403, 500, html, garbage, drop, slow, empty-studies
+    retry_after: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class CtgovStandin:
+    """The registry's state, and the faults it will answer the next requests with."""
+
+    studies: list[dict[str, Any]] = field(default_factory=load_fixture_studies)
+    latency: float = 0.0
+    max_page_size: int = 1000
+    total_bonus: int = 0  # announce this many studies more than exist (a lying registry)
+    data_timestamp: str = "2026-11-27T09:00:05"
+    faults: deque[Fault] = field(default_factory=deque)
+    requests: list[web.Request] = field(default_factory=list)
+
+    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
+        for _ in range(times):
+            self.faults.append(Fault(kind, **options))
+
+    @property
+    def study_requests(self) -> list[web.Request]:
+        return [r for r in self.requests if r.path.endswith("/studies")]
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._record_and_fault])
+        app.router.add_get("/api/v2/studies", self._studies)
+        app.router.add_get("/api/v2/studies/{nct_id}", self._study)
+        app.router.add_get("/api/v2/version", self._version)
+        return app
+
+    @web.middleware
+    async def _record_and_fault(self, request: web.Request, handler):
+        self.requests.append(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.faults:
+            fault = self.faults.popleft()
+            response = await self._fault(request, fault)
+            if response is not None:
+                return response
+        return await handler(request)
+
+    async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        kind = fault.kind
+        if kind.isdigit():
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return web.Response(status=int(kind), text=f"HTTP {kind}", headers=headers)
+        if kind == "html":
+            return web.Response(body=HTML_PAGE, content_type="text/html")
+        if kind == "garbage":
+            return web.Response(body=b"\x00\xffnot json{", content_type="application/json")
+        if kind == "slow":
+            await asyncio.sleep(fault.delay)
+            return None
+        if kind == "drop":
+            request.transport.close()
+            raise ConnectionResetError("stand-in dropped the connection")
+        raise ValueError(f"unknown fault {kind!r}")
+
+    # -- endpoints ----------------------------------------------------------------
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response({"apiVersion": "2.0.5", "dataTimestamp": self.data_timestamp})
+
+    async def _study(self, request: web.Request) -> web.Response:
+        nct_id = request.match_info["nct_id"]
+        if not NCT_PATTERN.match(nct_id):
+            return _bad_request(f"The value '{nct_id}' is not a valid NCT number")
+        for study in self.studies:
+            if _nct(study).upper() == nct_id.upper():
+                return web.json_response(study)
+        return web.Response(status=404, text=f"Study {nct_id} not found", content_type="text/plain")
+
+    async def _studies(self, request: web.Request) -> web.Response:
+        params = request.query
+        for name in params:
+            if name not in KNOWN_PARAMS:
+                return _bad_request(f"Parameter '{name}' is unknown")
+        try:
+            matching = self._matching(params)
+            size = _page_size(params.get("pageSize"), self.max_page_size)
+            offset = _offset(params.get("pageToken"))
+        except ValueError as error:
+            return _bad_request(str(error))
+        if params.get("countTotal", "false") not in ("true", "false"):
+            return _bad_request("countTotal must be true or false")
+        page = matching[offset : offset + size]
+        body: dict[str, Any] = {"studies": page}
+        if params.get("countTotal") == "true" and "pageToken" not in params:
+            body["totalCount"] = len(matching) + self.total_bonus
+        if offset + size < len(matching):
+            body["nextPageToken"] = _token(offset + size)
+        return web.Response(
+            body=json.dumps(body, ensure_ascii=False).encode(), content_type="application/json"
+        )
+
+    def _matching(self, params) -> list[dict[str, Any]]:
+        studies = self.studies
+        if "query.intr" in params:
+            terms = _essie_terms(params["query.intr"])
+            studies = [s for s in studies if any(_mentions(s, t) for t in terms)]
+        if "query.cond" in params:
+            terms = _essie_terms(params["query.cond"])
+            studies = [s for s in studies if any(_has_condition(s, t) for t in terms)]
+        if "filter.overallStatus" in params:
+            wanted = set(re.split(r"[,|]", params["filter.overallStatus"]))
+            unknown = wanted - STATUSES
+            if unknown:
+                raise ValueError(f"Invalid overallStatus value '{sorted(unknown)[0]}'")
+            studies = [s for s in studies if _status(s) in wanted]
+        if "filter.advanced" in params:
+            studies = [s for s in studies if _advanced_match(s, params["filter.advanced"])]
+        return studies
+
+
+# -- how the stand-in reads Essie (only what trialfinder sends) ---------------------
+
+
+def _essie_terms(expression: str) -> list[str]:
+    """``"a" OR "b c"`` -> ["a", "b c"]; a bare word is a term too."""
+    parts = re.split(r"\s+OR\s+", expression.strip().strip("()"))
+    terms = [p.strip().strip("()").strip().strip('"').strip() for p in parts]
+    return [t for t in terms if t]
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.split(r"[^\w]+", text.casefold())).strip() + " "
+
+
+def _phrase_in(phrase: str, text: str) -> bool:
+    return _words(phrase) in _words(text)
+
+
+def _mentions(study: dict, term: str) -> bool:
+    arms = study["protocolSection"].get("armsInterventionsModule", {})
+    for intervention in arms.get("interventions", []):
+        names = [intervention.get("name", ""), *intervention.get("otherNames", [])]
+        if any(_phrase_in(term, name) for name in names):
+            return True
+    return False
+
+
+def _has_condition(study: dict, term: str) -> bool:
+    conditions = study["protocolSection"].get("conditionsModule", {}).get("conditions", [])
+    return any(_phrase_in(term, c) for c in conditions)
+
+
+def _advanced_match(study: dict, expression: str) -> bool:
+    for clause in re.split(r"\s+AND\s+", expression):
+        match = re.match(r"^AREA\[(\w+)\](.*)$", clause.strip())
+        if not match:
+            raise ValueError(f"Cannot parse filter.advanced clause '{clause}'")
+        area, value = match.groups()
+        terms = _essie_terms(value)
+        protocol = study["protocolSection"]
+        if area == "Phase":
+            if not set(terms) & set(protocol.get("designModule", {}).get("phases", [])):
+                return False
+        elif area == "LocationCountry":
+            locations = protocol.get("contactsLocationsModule", {}).get("locations", [])
+            countries = [loc.get("country", "") for loc in locations]
+            if not any(_phrase_in(t, c) for t in terms for c in countries):
+                return False
+        else:
+            raise ValueError(f"Unknown area '{area}'")
+    return True
+
+
+def _nct(study: dict) -> str:
+    return study["protocolSection"]["identificationModule"]["nctId"]
+
+
+def _status(study: dict) -> str:
+    return study["protocolSection"]["statusModule"]["overallStatus"]
+
+
+def _page_size(value: str | None, maximum: int) -> int:
+    if value is None or value == "0":
+        return min(10, maximum)
+    if not value.isdigit():
+        raise ValueError(f"pageSize must be a non-negative integer, got '{value}'")
+    return min(int(value), maximum)
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"page:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        return int(text.removeprefix("page:"))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"Invalid pageToken '{token}'") from None
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.Response(status=400, text=message, content_type="text/plain")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    parser.add_argument("--synthetic", type=int, default=0, help="add N studies of syntheticumab")
+    parser.add_argument("--max-page-size", type=int, default=1000)
+    args = parser.parse_args()
+    standin = CtgovStandin(latency=args.latency, max_page_size=args.max_page_size)
+    standin.studies = standin.studies + synthetic_studies(args.synthetic)
+    print(f"stand-in ClinicalTrials.gov at http://{args.host}:{args.port}/api/v2", flush=True)
+    web.run_app(standin.app(), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
