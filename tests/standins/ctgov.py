@@ -68,6 +68,7 @@ def synthetic_studies(
         for intervention in protocol["armsInterventionsModule"]["interventions"]:
             if intervention["name"].lower() in {"blinatumomab", "mt103"}:
                 intervention["name"] = drug
+                intervention["otherNames"] = [f"{drug.upper()}-{n % 7}"]
         protocol["statusModule"]["overallStatus"] = "RECRUITING" if n % 3 else "COMPLETED"
         studies.append(study)
     return studies

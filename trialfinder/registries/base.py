@@ -13,7 +13,7 @@ from trialfinder.models import SearchQuery, Trial
 class FetchProgress:
     """Reported after each page: enough for a progress bar."""
 
-    registry: str
+    registry: str  # the registry's label, for people
     pages: int
     studies: int
     total: int | None

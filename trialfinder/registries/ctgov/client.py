@@ -52,7 +52,7 @@ class CtgovRegistry:
             for trial in _parse_studies(page["studies"]):
                 trials.setdefault(trial.id, trial)
             if progress:
-                progress(FetchProgress(REGISTRY, page_number, len(trials), total))
+                progress(FetchProgress(LABEL, page_number, len(trials), total))
             token = page.get("nextPageToken")
             if not token:
                 break
