@@ -1,0 +1,232 @@
+"""Benchmark: a cache hit of ``trialfinder search``, measured as a whole process.
+
+What it measures
+    The wall time of ``python -m trialfinder --config CFG search DRUG --format F``
+    run as a subprocess (interpreter start, imports, config, SQLite read,
+    rendering, exit) when the answer is already in the cache. Cases:
+
+    * ``blinatumomab`` (default status ``open``, 4 of the 9 fixture studies),
+      formats ``table`` and ``json``, against a stand-in serving the fixture
+      studies only;
+    * ``syntheticumab --status all`` (200 synthetic studies: a bigger cached
+      answer), formats ``table`` and ``json``, against a stand-in serving the
+      fixtures plus ``synthetic_studies(200)``;
+    * ``python -c pass``, the bare interpreter start, for context.
+
+    For each query the first run fetches from the stand-in (one request,
+    untimed in the statistics but shown as "first run") and fills a fresh
+    cache in a temporary folder; then every case is run ``--runs`` times
+    (30 by default). The script checks that the timed runs sent no request
+    to the stand-in, i.e. that they really were cache hits.
+
+Target
+    Median under 250 ms per cache hit. A missed target is printed, not an
+    error: the script exits non-zero only if something fails (a run exits
+    non-zero, a "cache hit" reaches the stand-in, the output is wrong).
+
+How to rerun (from the repository root)
+    .venv/bin/python benchmarks/bench_cache_hit.py            # 30 runs per case
+    .venv/bin/python benchmarks/bench_cache_hit.py --runs 100
+
+The stand-in ClinicalTrials.gov server runs in a thread of this process on
+127.0.0.1 (a free port) and is stopped at the end; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.conftest import write_config  # noqa: E402
+from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
+from tests.standins.server import serve_in_thread  # noqa: E402
+
+TARGET_MS = 250.0
+SYNTHETIC = 200
+
+
+class BenchError(Exception):
+    """Something went wrong (not a missed target): the script exits 1."""
+
+
+@dataclass
+class Case:
+    label: str
+    argv: list[str]
+    standin: CtgovStandin | None = None  # checked for silence during timed runs
+    expect_trials: int | None = None  # for --format json: how many trials to expect
+    target: bool = True
+
+
+@dataclass
+class Timing:
+    case: Case
+    samples_ms: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p90(self) -> float:
+        if len(self.samples_ms) < 2:
+            return self.samples_ms[0]
+        return statistics.quantiles(self.samples_ms, n=10, method="inclusive")[8]
+
+    @property
+    def minimum(self) -> float:
+        return min(self.samples_ms)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("TRIALFINDER_CONFIG", None)  # --config is given explicitly
+    env.pop("TRIALFINDER_DEBUG", None)
+    env["COLUMNS"] = "120"  # a steady table width whatever the terminal
+    return env
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, env=env, cwd=REPO, check=False)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        raise BenchError(
+            f"{' '.join(argv)} exited {done.returncode}:\n"
+            + done.stderr.decode("utf-8", errors="replace")
+        )
+    return elapsed_ms, done
+
+
+def check_json(case: Case, stdout: bytes, *, from_cache: bool) -> None:
+    try:
+        answer = json.loads(stdout)
+    except ValueError as error:
+        raise BenchError(f"{case.label}: output is not JSON ({error})") from None
+    if answer.get("from_cache") is not from_cache:
+        raise BenchError(f"{case.label}: from_cache is {answer.get('from_cache')!r}")
+    if case.expect_trials is not None and len(answer["trials"]) != case.expect_trials:
+        raise BenchError(
+            f"{case.label}: {len(answer['trials'])} trials, expected {case.expect_trials}"
+        )
+
+
+def time_case(case: Case, runs: int, env: dict[str, str]) -> Timing:
+    seen_before = len(case.standin.requests) if case.standin else 0
+    run_once(case.argv, env)  # one untimed run: OS file cache, .pyc files
+    samples = []
+    for _ in range(runs):
+        elapsed_ms, done = run_once(case.argv, env)
+        samples.append(elapsed_ms)
+        if "--format" in case.argv and case.argv[case.argv.index("--format") + 1] == "json":
+            check_json(case, done.stdout, from_cache=True)
+        elif case.standin is not None and not done.stdout.strip():
+            raise BenchError(f"{case.label}: the table output is empty")
+    if case.standin is not None:
+        extra = len(case.standin.requests) - seen_before
+        if extra:
+            raise BenchError(f"{case.label}: {extra} requests reached the stand-in; not a cache hit")
+    return Timing(case, samples)
+
+
+@contextlib.contextmanager
+def standin_config(standin: CtgovStandin, folder: Path) -> Iterator[Path]:
+    """A config in ``folder`` aimed at ``standin``, served while the block runs."""
+    with serve_in_thread(standin.app()) as base:
+        # The rate limit is irrelevant here (one request per query): keep the default.
+        yield write_config(folder, f"{base}/api/v2", rate=1.0, cache_path="cache.sqlite")
+
+
+def warm(label: str, argv: list[str], standin: CtgovStandin, env, expect: int) -> float:
+    """The first run: fetch from the stand-in (one request) and fill the cache."""
+    before = len(standin.study_requests)
+    elapsed_ms, done = run_once([*argv, "--format", "json"], env)
+    check_json(Case(label, argv, expect_trials=expect), done.stdout, from_cache=False)
+    sent = len(standin.study_requests) - before
+    if sent != 1:
+        raise BenchError(f"{label}: the first run sent {sent} /studies requests, expected 1")
+    return elapsed_ms
+
+
+def print_table(timings: list[Timing], firsts: dict[str, float], runs: int) -> None:
+    print(f"\nCache hit, whole process, {runs} timed runs per case (ms)")
+    header = f"{'case':<44} {'median':>8} {'p90':>8} {'min':>8}  median < {TARGET_MS:.0f} ms"
+    print(header)
+    print("-" * len(header))
+    for t in timings:
+        verdict = ("yes" if t.median < TARGET_MS else "NO (missed)") if t.case.target else "-"
+        print(f"{t.case.label:<44} {t.median:8.1f} {t.p90:8.1f} {t.minimum:8.1f}  {verdict}")
+    print("\nFirst run of each query (fetch from the stand-in + store, --format json):")
+    for label, ms in firsts.items():
+        print(f"  {label:<42} {ms:8.1f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per case (default 30)")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    env = child_env()
+    tf = [sys.executable, "-m", "trialfinder"]
+    fixtures = CtgovStandin()
+    bigger = CtgovStandin()
+    bigger.studies = bigger.studies + synthetic_studies(SYNTHETIC)
+    print(f"python: {sys.executable} ({sys.version.split()[0]})")
+    with (
+        tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp,
+        standin_config(fixtures, Path(tmp, "fixtures").resolve()) as small_cfg,
+        standin_config(bigger, Path(tmp, "synthetic").resolve()) as big_cfg,
+    ):
+        small = [*tf, "--config", str(small_cfg), "search", "blinatumomab"]
+        big = [*tf, "--config", str(big_cfg), "search", "syntheticumab", "--status", "all"]
+        firsts = {
+            "blinatumomab (fixtures)": warm("blinatumomab", small, fixtures, env, expect=4),
+            f"syntheticumab --status all ({SYNTHETIC})": warm(
+                "syntheticumab", big, bigger, env, expect=SYNTHETIC
+            ),
+        }
+        cases = [
+            Case("python -c pass", [sys.executable, "-c", "pass"], target=False),
+            Case("search blinatumomab --format table", [*small, "--format", "table"], fixtures),
+            Case("search blinatumomab --format json", [*small, "--format", "json"], fixtures, 4),
+            Case(
+                f"search syntheticumab --status all, table ({SYNTHETIC})",
+                [*big, "--format", "table"],
+                bigger,
+            ),
+            Case(
+                f"search syntheticumab --status all, json ({SYNTHETIC})",
+                [*big, "--format", "json"],
+                bigger,
+                SYNTHETIC,
+            ),
+        ]
+        timings = []
+        for case in cases:
+            print(f"timing: {case.label} ...", flush=True)
+            timings.append(time_case(case, args.runs, env))
+    print_table(timings, firsts, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"benchmark error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,91 @@
+"""Turning what a user typed into a canonical query, or a clear refusal."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialfinder.errors import BadInputError
+from trialfinder.filters import build_query, parse_phases, parse_status, parse_trial_id
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "empty"),
+        ("   \t ", "empty"),
+        ("x" * 201, "201 characters long"),
+        ("blina\x00tumomab", "control characters"),
+        ("blina\ntumomab", "control characters"),
+        ("blina\u202etumomab", "control characters"),  # right-to-left override
+    ],
+)
+def test_bad_drug_names_are_refused(name, message):
+    with pytest.raises(BadInputError, match=message):
+        build_query(name)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("  blinatumomab  ", "blinatumomab"),
+        ("Blincyto", "Blincyto"),
+        ('anti-CD19 "BiTE" (AMG 103)', 'anti-CD19 "BiTE" (AMG 103)'),
+        ("O'Brien's drug; DROP TABLE trials;--", "O'Brien's drug; DROP TABLE trials;--"),
+        ("ベバシズマブ", "ベバシズマブ"),
+        ("x" * 200, "x" * 200),
+        ("two   spaces", "two spaces"),
+    ],
+)
+def test_ordinary_and_odd_names_are_kept_as_data(typed, kept):
+    assert build_query(typed).drug == kept
+
+
+def test_status_groups_and_registry_values():
+    assert parse_status(None) == "open"
+    assert parse_status("ALL") == "all"
+    assert parse_status("recruiting") == "recruiting"
+    assert parse_status("completed, recruiting") == "COMPLETED,RECRUITING"
+    assert parse_status("not yet recruiting") == "NOT_YET_RECRUITING"
+    assert parse_status("Active-Not-Recruiting") == "ACTIVE_NOT_RECRUITING"
+
+
+@pytest.mark.parametrize("bad", ["bogus", "RECRUITING,closed-ish", ",", " "])
+def test_unknown_statuses_are_named(bad):
+    with pytest.raises(BadInputError):
+        parse_status(bad)
+
+
+@pytest.mark.parametrize(
+    ("typed", "phases"),
+    [
+        ("2", ["PHASE2"]),
+        ("1,2", ["PHASE1", "PHASE2"]),
+        ("phase 3, PHASE1", ["PHASE1", "PHASE3"]),
+        ("early1", ["EARLY_PHASE1"]),
+        ("1/2", ["PHASE1", "PHASE2"]),
+        ("na", ["NA"]),
+        ("", []),
+    ],
+)
+def test_phases(typed, phases):
+    assert parse_phases(typed) == phases
+
+
+@pytest.mark.parametrize("bad", ["5", "phase two", "III"])
+def test_unknown_phases_are_refused(bad):
+    with pytest.raises(BadInputError, match="unknown phase"):
+        parse_phases(bad)
+
+
+def test_trial_ids():
+    assert parse_trial_id(" nct03914625 ") == "NCT03914625"
+    for bad in ["NCT123", "03914625", "NCT0391462X", "", "NCT03914625; rm -rf"]:
+        with pytest.raises(BadInputError):
+            parse_trial_id(bad)
+
+
+def test_same_question_same_cache_key():
+    a = build_query("Blinatumomab", status="recruiting,completed", phase="3,2")
+    b = build_query("blinatumomab", status="COMPLETED, RECRUITING", phase="phase2,phase3")
+    assert a.cache_key("ctgov") == b.cache_key("ctgov")
+    assert a.cache_key("ctgov") != build_query("blinatumomab").cache_key("ctgov")

@@ -1,0 +1,190 @@
+"""Polite HTTP against a real stand-in server: retries, Retry-After, garbage, limits."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.standins.ctgov import CtgovStandin
+from trialfinder.config import HttpSettings
+from trialfinder.errors import NotFoundError, RegistryRejectedError, RegistryUnavailableError
+from trialfinder.http import PoliteClient, RateLimiter, parse_retry_after
+
+SETTINGS = HttpSettings(
+    user_agent="trialfinder-tests/1.0 (+https://example.org)",
+    timeout_seconds=0.5,
+    max_retries=2,
+    backoff_base_seconds=0.5,
+    backoff_max_seconds=4.0,
+    max_retry_after_seconds=30,
+)
+
+
+class RecordedSleep:
+    """Stands in for asyncio.sleep so tests see the delays without waiting them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def standin() -> CtgovStandin:
+    return CtgovStandin()
+
+
+@pytest.fixture
+async def version_url(aiohttp_server, standin):
+    server = await aiohttp_server(standin.app())
+    return str(server.make_url("/api/v2/version"))
+
+
+def client(sleep=None, settings=SETTINGS, rate=1000.0) -> PoliteClient:
+    return PoliteClient("Test registry", settings, rate, sleep=sleep or RecordedSleep())
+
+
+async def test_success_sends_a_descriptive_user_agent(standin, version_url):
+    async with client() as http:
+        body = await http.get_json(version_url)
+    assert body["apiVersion"] == "2.0.5"
+    assert standin.requests[0].headers["User-Agent"] == SETTINGS.user_agent
+    assert http.requests_made == 1
+
+
+@pytest.mark.parametrize("status", ["503", "500", "502", "504", "403"])
+async def test_server_errors_and_refusals_are_retried_with_growing_backoff(
+    standin, version_url, status
+):
+    standin.fail_next(status, times=2)
+    sleep = RecordedSleep()
+    async with client(sleep) as http:
+        body = await http.get_json(version_url)
+    assert body["dataTimestamp"]
+    assert len(standin.requests) == 3
+    # full jitter: each delay lies under its exponential ceiling (0.5 s, then 1 s)
+    assert len(sleep.delays) == 2
+    assert 0 <= sleep.delays[0] <= 0.5
+    assert 0 <= sleep.delays[1] <= 1.0
+
+
+async def test_retry_after_in_seconds_is_honoured(standin, version_url):
+    standin.fail_next("429", retry_after="7")
+    sleep = RecordedSleep()
+    async with client(sleep) as http:
+        await http.get_json(version_url)
+    assert len(sleep.delays) == 1
+    assert 7 <= sleep.delays[0] <= 7 + SETTINGS.backoff_base_seconds
+
+
+async def test_real_wait_for_a_short_retry_after(standin, version_url):
+    standin.fail_next("429", retry_after="1")
+    started = time.monotonic()
+    async with PoliteClient("Test registry", SETTINGS, 1000.0) as http:
+        await http.get_json(version_url)
+    assert time.monotonic() - started >= 1.0
+    assert len(standin.requests) == 2
+
+
+async def test_retry_after_longer_than_we_wait_stops_at_once(standin, version_url):
+    standin.fail_next("429", retry_after="3600")
+    with pytest.raises(RegistryUnavailableError, match="retry after 3600 s"):
+        async with client() as http:
+            await http.get_json(version_url)
+    assert len(standin.requests) == 1
+
+
+async def test_giving_up_says_what_the_registry_did(standin, version_url):
+    standin.fail_next("503", times=10)
+    with pytest.raises(RegistryUnavailableError) as caught:
+        async with client() as http:
+            await http.get_json(version_url)
+    message = str(caught.value)
+    assert message.startswith("Test registry: failing (HTTP 503)")
+    assert "gave up after 3 attempts" in message
+    assert len(standin.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("html", "HTML page instead of JSON"), ("garbage", "not JSON")],
+)
+async def test_a_200_that_is_not_json_is_an_error_not_data(standin, version_url, fault, reason):
+    standin.fail_next(fault, times=3)
+    with pytest.raises(RegistryUnavailableError, match=reason):
+        async with client() as http:
+            await http.get_json(version_url)
+
+
+async def test_html_then_good_answer_recovers(standin, version_url):
+    standin.fail_next("html")
+    async with client() as http:
+        assert (await http.get_json(version_url))["apiVersion"] == "2.0.5"
+
+
+async def test_dropped_connection_is_retried(standin, version_url):
+    standin.fail_next("drop")
+    async with client() as http:
+        assert (await http.get_json(version_url))["apiVersion"] == "2.0.5"
+    assert len(standin.requests) == 2
+
+
+async def test_slow_answers_time_out_and_are_retried(standin, version_url):
+    standin.fail_next("slow", delay=2.0)
+    async with client() as http:
+        assert (await http.get_json(version_url))["apiVersion"] == "2.0.5"
+
+
+async def test_always_slow_ends_in_a_timeout_message(standin, version_url):
+    standin.fail_next("slow", times=3, delay=2.0)
+    with pytest.raises(RegistryUnavailableError, match=r"no answer within 0.5 s"):
+        async with client() as http:
+            await http.get_json(version_url)
+
+
+async def test_bad_request_is_not_retried_and_keeps_the_registry_words(aiohttp_server, standin):
+    server = await aiohttp_server(standin.app())
+    url = str(server.make_url("/api/v2/studies"))
+    with pytest.raises(RegistryRejectedError) as caught:
+        async with client() as http:
+            await http.get_json(url, {"filter.phase": "PHASE2"})
+    assert caught.value.detail == "Parameter 'filter.phase' is unknown"
+    assert len(standin.requests) == 1
+
+
+async def test_not_found(aiohttp_server, standin):
+    server = await aiohttp_server(standin.app())
+    with pytest.raises(NotFoundError, match="not found"):
+        async with client() as http:
+            await http.get_json(str(server.make_url("/api/v2/studies/NCT09999999")))
+
+
+async def test_rate_limiter_spaces_request_starts():
+    limiter = RateLimiter(requests_per_second=20)
+    starts = []
+    for _ in range(4):
+        await limiter.wait()
+        starts.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 0.045 for gap in gaps)
+
+
+async def test_rate_limit_applies_to_real_requests(standin, version_url):
+    async with PoliteClient("Test registry", SETTINGS, requests_per_second=10) as http:
+        started = time.monotonic()
+        for _ in range(3):
+            await http.get_json(version_url)
+        assert time.monotonic() - started >= 0.19
+
+
+def test_parse_retry_after():
+    now = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Sat, 28 Nov 2026 12:00:30 GMT", now) == 30
+    assert parse_retry_after("Sat, 28 Nov 2026 11:00:00 GMT", now) == 0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
