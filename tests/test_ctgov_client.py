@@ -1,0 +1,168 @@
+"""The ClinicalTrials.gov client against the stand-in: paging, counts, filters, faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import write_config
+from tests.standins.ctgov import CtgovStandin, synthetic_studies
+from trialfinder.config import load_settings
+from trialfinder.errors import (
+    IncompleteResultError,
+    NotFoundError,
+    RegistryRejectedError,
+    RegistryUnavailableError,
+)
+from trialfinder.filters import build_query
+from trialfinder.registries.base import FetchProgress
+from trialfinder.registries.ctgov.client import CtgovRegistry
+
+
+@pytest.fixture
+def standin() -> CtgovStandin:
+    return CtgovStandin()
+
+
+@pytest.fixture
+async def make_registry(aiohttp_server, standin, tmp_path):
+    clients = []
+
+    async def make(page_size: int = 1000) -> CtgovRegistry:
+        server = await aiohttp_server(standin.app())
+        config = write_config(tmp_path, str(server.make_url("/api/v2")), page_size=page_size)
+        settings = load_settings(config)
+        http = await CtgovRegistry.client_for(settings).__aenter__()
+        clients.append(http)
+        return CtgovRegistry(settings, http)
+
+    yield make
+    for http in clients:
+        await http.__aexit__(None, None, None)
+
+
+async def test_open_blinatumomab_trials(make_registry, standin):
+    registry = await make_registry()
+    found = await registry.search(build_query("blinatumomab"))
+    ids = {t.id for t in found.trials}
+    # fixtures: recruiting, not yet recruiting, by invitation, and the hostile-title one
+    assert ids == {"NCT03914625", "NCT04994717", "NCT05553236", "NCT06144268"}
+    assert found.total == 4
+    assert all(t.status_category == "open" for t in found.trials)
+    request = standin.study_requests[0]
+    assert request.query["query.intr"] == '"blinatumomab"'
+    assert request.query["countTotal"] == "true"
+
+
+async def test_all_statuses_include_closed_and_code_name_matches(make_registry):
+    registry = await make_registry()
+    found = await registry.search(build_query("blinatumomab", status="all"))
+    ids = {t.id for t in found.trials}
+    assert "NCT01207388" in ids  # listed under its code name MT103, blinatumomab as other name
+    assert "NCT02013167" in ids and "NCT05877651" in ids
+    assert "NCT04267848" not in ids  # pembrolizumab
+    assert found.total == len(ids) == 8
+
+
+async def test_paging_follows_tokens_to_the_last_page(make_registry, standin):
+    standin.studies += synthetic_studies(23)
+    registry = await make_registry(page_size=5)
+    pages: list[FetchProgress] = []
+    found = await registry.search(build_query("syntheticumab", status="all"), pages.append)
+    assert len(found.trials) == found.total == 23
+    assert len({t.id for t in found.trials}) == 23
+    assert [p.pages for p in pages] == [1, 2, 3, 4, 5]
+    assert [p.studies for p in pages] == [5, 10, 15, 20, 23]
+    assert all(p.total == 23 for p in pages)
+    requests = standin.study_requests
+    assert "pageToken" not in requests[0].query
+    assert all("pageToken" in r.query for r in requests[1:])
+    # later pages repeat the first page's parameters, bar countTotal
+    first = dict(requests[0].query)
+    first.pop("countTotal")
+    for later in requests[1:]:
+        params = dict(later.query)
+        params.pop("pageToken")
+        assert params == first
+
+
+async def test_registry_that_caps_page_size_lower_is_still_followed(make_registry, standin):
+    standin.studies += synthetic_studies(12)
+    standin.max_page_size = 2
+    registry = await make_registry(page_size=1000)
+    found = await registry.search(build_query("syntheticumab", status="all"))
+    assert len(found.trials) == 12
+    assert len(standin.study_requests) == 6
+
+
+async def test_fewer_studies_than_announced_is_a_loud_error(make_registry, standin):
+    standin.total_bonus = 3
+    registry = await make_registry()
+    with pytest.raises(IncompleteResultError, match="announced 7 studies but sent 4"):
+        await registry.search(build_query("blinatumomab"))
+
+
+async def test_a_failing_page_midway_is_retried(make_registry, standin):
+    standin.studies += synthetic_studies(10)
+    registry = await make_registry(page_size=4)
+    query = build_query("syntheticumab", status="all")
+    await registry.search(query)  # warm: learn how many requests a clean run takes
+    clean = len(standin.study_requests)
+    standin.fail_next("503")  # the next request (page 1) fails once
+    found = await registry.search(query)
+    assert len(found.trials) == 10
+    assert len(standin.study_requests) == 2 * clean + 1
+
+
+async def test_zero_results(make_registry):
+    registry = await make_registry()
+    found = await registry.search(build_query("no-such-drug-anywhere"))
+    assert found.trials == [] and found.total == 0
+
+
+async def test_phase_country_and_condition_filters(make_registry, standin):
+    registry = await make_registry()
+    query = build_query(
+        "blinatumomab", status="all", phase="3", country="United States", condition="leukemia"
+    )
+    found = await registry.search(query)
+    assert {t.id for t in found.trials} == {"NCT03914625", "NCT02013167", "NCT02003222"}
+    advanced = standin.study_requests[0].query["filter.advanced"]
+    assert advanced == 'AREA[Phase](PHASE3) AND AREA[LocationCountry]"United States"'
+
+
+async def test_registry_rejection_keeps_its_plain_text(make_registry, monkeypatch):
+    import trialfinder.registries.ctgov.client as client_module
+
+    original = client_module.search_params
+
+    def with_unknown_parameter(*args, **kwargs):
+        return {**original(*args, **kwargs), "filter.phase": "PHASE2"}
+
+    monkeypatch.setattr(client_module, "search_params", with_unknown_parameter)
+    registry = await make_registry()
+    with pytest.raises(RegistryRejectedError) as caught:
+        await registry.search(build_query("blinatumomab"))
+    assert caught.value.detail == "Parameter 'filter.phase' is unknown"
+
+
+async def test_malformed_page_is_an_error(make_registry, standin):
+    no_id = {"protocolSection": {"armsInterventionsModule": {"interventions": [{"name": "x"}]}}}
+    standin.studies = [*standin.studies, no_id]
+    registry = await make_registry()
+    with pytest.raises(RegistryUnavailableError, match="malformed study"):
+        await registry.search(build_query("x", status="all"))
+
+
+async def test_fetch_one_trial_whole(make_registry):
+    registry = await make_registry()
+    trial = await registry.fetch_trial("NCT03914625")
+    assert trial.id == "NCT03914625"
+    assert len(trial.sites) == 4
+    assert trial.eligibility.minimum_age == "1 Year"
+    assert "Inclusion Criteria" in trial.eligibility.criteria
+
+
+async def test_fetch_unknown_trial(make_registry):
+    registry = await make_registry()
+    with pytest.raises(NotFoundError, match=r"NCT09999999 is not on ClinicalTrials\.gov"):
+        await registry.fetch_trial("NCT09999999")
