@@ -1,0 +1,167 @@
+"""The SQLite cache: schema migrations, whole-or-nothing writes, data stays data."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+import sqlite_utils.db
+
+from tests.standins.ctgov import load_fixture_studies
+from trialfinder.filters import build_query
+from trialfinder.models import SearchResult
+from trialfinder.registries.ctgov.parse import parse_study
+from trialfinder.store import Store
+from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError
+from trialfinder.store.store import CacheUnusableError
+
+WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store.open(tmp_path / "deep" / "folder" / "cache.sqlite")
+    yield store
+    store.close()
+
+
+def fixture_trials(*ids):
+    trials = [parse_study(s) for s in load_fixture_studies()]
+    return [t for t in trials if not ids or t.id in ids]
+
+
+def result_for(query, trials, when=WHEN):
+    for trial in trials:
+        trial.matched_term = query.drug
+    return SearchResult(query=query, registry="ctgov", trials=trials, total=len(trials),
+                        fetched_at=when)  # fmt: skip
+
+
+def test_new_file_gets_the_whole_schema_in_wal_mode(store):
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"trials", "sites", "interventions", "searches", "search_results"} <= set(
+        store.db.table_names()
+    )
+
+
+def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
+    path = tmp_path / "c.sqlite"
+    first = Store.open(path)
+    first.save_trial(fixture_trials("NCT03914625")[0])
+    first.close()
+    again = Store.open(path)
+    assert again.load_trial("NCT03914625") is not None
+    again.close()
+
+
+def test_a_newer_schema_is_refused_not_guessed_at(tmp_path):
+    path = tmp_path / "future.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="newer than this trialfinder knows"):
+        Store.open(path)
+
+
+def test_a_file_that_is_not_a_database_is_reported_and_left_alone(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_bytes(b"my precious notes, not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(CacheUnusableError, match="cannot use the cache"):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+def test_round_trip_keeps_every_field_and_the_order(store):
+    query = build_query("blinatumomab", status="all")
+    trials = fixture_trials()
+    store.save_search(result_for(query, trials))
+    loaded = store.load_search(query, "ctgov")
+    assert loaded.from_cache and loaded.total == len(trials)
+    assert [t.id for t in loaded.trials] == [t.id for t in trials]
+    for got, want in zip(loaded.trials, trials, strict=True):
+        assert got.model_dump() == want.model_dump()
+    assert store.load_search(query, "ctgov", limit=2).trials == loaded.trials[:2]
+    rows = store.db.execute("SELECT count(*) FROM sites").fetchone()[0]
+    assert rows == sum(len(t.sites) for t in trials)
+    raw = store.db.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
+    assert '"nctId": "NCT03914625"' in raw
+
+
+def test_another_query_is_another_cache_entry(store):
+    store.save_search(result_for(build_query("blinatumomab"), fixture_trials("NCT03914625")))
+    assert store.load_search(build_query("blinatumomab", status="all"), "ctgov") is None
+    assert store.load_search(build_query("BLINATUMOMAB"), "ctgov") is not None
+
+
+def test_a_failure_half_way_leaves_the_previous_result_whole(store, monkeypatch):
+    query = build_query("blinatumomab", status="all")
+    store.save_search(result_for(query, fixture_trials("NCT03914625", "NCT02003222")))
+    original = sqlite_utils.db.Table.insert_all
+
+    def fail_on_results(self, records, *args, **kwargs):
+        if self.name == "search_results":
+            list(records)
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+        return original(self, records, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", fail_on_results)
+    newer = result_for(query, fixture_trials("NCT01207388"), when=datetime.now(UTC))
+    with pytest.raises(sqlite3.OperationalError):
+        store.save_search(newer)
+    monkeypatch.undo()
+    loaded = store.load_search(query, "ctgov")
+    assert {t.id for t in loaded.trials} == {"NCT03914625", "NCT02003222"}
+    assert loaded.fetched_at == WHEN
+    assert store.load_trial("NCT01207388") is None  # its trial rows were rolled back too
+
+
+def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path, monkeypatch):
+    path = tmp_path / "c.sqlite"
+    writer, reader = Store.open(path), Store.open(path)
+    query = build_query("blinatumomab", status="all")
+    writer.save_search(result_for(query, fixture_trials("NCT03914625")))
+    seen_during_write = []
+    original = sqlite_utils.db.Table.insert_all
+
+    def peek(self, records, *args, **kwargs):
+        if self.name == "search_results":
+            seen_during_write.append([t.id for t in reader.load_search(query, "ctgov").trials])
+        return original(self, records, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", peek)
+    writer.save_search(result_for(query, fixture_trials("NCT02003222", "NCT01207388")))
+    assert seen_during_write == [["NCT03914625"]]
+    assert len(reader.load_search(query, "ctgov").trials) == 2
+    writer.close()
+    reader.close()
+
+
+def test_hostile_text_is_stored_as_data(store):
+    query = build_query("x'); DROP TABLE trials;--", status="all")
+    trial = fixture_trials("NCT06144268")[0]
+    trial.title = "Robert'); DROP TABLE trials;-- <script>alert(1)</script>"
+    store.save_search(result_for(query, [trial]))
+    loaded = store.load_search(query, "ctgov")
+    assert loaded.trials[0].title == trial.title
+    assert loaded.query.drug == "x'); DROP TABLE trials;--"
+    assert "trials" in store.db.table_names()
+
+
+def test_clear_forgets_everything_but_keeps_the_schema(store):
+    store.save_search(result_for(build_query("blinatumomab"), fixture_trials()))
+    assert store.clear() == len(fixture_trials())
+    info = store.info()
+    assert info.trials == 0 and info.sites == 0 and info.searches == []
+    assert info.schema_version == SCHEMA_VERSION
+
+
+def test_info_lists_searches(store):
+    store.save_search(result_for(build_query("blinatumomab"), fixture_trials("NCT03914625")))
+    info = store.info()
+    assert info.trials == 1 and info.sites == 4
+    assert info.searches[0].query == "blinatumomab"
+    assert info.searches[0].parameters["status"] == "open"
+    assert info.size_bytes > 0
