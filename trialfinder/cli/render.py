@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from datetime import datetime
 from typing import IO, Any
@@ -15,6 +16,7 @@ from typing import IO, Any
 from trialfinder.models import SearchResult, Trial
 from trialfinder.store.store import CacheInfo, utc_now
 
+PIPE_WIDTH = 160
 FORMATS = ("table", "json", "csv", "ndjson")
 CSV_COLUMNS = (
     "id",
@@ -128,7 +130,9 @@ def age_label(when: datetime, now: datetime | None = None) -> str:
 def _console(out: IO[str]):
     from rich.console import Console
 
-    return Console(file=out, highlight=False, soft_wrap=False)
+    # Piped output is read by grep and editors, not a narrow window: wrap it late.
+    width = None if out.isatty() else int(os.environ.get("COLUMNS") or PIPE_WIDTH)
+    return Console(file=out, highlight=False, soft_wrap=False, width=width)
 
 
 def _write_table(result: SearchResult, out: IO[str]) -> None:

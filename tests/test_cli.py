@@ -1,0 +1,314 @@
+"""The command line, end to end against a stand-in registry: options, formats, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.standins.ctgov import synthetic_studies
+from trialfinder.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+OPEN_IDS = {"NCT03914625", "NCT04994717", "NCT05553236", "NCT06144268"}
+
+
+@pytest.fixture
+def run(capsys, config_path):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*args: str, config: Path | None = config_path):
+        argv = (["--config", str(config)] if config else []) + list(args)
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        out, err = capsys.readouterr()
+        return exited.value.code, out, err
+
+    return run
+
+
+def test_search_prints_a_table_of_open_trials(run):
+    code, out, err = run("search", "blinatumomab")
+    assert code == 0
+    for nct in OPEN_IDS:
+        assert nct in out
+    assert "NCT02013167" not in out  # completed
+    assert "4 of 4 trials" in out
+    assert "\x1b[" not in out  # no colour when not a terminal
+    assert "Traceback" not in err
+
+
+def test_json_output_shape(run):
+    code, out, _ = run("search", "blinatumomab", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) >= {"query", "fetched_at", "from_cache", "stale", "total", "trials"}
+    assert data["from_cache"] is False and data["stale"] is False and data["total"] == 4
+    assert data["query"]["drug"] == "blinatumomab" and data["query"]["status"] == "open"
+    trial = next(t for t in data["trials"] if t["id"] == "NCT03914625")
+    for key in ("id", "registry", "title", "status", "phases", "conditions", "interventions",
+                "sponsor", "last_updated", "url", "sites"):  # fmt: skip
+        assert key in trial
+    assert trial["registry"] == "ctgov" and trial["status"] == "RECRUITING"
+    assert trial["phases"] == ["PHASE3"]
+    assert trial["interventions"][0] == {
+        "name": "Blinatumomab",
+        "type": "BIOLOGICAL",
+        "other_names": ["Blincyto", "AMG 103", "MT103"],
+    }
+    assert trial["sites"][0]["city"] == "Birmingham"
+    assert trial["url"] == "https://clinicaltrials.gov/study/NCT03914625"
+    assert trial["matched_term"] == "blinatumomab"
+    # the second time comes from the cache
+    _, again, _ = run("search", "blinatumomab", "--format", "json")
+    assert json.loads(again)["from_cache"] is True
+
+
+def test_unknown_enrollment_and_partial_dates(run):
+    _, out, _ = run("search", "blinatumomab", "--format", "json")
+    trials = {t["id"]: t for t in json.loads(out)["trials"]}
+    assert trials["NCT05553236"]["enrollment"] is None  # 99999999 upstream
+    assert trials["NCT04994717"]["start_date"] == "2027-01"
+    assert trials["NCT04994717"]["completion_date"] == "2030"
+
+
+def test_csv_and_ndjson(run):
+    code, out, _ = run("search", "blinatumomab", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and {r["id"] for r in rows} == OPEN_IDS
+    hostile = next(r for r in rows if r["id"] == "NCT06144268")
+    assert hostile["title"].startswith("Blinatumomab <img src=x onerror=alert(1)>")
+    assert hostile["countries"] == "Switzerland"
+    code, out, _ = run("search", "blinatumomab", "--format", "ndjson")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {t["id"] for t in lines} == OPEN_IDS
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--status", "all"], 8),
+        (["--status", "recruiting"], 2),
+        (["--status", "completed,withdrawn"], 3),
+        (["--status", "all", "--phase", "3"], 3),
+        (["--status", "all", "--country", "Switzerland"], 1),
+        (["--status", "all", "--condition", "Acute Lymphoblastic Leukemia"], 4),
+        (["--status", "all", "--limit", "2"], 2),
+    ],
+)
+def test_filters(run, options, expected):
+    code, out, _ = run("search", "blinatumomab", "--format", "json", *options)
+    assert code == 0
+    assert len(json.loads(out)["trials"]) == expected
+
+
+def test_limit_keeps_the_total(run):
+    _, out, _ = run("search", "blinatumomab", "--limit", "1", "--format", "json")
+    data = json.loads(out)
+    assert len(data["trials"]) == 1 and data["total"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", ""], "drug name is empty"),
+        (["search", "   "], "drug name is empty"),
+        (["search", "x" * 201], "201 characters long"),
+        (["search", "blina\x07tumomab"], "control characters"),
+        (["search", "blinatumomab", "--status", "sometimes"], "unknown status SOMETIMES"),
+        (["search", "blinatumomab", "--phase", "7"], "unknown phase"),
+        (["search", "blinatumomab", "--limit", "0"], "--limit"),
+        (["search", "blinatumomab", "--format", "xml"], "--format"),
+        (["search", "blinatumomab", "--offline", "--refresh"], "cannot be used together"),
+        (["search"], "Missing argument"),
+        (["trial", "12345"], "not a ClinicalTrials.gov id"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(run, args, message):
+    code, out, err = run(*args)
+    assert code == 2
+    assert message in err
+    assert out == ""
+    assert "Traceback" not in err
+
+
+def test_odd_but_valid_names_are_searched_safely(run, ctgov_standin):
+    for name in ["O'Brien's \"drug\" (x) [y]", "ベバシズマブ", "x'); DROP TABLE trials;--"]:
+        code, _, err = run("search", name)
+        assert code == 0, err
+        assert "no trials found" in err
+    sent = [r.query["query.intr"] for r in ctgov_standin.study_requests]
+    assert sent[0] == "\"O'Brien's drug (x) [y]\""
+    assert sent[1] == '"ベバシズマブ"'
+    code, out, _ = run("cache", "info", "--format", "json")
+    assert code == 0 and len(json.loads(out)["searches"]) == 3
+
+
+def test_zero_results_exit_0_with_a_note(run):
+    code, out, err = run("search", "nothingumab")
+    assert code == 0 and out == ""
+    assert "no trials found for 'nothingumab'" in err
+    code, out, _ = run("search", "nothingumab", "--format", "json")
+    assert code == 0 and json.loads(out)["trials"] == []
+
+
+def test_registry_down_and_nothing_cached_exits_3(run, ctgov_standin):
+    ctgov_standin.fail_next("503", times=20)
+    code, out, err = run("search", "blinatumomab")
+    assert code == 3 and out == ""
+    assert "ClinicalTrials.gov: failing (HTTP 503)" in err
+    assert "nothing is cached" in err
+    assert "Traceback" not in err
+
+
+def test_throttled_then_served(run, ctgov_standin):
+    ctgov_standin.fail_next("429", retry_after="1")
+    ctgov_standin.fail_next("503")
+    code, out, _ = run("search", "blinatumomab", "--format", "json")
+    assert code == 0 and json.loads(out)["total"] == 4
+    assert len(ctgov_standin.study_requests) == 3
+
+
+def test_stale_cache_is_served_with_a_warning_when_the_registry_fails(run, ctgov_standin):
+    assert run("search", "blinatumomab")[0] == 0
+    ctgov_standin.fail_next("html", times=20)
+    code, out, err = run("search", "blinatumomab", "--refresh", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["stale"] is True
+    assert "warning: ClinicalTrials.gov: answered with an HTML page" in err
+
+
+def test_offline(run, ctgov_standin):
+    code, _, err = run("search", "blinatumomab", "--offline")
+    assert code == 3 and "nothing cached" in err
+    assert ctgov_standin.requests == []
+    run("search", "blinatumomab")
+    seen = len(ctgov_standin.requests)
+    code, out, _ = run("search", "blinatumomab", "--offline")
+    assert code == 0 and "NCT03914625" in out and len(ctgov_standin.requests) == seen
+
+
+def test_refresh_asks_again(run, ctgov_standin):
+    run("search", "blinatumomab")
+    run("search", "blinatumomab", "--refresh")
+    assert len(ctgov_standin.study_requests) == 2
+
+
+def test_registry_rejection_exits_2_with_its_words(run, ctgov_standin, monkeypatch):
+    import trialfinder.registries.ctgov.client as client_module
+
+    original = client_module.search_params
+    monkeypatch.setattr(
+        client_module,
+        "search_params",
+        lambda *a, **k: {**original(*a, **k), "filter.phase": "PHASE2"},
+    )
+    code, _, err = run("search", "blinatumomab")
+    assert code == 2
+    assert "ClinicalTrials.gov rejected the query: Parameter 'filter.phase' is unknown" in err
+
+
+def test_long_fetches_report_progress_on_stderr(tmp_path, capsys, ctgov_standin, ctgov_url):
+    ctgov_standin.studies += synthetic_studies(25)
+    config = write_config(tmp_path, ctgov_url, page_size=10)
+    with pytest.raises(SystemExit):
+        main(["--config", str(config), "search", "syntheticumab", "--status", "all",
+              "--format", "json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)["trials"]) == 25
+    assert "ClinicalTrials.gov: page 1, 10 of 25 studies" in err
+    assert "page 3, 25 of 25 studies" in err
+
+
+def test_trial_shows_one_trial_whole(run):
+    code, out, _ = run("trial", "nct03914625")
+    assert code == 0
+    assert "Children's Oncology Group" in out
+    assert "Perth Children's Hospital" in out  # every site
+    assert "Inclusion Criteria" in out
+    code, out, _ = run("trial", "NCT03914625", "--format", "json")
+    data = json.loads(out)
+    assert (
+        code == 0 and len(data["sites"]) == 4 and data["eligibility"]["maximum_age"] == "30 Years"
+    )
+
+
+def test_unknown_trial_exits_1(run):
+    code, _, err = run("trial", "NCT09999999")
+    assert code == 1 and "NCT09999999 is not on ClinicalTrials.gov" in err
+
+
+def test_cache_info_and_clear(run, config_path):
+    run("search", "blinatumomab")
+    code, out, _ = run("cache", "info")
+    assert code == 0
+    assert str(config_path.parent / "cache" / "test.sqlite") in out
+    assert "'blinatumomab' status=open: 4 trials" in out
+    code, out, _ = run("cache", "clear")
+    assert code == 0 and "4 trials removed" in out
+    _, out, _ = run("cache", "info", "--format", "json")
+    assert json.loads(out)["trials"] == 0
+
+
+def test_config_from_the_environment(capsys, config_path, monkeypatch):
+    monkeypatch.setenv("TRIALFINDER_CONFIG", str(config_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["search", "blinatumomab", "--format", "json"])
+    assert exited.value.code == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 4
+
+
+def test_bad_config_exits_2_naming_the_key(run, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[registries.ctgov]\nrequests_per_second = 0\n")
+    code, _, err = run("search", "blinatumomab", config=bad)
+    assert code == 2
+    assert "[registries.ctgov] requests_per_second" in err
+
+
+def test_unusable_cache_file_exits_1_and_is_left_alone(run, tmp_path, ctgov_url):
+    config = write_config(tmp_path, ctgov_url, cache_path="precious.txt")
+    (tmp_path / "precious.txt").write_text("not a database " * 200)
+    code, _, err = run("search", "blinatumomab", config=config)
+    assert code == 1 and "cannot use the cache" in err
+    assert (tmp_path / "precious.txt").read_text() == "not a database " * 200
+
+
+def test_python_dash_m_in_a_real_process(config_path, ctgov_standin):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trialfinder",
+            "--config",
+            str(config_path),
+            "search",
+            "blinatumomab",
+            "--format",
+            "ndjson",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 4
+    ctgov_standin.fail_next("garbage", times=20)
+    done = subprocess.run(
+        [sys.executable, "-m", "trialfinder", "--config", str(config_path), "search", "other"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 3
+    assert "not JSON" in done.stderr and "Traceback" not in done.stderr
