@@ -37,6 +37,28 @@ def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = No
     return age < timedelta(seconds=settings.cache_ttl_seconds)
 
 
+def lookup(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    limit: int | None = None,
+) -> tuple[SearchResult | None, bool]:
+    """(cached answer or None, whether it will do without asking the registry)."""
+    cached = store.load_search(query, REGISTRY, limit)
+    if cached is not None and (offline or not refresh) and is_fresh(cached.fetched_at, settings):
+        return cached, True
+    if offline:
+        if cached is None:
+            raise NothingCachedError(
+                f"nothing cached for {query.drug!r} with these options; run without --offline"
+            )
+        return _stale(cached, "offline: showing the cached answer, older than the cache TTL"), True
+    return cached, False
+
+
 async def find_trials(
     settings: Settings,
     store: Store,
@@ -48,15 +70,43 @@ async def find_trials(
     progress: ProgressCallback | None = None,
 ) -> SearchResult:
     """Trials for ``query``: cached when fresh enough, else fetched and stored."""
-    cached = store.load_search(query, REGISTRY, limit)
-    if cached is not None and (offline or not refresh) and is_fresh(cached.fetched_at, settings):
+    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, limit=limit)
+    if usable:
         return cached
-    if offline:
-        if cached is None:
-            raise NothingCachedError(
-                f"nothing cached for {query.drug!r} with these options; run without --offline"
-            )
-        return _stale(cached, "offline: showing the cached answer, older than the cache TTL")
+    return await fetch_and_store(settings, store, query, cached, limit=limit, progress=progress)
+
+
+def find_trials_blocking(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    limit: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SearchResult:
+    """``find_trials`` for synchronous callers: a cache hit never starts an event loop."""
+    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, limit=limit)
+    if usable:
+        return cached
+    import asyncio
+
+    return asyncio.run(
+        fetch_and_store(settings, store, query, cached, limit=limit, progress=progress)
+    )
+
+
+async def fetch_and_store(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    cached: SearchResult | None,
+    *,
+    limit: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SearchResult:
+    """Ask the registry; store a whole answer; fall back to ``cached`` if it fails."""
     try:
         result = await _fetch(settings, query, progress)
     except RegistryUnavailableError as error:

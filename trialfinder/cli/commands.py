@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass
 
@@ -95,16 +94,14 @@ def search_command(
     store = app.open_store()
     progress = ProgressReporter()
     try:
-        result = asyncio.run(
-            search.find_trials(
-                settings,
-                store,
-                query,
-                offline=offline,
-                refresh=refresh,
-                limit=limit,
-                progress=progress,
-            )
+        result = search.find_trials_blocking(
+            settings,
+            store,
+            query,
+            offline=offline,
+            refresh=refresh,
+            limit=limit,
+            progress=progress,
         )
     finally:
         progress.close()
@@ -133,6 +130,8 @@ def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refre
     nct_id = filters.parse_trial_id(trial_id)
     settings = app.settings
     store = app.open_store()
+    import asyncio
+
     try:
         trial, fetched_at, warnings = asyncio.run(
             search.get_trial(settings, store, nct_id, offline=offline, refresh=refresh)
