@@ -312,3 +312,21 @@ def test_python_dash_m_in_a_real_process(config_path, ctgov_standin):
     )
     assert done.returncode == 3
     assert "not JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin):
+    hostile = "[bold red]Boom[/] [link=javascript:alert(1)]x[/link] [/] \x1b[31mred\x1b[0m <b>b</b>"
+    study = next(s for s in ctgov_standin.studies if "NCT06144268" in json.dumps(s))
+    study["protocolSection"]["identificationModule"]["briefTitle"] = hostile
+    locations = study["protocolSection"]["contactsLocationsModule"]["locations"]
+    locations[0]["facility"] = "[/facility] [bold]"
+    code, out, err = run("search", "blinatumomab")
+    assert code == 0, err
+    assert "[bold red]Boom[/] [link=javascript:alert(1)]x[/link] [/]" in out
+    assert "\x1b" not in out
+    code, out, err = run("trial", "NCT06144268", "--refresh")
+    assert code == 0, err
+    assert "[/facility] [bold]" in out and "\x1b" not in out
+    _, out, _ = run("search", "blinatumomab", "--format", "json")
+    titles = [t["title"] for t in json.loads(out)["trials"]]
+    assert hostile in titles  # machine formats keep the registry's text exactly

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from datetime import datetime
 from typing import IO, Any
@@ -127,6 +128,17 @@ def age_label(when: datetime, now: datetime | None = None) -> str:
     return "just now"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _plain(*values: str):
+    """Registry text for a terminal: never read as markup, and no control codes,
+    so a record cannot recolour, move the cursor or retitle the window."""
+    from rich.text import Text
+
+    return [Text(_CONTROL.sub("", value)) for value in values]
+
+
 def _console(out: IO[str]):
     from rich.console import Console
 
@@ -150,12 +162,14 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
         for t in result.trials:
             style = "green" if t.status_category.value == "open" else None
             table.add_row(
-                t.id,
-                t.title,
-                status_label(t.status),
-                phase_label(t.phases),
-                where_label(t),
-                t.last_updated or "-",
+                *_plain(
+                    t.id,
+                    t.title,
+                    status_label(t.status),
+                    phase_label(t.phases),
+                    where_label(t),
+                    t.last_updated or "-",
+                ),
                 style=style,
                 end_section=False,
             )
@@ -209,14 +223,14 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
     grid.add_column()
     for label, value in facts:
         if value:
-            grid.add_row(label, value)
+            grid.add_row(*_plain(label, value))
     console.print(grid)
     if trial.summary:
         console.print("\n[bold]Summary[/bold]")
-        console.print(trial.summary, markup=False)
+        console.print(*_plain(trial.summary))
     if e.criteria:
         console.print("\n[bold]Eligibility[/bold]")
-        console.print(e.criteria, markup=False)
+        console.print(*_plain(e.criteria))
     console.print(f"\n[bold]Sites[/bold] ({len(trial.sites)})")
     if trial.sites:
         sites = Table(header_style="bold")
@@ -224,11 +238,13 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
             sites.add_column(column)
         for s in trial.sites:
             sites.add_row(
-                s.facility or "-",
-                s.city or "-",
-                s.state or "-",
-                s.country or "-",
-                status_label(s.status) if s.status else "-",
+                *_plain(
+                    s.facility or "-",
+                    s.city or "-",
+                    s.state or "-",
+                    s.country or "-",
+                    status_label(s.status) if s.status else "-",
+                )
             )
         console.print(sites)
 

@@ -50,7 +50,6 @@ def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
         "countTotal": "true",
         "pageSize": str(page_size),
         "fields": ",".join(SEARCH_FIELDS),
-        "format": "json",
     }
     statuses = statuses_for(query.status)
     if statuses:
