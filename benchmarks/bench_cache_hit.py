@@ -96,7 +96,7 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TRIALFINDER_CONFIG", None)  # --config is given explicitly
     env.pop("TRIALFINDER_DEBUG", None)
-    env["COLUMNS"] = "120"  # a steady table width whatever the terminal
+    env.pop("COLUMNS", None)  # output is piped: the table takes trialfinder's own pipe width
     return env
 
 
@@ -139,13 +139,16 @@ def time_case(case: Case, runs: int, env: dict[str, str]) -> Timing:
     if case.standin is not None:
         extra = len(case.standin.requests) - seen_before
         if extra:
-            raise BenchError(f"{case.label}: {extra} requests reached the stand-in; not a cache hit")
+            raise BenchError(
+                f"{case.label}: {extra} requests reached the stand-in; not a cache hit"
+            )
     return Timing(case, samples)
 
 
 @contextlib.contextmanager
 def standin_config(standin: CtgovStandin, folder: Path) -> Iterator[Path]:
     """A config in ``folder`` aimed at ``standin``, served while the block runs."""
+    folder.mkdir(parents=True, exist_ok=True)
     with serve_in_thread(standin.app()) as base:
         # The rate limit is irrelevant here (one request per query): keep the default.
         yield write_config(folder, f"{base}/api/v2", rate=1.0, cache_path="cache.sqlite")
@@ -164,15 +167,15 @@ def warm(label: str, argv: list[str], standin: CtgovStandin, env, expect: int) -
 
 def print_table(timings: list[Timing], firsts: dict[str, float], runs: int) -> None:
     print(f"\nCache hit, whole process, {runs} timed runs per case (ms)")
-    header = f"{'case':<44} {'median':>8} {'p90':>8} {'min':>8}  median < {TARGET_MS:.0f} ms"
+    header = f"{'case':<48} {'median':>8} {'p90':>8} {'min':>8}  median < {TARGET_MS:.0f} ms"
     print(header)
     print("-" * len(header))
     for t in timings:
         verdict = ("yes" if t.median < TARGET_MS else "NO (missed)") if t.case.target else "-"
-        print(f"{t.case.label:<44} {t.median:8.1f} {t.p90:8.1f} {t.minimum:8.1f}  {verdict}")
+        print(f"{t.case.label:<48} {t.median:8.1f} {t.p90:8.1f} {t.minimum:8.1f}  {verdict}")
     print("\nFirst run of each query (fetch from the stand-in + store, --format json):")
     for label, ms in firsts.items():
-        print(f"  {label:<42} {ms:8.1f} ms")
+        print(f"  {label:<46} {ms:8.1f} ms")
 
 
 def main() -> int:

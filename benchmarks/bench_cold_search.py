@@ -1,0 +1,271 @@
+"""Benchmark: a cold search of a drug with 2,000 matching studies.
+
+What it measures
+    ``trialfinder.search.find_trials`` for ``syntheticumab``, status ``all``,
+    with an empty cache, against a stand-in ClinicalTrials.gov that holds the
+    fixture studies plus ``synthetic_studies(2000)`` and adds 50 ms of latency
+    to every answer. It reports:
+
+    * every HTTP request the stand-in saw, and how many went to ``/studies``;
+    * the response bytes the client received (as the stand-in sent them:
+      uncompressed, and whole records, since the stand-in ignores ``fields``);
+    * the wall time of the whole ``find_trials`` call (HTTP, parsing,
+      sorting, storing), and how much of it the stand-in itself spent
+      building its answers, since it runs in a thread of this process;
+    * separately, in-process and from the very response bodies received:
+      JSON decoding, ``parse_study`` over the 2,000 records, and
+      ``Store.save_search`` of the resulting SearchResult into a fresh cache
+      (median of ``--repeats`` rounds); plus, for context, ``load_search`` of
+      those 2,000 trials back from the cache.
+
+    The client's rate limit is raised to 1,000 requests/s (``--rate``) so that
+    it does not dominate: with the default of 1 request/s, the second page
+    waits for about 1 s after the first one started, by design (politeness to
+    the registry), so a two-page search costs about 1 s more whatever the code
+    does. Rerun with ``--rate 1`` to see that.
+
+    The stand-in's 2,000 studies live in this process too; before measuring,
+    ``gc.freeze()`` hides them from the garbage collector, whose full
+    collections would otherwise rescan them while JSON is decoded, a cost a
+    trialfinder process alone would not pay (``--no-gc-freeze`` to compare).
+
+Targets
+    * 2 page requests of 1,000 studies to ``/studies``, plus at most one count call;
+    * decoding, parsing and storing the 2,000 records in under 2 s.
+    A missed target is printed, not an error: the script exits non-zero only
+    if something fails (the search errors, or returns the wrong trials).
+
+How to rerun (from the repository root)
+    .venv/bin/python benchmarks/bench_cold_search.py
+    .venv/bin/python benchmarks/bench_cold_search.py --repeats 5 --latency 0.05 --rate 1
+
+The stand-in runs in a thread of this process on 127.0.0.1 (a free port) and
+is stopped at the end; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from aiohttp import web  # noqa: E402
+
+from tests.conftest import write_config  # noqa: E402
+from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
+from tests.standins.server import serve_in_thread  # noqa: E402
+from trialfinder.config import load_settings  # noqa: E402
+from trialfinder.filters import build_query  # noqa: E402
+from trialfinder.models import SearchResult  # noqa: E402
+from trialfinder.registries.ctgov.parse import parse_study  # noqa: E402
+from trialfinder.search import REGISTRY, display_order, find_trials  # noqa: E402
+from trialfinder.store import Store  # noqa: E402
+from trialfinder.store.store import utc_now  # noqa: E402
+
+DRUG = "syntheticumab"
+PAGE_SIZE = 1000
+TARGET_PARSE_STORE_S = 2.0
+
+
+class BenchError(Exception):
+    """Something went wrong (not a missed target): the script exits 1."""
+
+
+@dataclass
+class Exchange:
+    """One request as the stand-in answered it."""
+
+    path: str
+    query: dict[str, str]
+    status: int
+    body: bytes
+    handler_s: float  # time in the stand-in's handler (its 50 ms sleep excluded)
+
+    @property
+    def studies(self) -> int:
+        if self.status != 200 or not self.path.endswith("/studies"):
+            return 0
+        return len(json.loads(self.body).get("studies", []))
+
+
+def metered_app(standin: CtgovStandin, log: list[Exchange]) -> web.Application:
+    """The stand-in's app, with a middleware that keeps every response body."""
+
+    @web.middleware
+    async def meter(request: web.Request, handler):
+        start = time.perf_counter()
+        response = await handler(request)
+        elapsed = time.perf_counter() - start
+        body = response.body if isinstance(response, web.Response) else b""
+        log.append(
+            Exchange(request.path, dict(request.query), response.status, bytes(body), elapsed)
+        )
+        return response
+
+    app = standin.app()
+    app.middlewares.append(meter)  # inside the stand-in's own (latency, faults) middleware
+    return app
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def time_parse_and_store(
+    bodies: list[bytes], query, folder: Path, repeats: int
+) -> dict[str, list[float]]:
+    """Decode, parse, sort and store the received pages again, ``repeats`` times."""
+    times: dict[str, list[float]] = {"decode": [], "parse": [], "store": [], "load": []}
+    for n in range(repeats):
+        t0 = time.perf_counter()
+        pages = [json.loads(body) for body in bodies]
+        t1 = time.perf_counter()
+        trials = [parse_study(raw) for page in pages for raw in page["studies"]]
+        for trial in trials:
+            trial.matched_term = query.drug
+        result = SearchResult(
+            query=query,
+            registry=REGISTRY,
+            trials=sorted(trials, key=display_order),
+            total=len(trials),
+            fetched_at=utc_now(),
+        )
+        t2 = time.perf_counter()
+        store = Store.open(folder / f"parse-store-{n}.sqlite")
+        try:
+            t3 = time.perf_counter()
+            store.save_search(result)
+            t4 = time.perf_counter()
+            loaded = store.load_search(query, REGISTRY)
+            t5 = time.perf_counter()
+        finally:
+            store.close()
+        if loaded is None or len(loaded.trials) != len(trials):
+            raise BenchError("the stored search did not load back whole")
+        times["decode"].append(t1 - t0)
+        times["parse"].append(t2 - t1)
+        times["store"].append(t4 - t3)
+        times["load"].append(t5 - t4)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", type=int, default=2000, help="matching studies (2000)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per answer (0.05)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="client requests/s (1000)")
+    parser.add_argument("--repeats", type=int, default=3, help="parse/store rounds (3)")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="let the garbage collector rescan the stand-in's data (slower, less realistic)",
+    )
+    args = parser.parse_args()
+    if args.repeats < 1 or args.studies < 1:
+        parser.error("--repeats and --studies must be at least 1")
+
+    standin = CtgovStandin(latency=args.latency)
+    standin.studies = standin.studies + synthetic_studies(args.studies, drug=DRUG)
+    log: list[Exchange] = []
+    query = build_query(DRUG, status="all")
+    if not args.no_gc_freeze:
+        # The stand-in's 2,000 studies live in this process, which a CLI process would
+        # not have: move them out of the collector's sight so that its full collections,
+        # frequent while JSON is decoded, cost what they would cost in trialfinder alone.
+        gc.collect()
+        gc.freeze()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp,
+        serve_in_thread(metered_app(standin, log)) as base,
+    ):
+        folder = Path(tmp)
+        config = write_config(folder, f"{base}/api/v2", rate=args.rate, cache_path="cache.sqlite")
+        settings = load_settings(config)
+        store = Store.open(settings.cache.path)
+        try:
+            start = time.perf_counter()
+            result = asyncio.run(find_trials(settings, store, query))
+            wall = time.perf_counter() - start
+        finally:
+            store.close()
+        if result.from_cache or len(result.trials) != args.studies or result.total != args.studies:
+            raise BenchError(
+                f"expected {args.studies} fresh trials, got {len(result.trials)} "
+                f"(total {result.total}, from_cache {result.from_cache})"
+            )
+        exchanges = list(log)
+        bodies = [e.body for e in exchanges if e.path.endswith("/studies") and e.status == 200]
+        times = time_parse_and_store(bodies, query, folder, args.repeats)
+
+    studies_requests = [e for e in exchanges if e.path.endswith("/studies")]
+    page_requests = [e for e in studies_requests if e.query.get("pageSize") == str(PAGE_SIZE)]
+    other_requests = len(studies_requests) - len(page_requests)
+    received = sum(len(e.body) for e in exchanges)
+    handler = sum(e.handler_s for e in exchanges)
+    expected_pages = -(-args.studies // PAGE_SIZE)
+
+    print(
+        f"Cold search: {DRUG!r} --status all, {args.studies} matching studies, "
+        f"stand-in latency {args.latency * 1000:.0f} ms/request, client rate {args.rate:g}/s, "
+        f"gc.freeze {'off' if args.no_gc_freeze else 'on'}"
+    )
+    print("\nRequests the stand-in saw")
+    print(f"  {'#':>2} {'path':<16} {'pageSize':>8} {'pageToken':>9} {'countTotal':>10} "
+          f"{'studies':>7} {'bytes':>12} {'handler':>9}")  # fmt: skip
+    for n, e in enumerate(exchanges, 1):
+        print(
+            f"  {n:>2} {e.path.removeprefix('/api/v2'):<16} {e.query.get('pageSize', '-'):>8} "
+            f"{'yes' if 'pageToken' in e.query else 'no':>9} {e.query.get('countTotal', '-'):>10} "
+            f"{e.studies:>7} {len(e.body):>12,} {ms(e.handler_s):>9}"
+        )
+
+    decode, parse, store_s, load = (statistics.median(times[k]) for k in times)
+    parse_store = decode + parse + store_s
+    requests_ok = len(page_requests) == expected_pages and other_requests <= 1
+    print(f"\nResults (parse/store: median of {args.repeats} rounds)")
+    met = {True: "target met", False: "target MISSED"}
+    rows = [
+        (
+            f"HTTP requests to /studies (target {expected_pages} + <=1)",
+            f"{len(studies_requests)}",
+            met[requests_ok],
+        ),
+        ("  of which pages (pageSize 1000)", f"{len(page_requests)}", ""),
+        ("  of which other (e.g. count) calls", f"{other_requests}", ""),
+        ("bytes received (bodies)", f"{received:,} ({received / 2**20:.1f} MiB)", ""),
+        ("wall time, whole find_trials", ms(wall), ""),
+        ("  of which stand-in building answers", ms(handler), "(same process, GIL)"),
+        ("  of which stand-in latency", ms(args.latency * len(exchanges)), ""),
+        ("JSON decode of the pages", ms(decode), ""),
+        (f"parse_study x {args.studies} (+ sort)", ms(parse), ""),
+        (f"Store.save_search of {args.studies}", ms(store_s), ""),
+        (
+            f"decode + parse + store (target < {TARGET_PARSE_STORE_S:g} s)",
+            ms(parse_store),
+            met[parse_store < TARGET_PARSE_STORE_S],
+        ),
+        (f"Store.load_search of {args.studies} (context)", ms(load), ""),
+    ]
+    for label, value, verdict in rows:
+        print(f"  {label:<44} {value:>20}  {verdict}".rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"benchmark error: {error}", file=sys.stderr)
+        sys.exit(1)
