@@ -8,11 +8,14 @@ trialfinder is refused rather than guessed at.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from trialfinder.errors import TrialfinderError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
@@ -98,7 +101,7 @@ class SchemaTooNewError(TrialfinderError):
     """The file was written by a newer trialfinder."""
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 

@@ -14,12 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import SearchQuery, SearchResult, Trial
-from trialfinder.store.schema import migrate, schema_version
+from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -54,29 +56,44 @@ def utc_now() -> datetime:
 class Store:
     """The SQLite cache at one path. Open with ``Store.open(path)``."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for writes and migrations.
+
+        Imported on first use: reads go through plain sqlite3, so a cache hit
+        does not pay for importing sqlite-utils.
+        """
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._db
 
     @classmethod
     def open(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            db.execute("PRAGMA foreign_keys = ON")
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.enable_wal()
-            migrate(db)
+            conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
+            store = cls(conn, path)
+            if schema_version(conn) != SCHEMA_VERSION:
+                migrate(store.db)
         except sqlite3.DatabaseError as error:
             raise CacheUnusableError(
                 f"cannot use the cache at {path}: {error}. "
                 "Move the file aside or set [cache] path to another file."
             ) from None
-        return cls(db, path)
+        return store
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     # -- writes -----------------------------------------------------------------
 
@@ -157,7 +174,7 @@ class Store:
         self, query: SearchQuery, registry: str, limit: int | None = None
     ) -> SearchResult | None:
         """The last complete result for ``query``, or None; ``limit`` caps the trials read."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
             [query.cache_key(registry)],
         ).fetchone()
@@ -173,7 +190,7 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         trials = []
-        for trial_json, matched_term in self.db.execute(sql, params):
+        for trial_json, matched_term in self.conn.execute(sql, params):
             trial = Trial.model_validate_json(trial_json)
             trial.matched_term = matched_term
             trials.append(trial)
@@ -187,7 +204,7 @@ class Store:
         )
 
     def count_results(self, query: SearchQuery, registry: str) -> int:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT count(*) FROM search_results r JOIN searches s ON s.id = r.search_id "
             "WHERE s.cache_key = ? AND s.complete = 1",
             [query.cache_key(registry)],
@@ -195,7 +212,7 @@ class Store:
         return row[0]
 
     def load_trial(self, trial_id: str) -> tuple[Trial, datetime] | None:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT trial_json, fetched_at FROM trials WHERE id = ?", [trial_id]
         ).fetchone()
         if row is None:
@@ -211,17 +228,17 @@ class Store:
                 fetched_at=datetime.fromisoformat(fetched_at),
                 total=total,
             )
-            for query, parameters, registry, fetched_at, total in self.db.execute(
+            for query, parameters, registry, fetched_at, total in self.conn.execute(
                 "SELECT query, parameters, registry, fetched_at, total FROM searches "
                 "WHERE complete = 1 ORDER BY fetched_at DESC"
             )
         ]
-        count = lambda table: self.db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]  # noqa: E731
+        count = lambda table: self.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]  # noqa: E731
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         return CacheInfo(
             path=self.path,
             size_bytes=size,
-            schema_version=schema_version(self.db),
+            schema_version=schema_version(self.conn),
             trials=count("trials"),
             sites=count("sites"),
             searches=searches,
