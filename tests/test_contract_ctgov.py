@@ -114,3 +114,21 @@ def test_stand_in_fixtures_have_the_real_shape(reference_dir):
     for study in load_fixture_studies():
         assert set(study["protocolSection"]) <= real_keys
         parse_study(study)
+
+
+def _piece_names(nodes: list[dict]) -> set[str]:
+    names = set()
+    for node in nodes:
+        names.add(node.get("piece"))
+        names |= _piece_names(node.get("children", []))
+    return names
+
+
+def test_every_requested_field_exists_in_the_real_data_model(reference_dir):
+    from trialfinder.registries.ctgov.query import SEARCH_FIELDS
+
+    metadata = json.loads(
+        (reference_dir / "ctgov" / "v2_studies_metadata_response_metamonk.json").read_text()
+    )
+    known = _piece_names(metadata)
+    assert set(SEARCH_FIELDS) <= known, set(SEARCH_FIELDS) - known

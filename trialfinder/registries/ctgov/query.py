@@ -23,6 +23,7 @@ SEARCH_FIELDS = (
     "Acronym",
     "OverallStatus",
     "StartDateStruct",
+    "PrimaryCompletionDateStruct",
     "CompletionDateStruct",
     "LastUpdatePostDateStruct",
     "LeadSponsorName",
