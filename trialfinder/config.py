@@ -49,10 +49,8 @@ class HttpSettings(_Section):
     max_retry_after_seconds: float = Field(120.0, ge=0)
 
 
-class CtgovSettings(_Section):
-    base_url: str = "https://clinicaltrials.gov/api/v2"
-    requests_per_second: PositiveFloat = 1.0
-    page_size: int = Field(1000, ge=1, le=1000)
+class _Service(_Section):
+    base_url: str
 
     @field_validator("base_url")
     @classmethod
@@ -62,19 +60,77 @@ class CtgovSettings(_Section):
         return value.rstrip("/")
 
 
+class CtgovSettings(_Service):
+    base_url: str = "https://clinicaltrials.gov/api/v2"
+    requests_per_second: PositiveFloat = 1.0
+    page_size: int = Field(1000, ge=1, le=1000)
+
+
 class RegistriesSettings(_Section):
     ctgov: CtgovSettings = CtgovSettings()
+
+
+class DrugSourceSettings(_Service):
+    enabled: bool = True
+    requests_per_second: PositiveFloat = 2.0
+
+
+class NciDrugDictionarySettings(DrugSourceSettings):
+    base_url: str = "https://webapis.cancer.gov/drugdictionary/v1"
+
+
+class NciEvsSettings(DrugSourceSettings):
+    base_url: str = "https://api-evsrest.nci.nih.gov/api/v1"
+
+
+class RxNavSettings(DrugSourceSettings):
+    base_url: str = "https://rxnav.nlm.nih.gov/REST"
+
+
+class OpenFdaSettings(DrugSourceSettings):
+    base_url: str = "https://api.fda.gov"
+    api_key: str | None = None
+
+
+class DailyMedSettings(_Service):
+    base_url: str = "https://dailymed.nlm.nih.gov/dailymed"
+
+
+class DrugsSettings(_Section):
+    ttl_days: PositiveFloat = 7.0
+    max_terms: int = Field(20, ge=1, le=50)
+    timeout_seconds: PositiveFloat = 15.0
+    max_retries: int = Field(1, ge=0, le=10)
+    nci_drug_dictionary: NciDrugDictionarySettings = NciDrugDictionarySettings()
+    nci_evs: NciEvsSettings = NciEvsSettings()
+    rxnav: RxNavSettings = RxNavSettings()
+    openfda: OpenFdaSettings = OpenFdaSettings()
+    dailymed: DailyMedSettings = DailyMedSettings()
 
 
 class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     http: HttpSettings = HttpSettings()
     registries: RegistriesSettings = RegistriesSettings()
+    drugs: DrugsSettings = DrugsSettings()
     source: Path | None = Field(None, exclude=True)
 
     @property
     def cache_ttl_seconds(self) -> float:
         return self.cache.ttl_hours * 3600
+
+    @property
+    def drug_ttl_seconds(self) -> float:
+        return self.drugs.ttl_days * 86400
+
+    def drug_http(self) -> HttpSettings:
+        """HTTP settings for drug sources: shorter, so a slow source costs little."""
+        return self.http.model_copy(
+            update={
+                "timeout_seconds": self.drugs.timeout_seconds,
+                "max_retries": self.drugs.max_retries,
+            }
+        )
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:

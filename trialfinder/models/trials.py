@@ -1,4 +1,4 @@
-"""Registry-neutral models: what every registry client yields and the store keeps.
+"""Trials: what every registry client yields and the store keeps.
 
 Models import nothing else from trialfinder. They ignore fields they do not
 know, so a stored trial written by a newer version still loads.
@@ -65,6 +65,13 @@ class Eligibility(_Model):
     criteria: str | None = None
 
 
+class MatchedTerm(_Model):
+    """A search term found in a trial, and where: why the trial is listed."""
+
+    term: str
+    where: str  # "intervention", "other_name", "title" or "summary"
+
+
 class Trial(_Model):
     """One trial as any registry describes it."""
 
@@ -91,6 +98,9 @@ class Trial(_Model):
     secondary_ids: list[str] = Field(default_factory=list)
     url: str
     matched_term: str | None = None
+    matched_terms: list[MatchedTerm] = Field(default_factory=list)
+    # The drug is named only in passing (title, summary), not as an intervention.
+    mention_only: bool = False
     # The registry's own record, as received: kept by the store, never shown.
     raw: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
 
@@ -108,15 +118,23 @@ class SearchQuery(_Model):
     """
 
     drug: str
+    # Every name searched for (the drug's preferred name, brands, code names...);
+    # empty means the drug name alone.
+    terms: list[str] = Field(default_factory=list)
     # "open", "recruiting", "all", or registry statuses joined by commas.
     status: str = "open"
     phases: list[str] = Field(default_factory=list)  # EARLY_PHASE1, PHASE1 ... NA
     country: str | None = None
     condition: str | None = None
 
+    @property
+    def search_terms(self) -> list[str]:
+        return self.terms or [self.drug]
+
     def cache_key(self, registry: str) -> str:
         parts = self.model_dump(mode="json")
         parts["drug"] = self.drug.casefold()
+        parts["terms"] = sorted({t.casefold() for t in self.search_terms})
         parts["registry"] = registry
         return json.dumps(parts, sort_keys=True, ensure_ascii=False)
 
