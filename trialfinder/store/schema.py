@@ -91,8 +91,57 @@ def _v1_trials_and_searches(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2_drug_pages(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE drugs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,            -- the preferred name
+            name_key TEXT NOT NULL UNIQUE, -- the name folded: no case, hyphens or spaces
+            ncit_code TEXT,
+            nci_term_id INTEGER,
+            rxcui TEXT,
+            known INTEGER NOT NULL,        -- 0: no source knew the name
+            fetched_at TEXT NOT NULL,
+            page_json TEXT NOT NULL        -- the DrugPage model, with each field's source
+        );
+        CREATE TABLE drug_aliases (
+            drug_id INTEGER NOT NULL REFERENCES drugs(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,            -- us_brand, code_name, synonym...
+            source TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            PRIMARY KEY (drug_id, name, type)
+        );
+        CREATE INDEX drug_aliases_key ON drug_aliases(name_key);
+        CREATE TABLE drug_lookups (
+            input_key TEXT PRIMARY KEY,    -- what was typed, folded
+            input TEXT NOT NULL,
+            drug_id INTEGER NOT NULL REFERENCES drugs(id) ON DELETE CASCADE,
+            corrected_from TEXT,           -- set when a close spelling was used instead
+            resolved_at TEXT NOT NULL
+        );
+        CREATE TABLE drug_trials (
+            drug_id INTEGER NOT NULL REFERENCES drugs(id) ON DELETE CASCADE,
+            trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            matched_terms TEXT NOT NULL,   -- JSON: [{"term", "where"}]
+            mention_only INTEGER NOT NULL, -- 1: named in passing, not as an intervention
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (drug_id, trial_id)
+        );
+        CREATE INDEX drug_trials_trial ON drug_trials(trial_id);
+        ALTER TABLE search_results ADD COLUMN matched_terms TEXT;
+        ALTER TABLE search_results ADD COLUMN mention_only INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE searches ADD COLUMN drug_id INTEGER REFERENCES drugs(id) ON DELETE SET NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_trials_and_searches,
+    _v2_drug_pages,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

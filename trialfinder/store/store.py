@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trialfinder.errors import TrialfinderError
-from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.models import AliasType, DrugPage, MatchedTerm, SearchQuery, SearchResult, Trial
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
+from trialfinder.terms import fold
+
+# Numbers are aliases too, but a typed number should not pick a drug by itself.
+_UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -137,7 +141,17 @@ class Store:
         """Forget every cached trial and search; return how many trials went."""
         with self.db.atomic():
             count = self.db.execute("SELECT count(*) FROM trials").fetchone()[0]
-            for table in ("search_results", "searches", "sites", "interventions", "trials"):
+            for table in (
+                "search_results",
+                "searches",
+                "drug_trials",
+                "drug_lookups",
+                "drug_aliases",
+                "drugs",
+                "sites",
+                "interventions",
+                "trials",
+            ):
                 self.db.execute(f"DELETE FROM [{table}]")
         self.db.vacuum()
         return count
@@ -182,7 +196,8 @@ class Store:
             return None
         search_id, fetched_at, total = row
         sql = (
-            "SELECT t.trial_json, r.matched_term FROM search_results r "
+            "SELECT t.trial_json, r.matched_term, r.matched_terms, r.mention_only "
+            "FROM search_results r "
             "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ? ORDER BY r.rank"
         )
         params: list = [search_id]
@@ -190,9 +205,11 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         trials = []
-        for trial_json, matched_term in self.conn.execute(sql, params):
+        for trial_json, matched_term, matched_terms, mention_only in self.conn.execute(sql, params):
             trial = Trial.model_validate_json(trial_json)
             trial.matched_term = matched_term
+            trial.matched_terms = [MatchedTerm(**m) for m in json.loads(matched_terms or "[]")]
+            trial.mention_only = bool(mention_only)
             trials.append(trial)
         return SearchResult(
             query=query,
@@ -210,6 +227,48 @@ class Store:
             [query.cache_key(registry)],
         ).fetchone()
         return row[0]
+
+    def find_drug(self, typed: str) -> tuple[DrugPage, str | None] | None:
+        """The cached drug page that ``typed`` names (any alias, any spelling seen before),
+        with the name that was corrected into it, if any."""
+        key = fold(typed) or typed.casefold()
+        row = self.conn.execute(
+            "SELECT d.page_json, l.corrected_from FROM drug_lookups l "
+            "JOIN drugs d ON d.id = l.drug_id WHERE l.input_key = ?",
+            [key],
+        ).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                "SELECT page_json, NULL FROM drugs WHERE name_key = ?", [key]
+            ).fetchone()
+        if row is None:
+            marks = ",".join("?" * len(_UNRESOLVING_ALIASES))
+            rows = self.conn.execute(
+                "SELECT DISTINCT d.page_json, NULL FROM drug_aliases a JOIN drugs d "
+                f"ON d.id = a.drug_id WHERE a.name_key = ? AND a.type NOT IN ({marks})",
+                [key, *(t.value for t in _UNRESOLVING_ALIASES)],
+            ).fetchall()
+            row = (
+                rows[0] if len(rows) == 1 else None
+            )  # an alias shared by two drugs decides nothing
+        if row is None:
+            return None
+        return DrugPage.model_validate_json(row[0]), row[1]
+
+    def drug_trial_counts(self, drug_name: str) -> dict:
+        """Counts of the drug's linked trials (mentions in passing left out) by status and phase."""
+        rows = self.conn.execute(
+            "SELECT t.status, t.phases FROM drug_trials dt JOIN drugs d ON d.id = dt.drug_id "
+            "JOIN trials t ON t.id = dt.trial_id WHERE d.name_key = ? AND dt.mention_only = 0",
+            [fold(drug_name) or drug_name.casefold()],
+        ).fetchall()
+        by_status: dict[str, int] = {}
+        by_phase: dict[str, int] = {}
+        for status, phases in rows:
+            by_status[status] = by_status.get(status, 0) + 1
+            for phase in json.loads(phases) or ["NONE"]:
+                by_phase[phase] = by_phase.get(phase, 0) + 1
+        return {"total": len(rows), "by_status": by_status, "by_phase": by_phase}
 
     def load_trial(self, trial_id: str) -> tuple[Trial, datetime] | None:
         row = self.conn.execute(
@@ -260,9 +319,15 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "enrollment": trial.enrollment,
         "url": trial.url,
         "fetched_at": fetched_at,
-        "trial_json": trial.model_dump_json(exclude={"matched_term"}),
+        "trial_json": trial.model_dump_json(
+            exclude={"matched_term", "matched_terms", "mention_only"}
+        ),
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
     }
+
+
+def _terms_json(trial: Trial) -> str:
+    return json.dumps([m.model_dump() for m in trial.matched_terms], ensure_ascii=False)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
