@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from trialfinder.config import Settings
 from trialfinder.errors import NothingCachedError, RegistryUnavailableError
-from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.models import DrugPage, SearchQuery, SearchResult, StatusCategory, Trial
 from trialfinder.registries.base import ProgressCallback, Registry
 from trialfinder.store import Store
 from trialfinder.store.store import utc_now
+from trialfinder.terms import mark_matches
 
 REGISTRY = "ctgov"
 _CATEGORY_ORDER = {StatusCategory.OPEN: 0, StatusCategory.UNKNOWN: 1, StatusCategory.CLOSED: 2}
@@ -45,9 +46,10 @@ def lookup(
     offline: bool = False,
     refresh: bool = False,
     limit: int | None = None,
+    include_mentions: bool = True,
 ) -> tuple[SearchResult | None, bool]:
     """(cached answer or None, whether it will do without asking the registry)."""
-    cached = store.load_search(query, REGISTRY, limit)
+    cached = store.load_search(query, REGISTRY, limit, include_mentions)
     if cached is not None and (offline or not refresh) and is_fresh(cached.fetched_at, settings):
         return cached, True
     if offline:
@@ -68,12 +70,20 @@ async def find_trials(
     refresh: bool = False,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    include_mentions: bool = True,
+    drug: DrugPage | None = None,
 ) -> SearchResult:
-    """Trials for ``query``: cached when fresh enough, else fetched and stored."""
-    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, limit=limit)
+    """Trials for ``query``: cached when fresh enough, else fetched and stored.
+
+    ``drug``, when given, is the page the trials are linked to in the store.
+    """
+    options = {"limit": limit, "include_mentions": include_mentions}
+    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, **options)
     if usable:
         return cached
-    return await fetch_and_store(settings, store, query, cached, limit=limit, progress=progress)
+    return await fetch_and_store(
+        settings, store, query, cached, progress=progress, drug=drug, **options
+    )
 
 
 def find_trials_blocking(
@@ -85,15 +95,18 @@ def find_trials_blocking(
     refresh: bool = False,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    include_mentions: bool = True,
+    drug: DrugPage | None = None,
 ) -> SearchResult:
     """``find_trials`` for synchronous callers: a cache hit never starts an event loop."""
-    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, limit=limit)
+    options = {"limit": limit, "include_mentions": include_mentions}
+    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, **options)
     if usable:
         return cached
     import asyncio
 
     return asyncio.run(
-        fetch_and_store(settings, store, query, cached, limit=limit, progress=progress)
+        fetch_and_store(settings, store, query, cached, progress=progress, drug=drug, **options)
     )
 
 
@@ -105,6 +118,8 @@ async def fetch_and_store(
     *,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    include_mentions: bool = True,
+    drug: DrugPage | None = None,
 ) -> SearchResult:
     """Ask the registry; store a whole answer; fall back to ``cached`` if it fails."""
     try:
@@ -113,7 +128,11 @@ async def fetch_and_store(
         if cached is None:
             raise
         return _stale(cached, f"{error}; showing the cached answer")
-    store.save_search(result)
+    store.save_search(result, drug if drug is not None and drug.known else None)
+    if not include_mentions:
+        shown = [t for t in result.trials if not t.mention_only]
+        result.hidden_mentions = len(result.trials) - len(shown)
+        result.trials = shown
     if limit is not None:
         result.trials = result.trials[:limit]
     return result
@@ -154,7 +173,7 @@ async def _fetch(
     async with open_registry(settings) as registry:
         found = await registry.search(query, progress)
     for trial in found.trials:
-        trial.matched_term = query.drug
+        mark_matches(trial, query.search_terms)
     return SearchResult(
         query=query,
         registry=REGISTRY,

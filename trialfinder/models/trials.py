@@ -149,4 +149,5 @@ class SearchResult(_Model):
     fetched_at: datetime
     from_cache: bool = False
     stale: bool = False  # older than the TTL, served because the registry failed
+    hidden_mentions: int = 0  # trials left out because they name the drug only in passing
     warnings: list[str] = Field(default_factory=list)

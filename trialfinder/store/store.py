@@ -101,37 +101,99 @@ class Store:
 
     # -- writes -----------------------------------------------------------------
 
-    def save_search(self, result: SearchResult) -> None:
-        """Store a whole search result, replacing any earlier one for its query."""
+    def save_search(self, result: SearchResult, drug: DrugPage | None = None) -> None:
+        """Store a whole search result, replacing any earlier one for its query,
+        and link its trials to ``drug``'s page when the drug is known."""
         key = result.query.cache_key(result.registry)
         with self.db.atomic():
             self._upsert_trials(result.trials, result.fetched_at)
+            drug_id = self._drug_id(drug.name) if drug is not None else None
             self.db.execute("DELETE FROM searches WHERE cache_key = ?", [key])
-            search_id = (
-                self.db["searches"]
-                .insert(
-                    {
-                        "registry": result.registry,
-                        "cache_key": key,
-                        "query": result.query.drug,
-                        "parameters": result.query.model_dump_json(),
-                        "fetched_at": result.fetched_at.isoformat(),
-                        "total": result.total,
-                        "complete": 0,
-                    }
-                )
-                .last_pk
-            )
+            search = {
+                "registry": result.registry,
+                "cache_key": key,
+                "query": result.query.drug,
+                "parameters": result.query.model_dump_json(),
+                "fetched_at": result.fetched_at.isoformat(),
+                "total": result.total,
+                "complete": 0,
+                "drug_id": drug_id,
+            }
+            search_id = self.db["searches"].insert(search).last_pk
             self.db["search_results"].insert_all(
                 {
                     "search_id": search_id,
                     "trial_id": trial.id,
                     "rank": rank,
                     "matched_term": trial.matched_term,
+                    "matched_terms": _terms_json(trial),
+                    "mention_only": int(trial.mention_only),
                 }
                 for rank, trial in enumerate(result.trials)
             )
+            if drug_id is not None:
+                self._link_trials(drug_id, result.trials, result.fetched_at.isoformat())
             self.db.execute("UPDATE searches SET complete = 1 WHERE id = ?", [search_id])
+
+    def save_drug(self, drug: DrugPage, typed: str, corrected_from: str | None = None) -> int:
+        """Store a drug page and remember that ``typed`` means it; return its id."""
+        row = {
+            "name": drug.name,
+            "name_key": _key(drug.name),
+            "ncit_code": drug.ncit_code,
+            "nci_term_id": drug.nci_term_id,
+            "rxcui": drug.rxcui,
+            "known": int(drug.known),
+            "fetched_at": drug.fetched_at.isoformat(),
+            "page_json": drug.model_dump_json(),
+        }
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO drugs (name, name_key, ncit_code, nci_term_id, rxcui, known, "
+                "fetched_at, page_json) VALUES (:name, :name_key, :ncit_code, :nci_term_id, "
+                ":rxcui, :known, :fetched_at, :page_json) ON CONFLICT(name_key) DO UPDATE SET "
+                "name = excluded.name, ncit_code = excluded.ncit_code, "
+                "nci_term_id = excluded.nci_term_id, rxcui = excluded.rxcui, "
+                "known = excluded.known, fetched_at = excluded.fetched_at, "
+                "page_json = excluded.page_json",
+                row,
+            )
+            drug_id = self._drug_id(drug.name)
+            self.db.execute("DELETE FROM drug_aliases WHERE drug_id = ?", [drug_id])
+            aliases = [
+                {
+                    "drug_id": drug_id,
+                    "name": a.name,
+                    "type": a.type.value,
+                    "source": a.source,
+                    "name_key": _key(a.name),
+                }
+                for a in drug.aliases
+            ]
+            self.db["drug_aliases"].insert_all(aliases, ignore=True)
+            self.db.execute(
+                "INSERT OR REPLACE INTO drug_lookups "
+                "(input_key, input, drug_id, corrected_from, resolved_at) VALUES (?, ?, ?, ?, ?)",
+                [_key(typed), typed, drug_id, corrected_from, drug.fetched_at.isoformat()],
+            )
+        return drug_id
+
+    def _drug_id(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM drugs WHERE name_key = ?", [_key(name)]).fetchone()
+        return row[0] if row else None
+
+    def _link_trials(self, drug_id: int, trials: list[Trial], seen_at: str) -> None:
+        self.conn.executemany(
+            "INSERT INTO drug_trials (drug_id, trial_id, matched_terms, mention_only, "
+            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(drug_id, trial_id) DO UPDATE SET "
+            "matched_terms = excluded.matched_terms, "
+            "mention_only = excluded.mention_only, last_seen = excluded.last_seen",
+            [
+                (drug_id, t.id, _terms_json(t), int(t.mention_only), seen_at, seen_at)
+                for t in trials
+            ],
+        )
 
     def save_trial(self, trial: Trial, fetched_at: datetime | None = None) -> None:
         with self.db.atomic():
@@ -185,9 +247,14 @@ class Store:
     # -- reads ------------------------------------------------------------------
 
     def load_search(
-        self, query: SearchQuery, registry: str, limit: int | None = None
+        self,
+        query: SearchQuery,
+        registry: str,
+        limit: int | None = None,
+        include_mentions: bool = True,
     ) -> SearchResult | None:
-        """The last complete result for ``query``, or None; ``limit`` caps the trials read."""
+        """The last complete result for ``query``, or None; ``limit`` caps the trials read,
+        and trials that name the drug only in passing are left out unless asked for."""
         row = self.conn.execute(
             "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
             [query.cache_key(registry)],
@@ -198,7 +265,9 @@ class Store:
         sql = (
             "SELECT t.trial_json, r.matched_term, r.matched_terms, r.mention_only "
             "FROM search_results r "
-            "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ? ORDER BY r.rank"
+            "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
+            + ("" if include_mentions else " AND r.mention_only = 0")
+            + " ORDER BY r.rank"
         )
         params: list = [search_id]
         if limit is not None:
@@ -211,6 +280,12 @@ class Store:
             trial.matched_terms = [MatchedTerm(**m) for m in json.loads(matched_terms or "[]")]
             trial.mention_only = bool(mention_only)
             trials.append(trial)
+        hidden = 0
+        if not include_mentions:
+            hidden = self.conn.execute(
+                "SELECT count(*) FROM search_results WHERE search_id = ? AND mention_only = 1",
+                [search_id],
+            ).fetchone()[0]
         return SearchResult(
             query=query,
             registry=registry,
@@ -218,6 +293,7 @@ class Store:
             total=total,
             fetched_at=datetime.fromisoformat(fetched_at),
             from_cache=True,
+            hidden_mentions=hidden,
         )
 
     def count_results(self, query: SearchQuery, registry: str) -> int:
@@ -231,7 +307,7 @@ class Store:
     def find_drug(self, typed: str) -> tuple[DrugPage, str | None] | None:
         """The cached drug page that ``typed`` names (any alias, any spelling seen before),
         with the name that was corrected into it, if any."""
-        key = fold(typed) or typed.casefold()
+        key = _key(typed)
         row = self.conn.execute(
             "SELECT d.page_json, l.corrected_from FROM drug_lookups l "
             "JOIN drugs d ON d.id = l.drug_id WHERE l.input_key = ?",
@@ -260,7 +336,7 @@ class Store:
         rows = self.conn.execute(
             "SELECT t.status, t.phases FROM drug_trials dt JOIN drugs d ON d.id = dt.drug_id "
             "JOIN trials t ON t.id = dt.trial_id WHERE d.name_key = ? AND dt.mention_only = 0",
-            [fold(drug_name) or drug_name.casefold()],
+            [_key(drug_name)],
         ).fetchall()
         by_status: dict[str, int] = {}
         by_phase: dict[str, int] = {}
@@ -324,6 +400,11 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         ),
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
     }
+
+
+def _key(name: str) -> str:
+    """How a drug name is looked up: folded, or casefolded if folding leaves nothing."""
+    return fold(name) or name.casefold()
 
 
 def _terms_json(trial: Trial) -> str:
