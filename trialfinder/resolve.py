@@ -45,6 +45,7 @@ class Resolution:
     drug: DrugPage
     corrected_from: str | None = None  # set when a close spelling was used instead
     from_cache: bool = False
+    stale: bool = False  # cached, but too old to use while the sources can be asked
     notes: list[str] = field(default_factory=list)
 
 
@@ -58,51 +59,57 @@ async def resolve(
 ) -> Resolution:
     """The drug page for ``typed``: cached when fresh, else from the sources."""
     cached = lookup_cached(settings, store, typed, offline=offline, refresh=refresh)
-    if cached is not None and cached.from_cache and not cached.notes:
+    if cached is not None and not cached.stale:
         return cached
     if offline:
-        return cached or _literal(typed, [], "offline, and not in the cache")
+        return cached or literal(typed, [], "offline, and not in the cache")
     resolution = await resolve_online(settings, typed)
-    if not resolution.drug.known and cached is not None:
+    drug = resolution.drug
+    if not drug.known and cached is not None:
         cached.notes.append("the drug sources did not answer; using the cached drug page")
         return cached
-    store.save_drug(resolution.drug, typed, resolution.corrected_from)
+    # An unknown name is remembered only if every source answered "unknown";
+    # an outage must not make a drug unknown for a week.
+    if drug.known or not drug.missing:
+        store.save_drug(drug, typed, resolution.corrected_from)
     return resolution
 
 
 def lookup_cached(
     settings: Settings, store: Store, typed: str, *, offline: bool = False, refresh: bool = False
 ) -> Resolution | None:
-    """The cached resolution of ``typed``; ``notes`` says if it is too old to use online."""
+    """The cached resolution of ``typed``, marked stale if it should be asked again."""
     found = store.find_drug(typed)
     if found is None:
         return None
     drug, corrected_from = found
     resolution = Resolution(typed, drug, corrected_from, from_cache=True)
+    if not drug.known:
+        resolution.notes.append(f"no drug source knows {typed!r}; searching for it literally")
     age = utc_now() - drug.fetched_at
-    if refresh or age > timedelta(seconds=settings.drug_ttl_seconds):
-        if offline:
-            return resolution  # old, but offline it is all there is
-        resolution.notes.append("the cached drug page is older than [drugs] ttl_days")
+    # Offline, an old page is still all there is.
+    resolution.stale = not offline and (
+        refresh or age > timedelta(seconds=settings.drug_ttl_seconds)
+    )
     return resolution
 
 
 async def resolve_online(settings: Settings, typed: str) -> Resolution:
     async with open_sources(settings) as sources:
         if not sources:
-            return _literal(typed, [], "every drug source is disabled in the config")
+            return literal(typed, [], "every drug source is disabled in the config")
         facts, missing = await _ask_all(sources, typed)
         corrected_from = None
         if not facts:
             if len(missing) == len(sources):
-                return _literal(typed, missing, "no drug source could be reached")
+                return literal(typed, missing, "no drug source could be reached")
             meant = await _closest_spelling(sources, typed, missing)
             if meant is None:
-                return _literal(typed, missing, "no drug source knows this name")
+                return literal(typed, missing, "no drug source knows this name")
             corrected_from, typed = typed, meant
             facts, missing = await _ask_all(sources, typed)
             if not facts:
-                return _literal(corrected_from, missing, "no drug source knows this name")
+                return literal(corrected_from, missing, "no drug source knows this name")
         facts += await _fill_gaps(sources, facts, typed, missing)
     page = merge_facts(typed, facts, missing, utc_now())
     return Resolution(corrected_from or typed, page, corrected_from)
@@ -211,6 +218,8 @@ async def _closest_spelling(sources: dict[str, Any], typed: str, missing: list[s
     return None
 
 
-def _literal(typed: str, missing: list[str], why: str) -> Resolution:
+def literal(typed: str, missing: list[str], why: str | None) -> Resolution:
+    """``typed`` as a drug no source knows: searched by that name alone."""
     page = DrugPage(name=typed, missing=missing, fetched_at=utc_now(), known=False)
-    return Resolution(typed, page, notes=[f"{why}; searching for {typed!r} literally"])
+    notes = [f"{why}; searching for {typed!r} literally"] if why else []
+    return Resolution(typed, page, notes=notes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import click
 
-from trialfinder import filters, search
+from trialfinder import drug_search, filters, search
 from trialfinder.cli import render
 from trialfinder.cli.progress import ProgressReporter
 from trialfinder.config import Settings, load_settings
@@ -71,6 +71,14 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 )
 @click.option("--offline", is_flag=True, help="Answer from the cache only; no network.")
 @click.option("--refresh", is_flag=True, help="Ask the registry even if the cache is fresh.")
+@click.option(
+    "--exact", is_flag=True, help="Search for DRUG as typed: no name resolution, no synonyms."
+)
+@click.option(
+    "--include-mentions",
+    is_flag=True,
+    help="Also list trials that name the drug only in passing, not as an intervention.",
+)
 @pass_app
 def search_command(
     app: AppContext,
@@ -83,21 +91,24 @@ def search_command(
     fmt: str,
     offline: bool,
     refresh: bool,
+    exact: bool,
+    include_mentions: bool,
 ) -> None:
-    """Find the trials of DRUG on ClinicalTrials.gov."""
+    """Find the trials of DRUG (any name: brand, code name, generic) on ClinicalTrials.gov."""
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
     query = filters.build_query(
         drug, status=status, phase=phase, country=country, condition=condition
     )
-    settings = app.settings
     store = app.open_store()
     progress = ProgressReporter()
     try:
-        result = search.find_trials_blocking(
-            settings,
+        found = drug_search.search_drug_blocking(
+            app.settings,
             store,
             query,
+            exact=exact,
+            include_mentions=include_mentions,
             offline=offline,
             refresh=refresh,
             limit=limit,
@@ -106,13 +117,51 @@ def search_command(
     finally:
         progress.close()
         store.close()
+    result = found.result
+    for note in found.notes:
+        click.echo(note, err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.total == 0:
-        click.echo(f"no trials found for {query.drug!r} (status: {query.status})", err=True)
-    if fmt == "table" and result.total == 0:
+    if result.hidden_mentions:
+        click.echo(
+            f"{result.hidden_mentions} more trial(s) name {result.query.drug} only in passing; "
+            "--include-mentions lists them",
+            err=True,
+        )
+    if not result.trials and not result.hidden_mentions:
+        click.echo(f"no trials found for {result.query.drug!r} (status: {query.status})", err=True)
+    if fmt == "table" and not result.trials:
         return
-    render.write_search(result, fmt, sys.stdout)
+    render.write_search(result, fmt, sys.stdout, found.resolution)
+
+
+@cli.command("drug")
+@click.argument("name")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--offline", is_flag=True, help="Answer from the cache only; no network.")
+@click.option("--refresh", is_flag=True, help="Ask the sources and registry again.")
+@pass_app
+def drug_command(app: AppContext, name: str, fmt: str, offline: bool, refresh: bool) -> None:
+    """Show a drug's page data (names, codes, definition, label) and its trial counts."""
+    if offline and refresh:
+        raise click.UsageError("--offline and --refresh cannot be used together")
+    query = filters.build_query(name, status="all")
+    store = app.open_store()
+    progress = ProgressReporter()
+    try:
+        found = drug_search.search_drug_blocking(
+            app.settings, store, query, offline=offline, refresh=refresh, progress=progress
+        )
+    finally:
+        progress.close()
+        store.close()
+    for note in found.notes:
+        click.echo(note, err=True)
+    for warning in found.result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    render.write_drug(found.resolution, found.result, fmt, sys.stdout)
 
 
 @cli.command("trial")

@@ -14,7 +14,9 @@ import sys
 from datetime import datetime
 from typing import IO, Any
 
-from trialfinder.models import SearchResult, Trial
+from trialfinder.drug_search import trial_counts
+from trialfinder.models import DrugPage, SearchResult, StatusCategory, Trial
+from trialfinder.resolve import Resolution
 from trialfinder.store.store import CacheInfo, utc_now
 
 PIPE_WIDTH = 160
@@ -36,6 +38,7 @@ CSV_COLUMNS = (
     "countries",
     "sites",
     "url",
+    "matched_terms",
 )
 
 
@@ -43,22 +46,39 @@ def trial_json(trial: Trial) -> dict[str, Any]:
     return trial.model_dump(mode="json")
 
 
-def search_json(result: SearchResult) -> dict[str, Any]:
+def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:
+    drug = resolution.drug
     return {
+        "name": drug.name,
+        "input": resolution.typed,
+        "corrected_from": resolution.corrected_from,
+        "known": drug.known,
+        "ncit_code": drug.ncit_code,
+        "terms": terms,
+    }
+
+
+def search_json(result: SearchResult, resolution: Resolution | None = None) -> dict[str, Any]:
+    drug = {"drug": drug_json(resolution, result.query.search_terms)} if resolution else {}
+    return {
+        **drug,
         "query": result.query.model_dump(mode="json"),
         "registry": result.registry,
         "fetched_at": result.fetched_at.isoformat(),
         "from_cache": result.from_cache,
         "stale": result.stale,
         "total": result.total,
+        "hidden_mentions": result.hidden_mentions,
         "warnings": result.warnings,
         "trials": [trial_json(t) for t in result.trials],
     }
 
 
-def write_search(result: SearchResult, fmt: str, out: IO[str]) -> None:
+def write_search(
+    result: SearchResult, fmt: str, out: IO[str], resolution: Resolution | None = None
+) -> None:
     if fmt == "json":
-        json.dump(search_json(result), out, ensure_ascii=False, indent=2)
+        json.dump(search_json(result, resolution), out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif fmt == "ndjson":
         for trial in result.trials:
@@ -91,6 +111,7 @@ def _write_csv(trials: list[Trial], out: IO[str]) -> None:
                 ";".join(t.countries),
                 len(t.sites),
                 t.url,
+                ";".join(f"{m.term} ({m.where})" for m in t.matched_terms),
             ]
         )
 
@@ -309,3 +330,101 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, Any]:
+    drug = resolution.drug
+    open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
+    return {
+        "name": drug.name,
+        "input": resolution.typed,
+        "corrected_from": resolution.corrected_from,
+        "known": drug.known,
+        "ncit_code": drug.ncit_code,
+        "nci_term_id": drug.nci_term_id,
+        "rxcui": drug.rxcui,
+        "aliases": [a.model_dump(mode="json") for a in drug.aliases],
+        "definition": drug.definition,
+        "page_url": drug.page_url,
+        "label": drug.label.model_dump(mode="json") if drug.label else None,
+        "sources": {k: v.model_dump(mode="json") for k, v in drug.sources.items()},
+        "missing": drug.missing,
+        "fetched_at": drug.fetched_at.isoformat(),
+        "terms": result.query.search_terms,
+        "trials": {
+            **trial_counts(result.trials),
+            "registry_total": result.total,
+            "hidden_mentions": result.hidden_mentions,
+            "fetched_at": result.fetched_at.isoformat(),
+            "open": [_brief(t) for t in open_trials[:OPEN_TRIALS_SHOWN]],
+        },
+    }
+
+
+OPEN_TRIALS_SHOWN = 10
+
+
+def _brief(trial: Trial) -> dict[str, Any]:
+    return {
+        "id": trial.id,
+        "title": trial.title,
+        "status": trial.status,
+        "phases": trial.phases,
+        "url": trial.url,
+        "matched_terms": [m.model_dump() for m in trial.matched_terms],
+    }
+
+
+def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[str]) -> None:
+    page = drug_page_json(resolution, result)
+    if fmt == "json":
+        json.dump(page, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    from rich.table import Table
+
+    console = _console(out)
+    drug = resolution.drug
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in _drug_facts(drug):
+        if value:
+            grid.add_row(*_plain(label, value))
+    console.print(grid)
+    if drug.definition:
+        console.print("\n[bold]Definition[/bold]")
+        console.print(*_plain(drug.definition))
+    counts = page["trials"]
+    console.print(f"\n[bold]Trials[/bold] ({counts['total']} on ClinicalTrials.gov)")
+    for title, values in (("By status", counts["by_status"]), ("By phase", counts["by_phase"])):
+        line = ", ".join(f"{status_label(k)} {v}" for k, v in values.items()) or "-"
+        console.print(*_plain(f"  {title}: {line}"))
+    console.print(f"\n[bold]Open trials[/bold] (first {OPEN_TRIALS_SHOWN})")
+    for trial in page["trials"]["open"]:
+        console.print(*_plain(f"  {trial['id']}  {trial['title']}"))
+
+
+def _drug_facts(drug: DrugPage) -> list[tuple[str, str | None]]:
+    by_type: dict[str, list[str]] = {}
+    for alias in drug.aliases:
+        by_type.setdefault(alias.type.value.replace("_", " "), []).append(alias.name)
+    label = drug.label
+    facts = [
+        ("Drug", drug.name),
+        ("NCI Thesaurus", drug.ncit_code),
+        ("NCI Drug Dictionary", str(drug.nci_term_id) if drug.nci_term_id else None),
+        ("RxCUI", drug.rxcui),
+        ("cancer.gov page", drug.page_url),
+    ]
+    facts += [(kind.capitalize(), "; ".join(names)) for kind, names in by_type.items()]
+    if label:
+        facts += [
+            ("FDA label", ", ".join(label.brand_names) or None),
+            ("Label date", label.label_date),
+            ("Boxed warning", "yes" if label.boxed_warning else "no"),
+            ("Label", label.url),
+            ("Indications", label.indications),
+        ]
+    facts.append(("Missing", "; ".join(drug.missing) or None))
+    return facts

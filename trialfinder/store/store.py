@@ -296,14 +296,6 @@ class Store:
             hidden_mentions=hidden,
         )
 
-    def count_results(self, query: SearchQuery, registry: str) -> int:
-        row = self.conn.execute(
-            "SELECT count(*) FROM search_results r JOIN searches s ON s.id = r.search_id "
-            "WHERE s.cache_key = ? AND s.complete = 1",
-            [query.cache_key(registry)],
-        ).fetchone()
-        return row[0]
-
     def find_drug(self, typed: str) -> tuple[DrugPage, str | None] | None:
         """The cached drug page that ``typed`` names (any alias, any spelling seen before),
         with the name that was corrected into it, if any."""
@@ -330,21 +322,6 @@ class Store:
         if row is None:
             return None
         return DrugPage.model_validate_json(row[0]), row[1]
-
-    def drug_trial_counts(self, drug_name: str) -> dict:
-        """Counts of the drug's linked trials (mentions in passing left out) by status and phase."""
-        rows = self.conn.execute(
-            "SELECT t.status, t.phases FROM drug_trials dt JOIN drugs d ON d.id = dt.drug_id "
-            "JOIN trials t ON t.id = dt.trial_id WHERE d.name_key = ? AND dt.mention_only = 0",
-            [_key(drug_name)],
-        ).fetchall()
-        by_status: dict[str, int] = {}
-        by_phase: dict[str, int] = {}
-        for status, phases in rows:
-            by_status[status] = by_status.get(status, 0) + 1
-            for phase in json.loads(phases) or ["NONE"]:
-                by_phase[phase] = by_phase.get(phase, 0) + 1
-        return {"total": len(rows), "by_status": by_status, "by_phase": by_phase}
 
     def load_trial(self, trial_id: str) -> tuple[Trial, datetime] | None:
         row = self.conn.execute(

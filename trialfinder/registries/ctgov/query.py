@@ -45,9 +45,13 @@ def essie_phrase(text: str) -> str:
 
 
 def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
-    """Parameters of the first page; later pages add ``pageToken`` only."""
+    """Parameters of the first page; later pages add ``pageToken`` only.
+
+    Every name of the drug goes into one ``query.intr`` as quoted phrases
+    joined by OR: one request finds the trials filed under any of them.
+    """
     params = {
-        "query.intr": essie_phrase(query.drug),
+        "query.intr": " OR ".join(essie_phrase(term) for term in query.search_terms),
         "countTotal": "true",
         "pageSize": str(page_size),
         "fields": ",".join(SEARCH_FIELDS),
