@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.standins.ctgov import CtgovStandin
+from tests.standins.drugs import DrugStandins
 from tests.standins.server import serve_in_thread
 from trialfinder.config import Settings, load_settings
 
@@ -35,16 +36,29 @@ def write_config(
     page_size: int = 1000,
     ttl_hours: float = 24.0,
     cache_path: str = "cache/test.sqlite",
+    drug_urls: dict[str, str] | None = None,
+    drug_timeout: float = 2.0,
 ) -> Path:
-    """Write a config.toml in ``folder`` aimed at a stand-in; return its path."""
+    """Write a config.toml in ``folder`` aimed at stand-ins; return its path.
+
+    ``drug_urls`` (from ``DrugStandins.base_urls``) points the drug sources at
+    stand-ins; without it they are disabled, so nothing leaves the machine.
+    """
     path = folder / "config.toml"
-    path.write_text(
+    text = (
         f'[cache]\npath = "{cache_path}"\nttl_hours = {ttl_hours}\n'
         + FAST_HTTP.format(timeout=timeout, retries=retries)
         + f'\n[registries.ctgov]\nbase_url = "{base_url}"\n'
-        f"requests_per_second = {rate}\npage_size = {page_size}\n",
-        encoding="utf-8",
+        f"requests_per_second = {rate}\npage_size = {page_size}\n"
+        f"\n[drugs]\ntimeout_seconds = {drug_timeout}\nmax_retries = 1\n"
     )
+    for source in ("nci_drug_dictionary", "nci_evs", "rxnav", "openfda"):
+        text += f"\n[drugs.{source}]\n"
+        if drug_urls:
+            text += f'base_url = "{drug_urls[source]}"\nrequests_per_second = {rate}\n'
+        else:
+            text += "enabled = false\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -61,8 +75,20 @@ def ctgov_url(ctgov_standin: CtgovStandin) -> Iterator[str]:
 
 
 @pytest.fixture
-def config_path(tmp_path: Path, ctgov_url: str) -> Path:
-    return write_config(tmp_path, ctgov_url)
+def drug_standins() -> DrugStandins:
+    return DrugStandins()
+
+
+@pytest.fixture
+def drug_urls(drug_standins: DrugStandins) -> Iterator[dict[str, str]]:
+    """The drug-source stand-ins served from a thread."""
+    with serve_in_thread(drug_standins.app()) as base:
+        yield drug_standins.base_urls(base)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, ctgov_url: str, drug_urls: dict[str, str]) -> Path:
+    return write_config(tmp_path, ctgov_url, drug_urls=drug_urls)
 
 
 @pytest.fixture

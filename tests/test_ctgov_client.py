@@ -44,9 +44,10 @@ async def test_open_blinatumomab_trials(make_registry, standin):
     registry = await make_registry()
     found = await registry.search(build_query("blinatumomab"))
     ids = {t.id for t in found.trials}
-    # fixtures: recruiting, not yet recruiting, by invitation, and the hostile-title one
-    assert ids == {"NCT03914625", "NCT04994717", "NCT05553236", "NCT06144268"}
-    assert found.total == 4
+    # fixtures: recruiting, not yet recruiting, by invitation, the hostile-title one,
+    # and one that names blinatumomab only in its title (the registry lists it too)
+    assert ids == {"NCT03914625", "NCT04994717", "NCT05553236", "NCT06144268", "NCT06411092"}
+    assert found.total == 5
     assert all(t.status_category == "open" for t in found.trials)
     request = standin.study_requests[0]
     assert request.query["query.intr"] == '"blinatumomab"'
@@ -60,7 +61,8 @@ async def test_all_statuses_include_closed_and_code_name_matches(make_registry):
     assert "NCT01207388" in ids  # listed under its code name MT103, blinatumomab as other name
     assert "NCT02013167" in ids and "NCT05877651" in ids
     assert "NCT04267848" not in ids  # pembrolizumab
-    assert found.total == len(ids) == 8
+    assert "NCT06500179" not in ids  # filed under the code name AMG 103 only
+    assert found.total == len(ids) == 9
 
 
 async def test_paging_follows_tokens_to_the_last_page(make_registry, standin):
@@ -97,7 +99,7 @@ async def test_registry_that_caps_page_size_lower_is_still_followed(make_registr
 async def test_fewer_studies_than_announced_is_a_loud_error(make_registry, standin):
     standin.total_bonus = 3
     registry = await make_registry()
-    with pytest.raises(IncompleteResultError, match="announced 7 studies but sent 4"):
+    with pytest.raises(IncompleteResultError, match="announced 8 studies but sent 5"):
         await registry.search(build_query("blinatumomab"))
 
 

@@ -42,9 +42,11 @@ QUERY = build_query("blinatumomab")
 async def test_first_search_fetches_and_stores(env, standin):
     settings, store = env
     result = await search.find_trials(settings, store, QUERY)
-    assert not result.from_cache and result.total == 4
-    assert all(t.matched_term == "blinatumomab" for t in result.trials)
-    assert store.load_search(QUERY, "ctgov").total == 4
+    assert not result.from_cache and result.total == 5
+    assert {t.matched_term for t in result.trials} == {"blinatumomab"}
+    mention = next(t for t in result.trials if t.id == "NCT06411092")
+    assert mention.mention_only and mention.matched_terms[0].where == "title"
+    assert store.load_search(QUERY, "ctgov").total == 5
 
 
 async def test_results_list_open_trials_most_recently_updated_first(env):
@@ -80,7 +82,7 @@ async def test_an_old_answer_is_refetched(env, standin):
     age_cache(store, 25)
     standin.studies = [s for s in standin.studies if "NCT04994717" not in str(s)]
     result = await search.find_trials(settings, store, QUERY)
-    assert not result.from_cache and result.total == 3
+    assert not result.from_cache and result.total == 4
 
 
 async def test_an_old_answer_is_served_stale_when_the_registry_is_down(env, standin):
@@ -89,7 +91,7 @@ async def test_an_old_answer_is_served_stale_when_the_registry_is_down(env, stan
     age_cache(store, 25)
     standin.fail_next("503", times=10)
     result = await search.find_trials(settings, store, QUERY)
-    assert result.from_cache and result.stale and result.total == 4
+    assert result.from_cache and result.stale and result.total == 5
     assert "503" in result.warnings[0] and "cached answer" in result.warnings[0]
 
 
@@ -98,8 +100,8 @@ async def test_an_incomplete_answer_never_replaces_a_whole_one(env, standin):
     await search.find_trials(settings, store, QUERY)
     standin.total_bonus = 10
     result = await search.find_trials(settings, store, QUERY, refresh=True)
-    assert result.stale and "announced 14 studies but sent 4" in result.warnings[0]
-    assert store.load_search(QUERY, "ctgov").total == 4
+    assert result.stale and "announced 15 studies but sent 5" in result.warnings[0]
+    assert store.load_search(QUERY, "ctgov").total == 5
 
 
 async def test_registry_down_and_nothing_cached_raises(env, standin):
@@ -126,7 +128,7 @@ async def test_limit_caps_the_trials_not_the_total(env):
     fetched = await search.find_trials(settings, store, QUERY, limit=2)
     cached = await search.find_trials(settings, store, QUERY, limit=2)
     assert len(fetched.trials) == len(cached.trials) == 2
-    assert fetched.total == cached.total == 4
+    assert fetched.total == cached.total == 5
     assert [t.id for t in fetched.trials] == [t.id for t in cached.trials]
 
 

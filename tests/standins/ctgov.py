@@ -57,7 +57,7 @@ def synthetic_studies(
     count: int, drug: str = "syntheticumab", start: int = 10_000_000
 ) -> list[dict]:
     """``count`` realistic full studies of ``drug``, built from the blinatumomab fixtures."""
-    templates = [s for s in load_fixture_studies() if _mentions(s, "blinatumomab")]
+    templates = [s for s in load_fixture_studies() if _intervention_named(s, "blinatumomab")]
     studies = []
     for n in range(count):
         study = copy.deepcopy(templates[n % len(templates)])
@@ -211,13 +211,28 @@ def _phrase_in(phrase: str, text: str) -> bool:
     return _words(phrase) in _words(text)
 
 
-def _mentions(study: dict, term: str) -> bool:
+def _intervention_named(study: dict, term: str) -> bool:
     arms = study["protocolSection"].get("armsInterventionsModule", {})
+    return any(
+        _phrase_in(term, name)
+        for i in arms.get("interventions", [])
+        for name in [i.get("name", ""), *i.get("otherNames", [])]
+    )
+
+
+def _mentions(study: dict, term: str) -> bool:
+    """Like the real InterventionSearch area: names, other names, titles, arm groups."""
+    protocol = study["protocolSection"]
+    arms = protocol.get("armsInterventionsModule", {})
+    texts = []
     for intervention in arms.get("interventions", []):
-        names = [intervention.get("name", ""), *intervention.get("otherNames", [])]
-        if any(_phrase_in(term, name) for name in names):
-            return True
-    return False
+        texts += [intervention.get("name", ""), *intervention.get("otherNames", [])]
+        texts.append(intervention.get("description", ""))
+    for group in arms.get("armGroups", []):
+        texts += [group.get("label", ""), group.get("description", "")]
+    ident = protocol.get("identificationModule", {})
+    texts += [ident.get("briefTitle", ""), ident.get("officialTitle", "")]
+    return any(_phrase_in(term, text) for text in texts if text)
 
 
 def _has_condition(study: dict, term: str) -> bool:
