@@ -14,6 +14,7 @@ from trialfinder.models import Alias, AliasType, DrugFacts, DrugPage, FieldSourc
 from trialfinder.sources import nci_drug_dictionary, nci_evs, openfda, rxnav
 from trialfinder.terms import fold
 
+SOURCE_ORDER = (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL, rxnav.LABEL)
 # For each field, the sources to take it from, best first.
 PRECEDENCE = {
     "name": (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL),
@@ -33,6 +34,10 @@ def merge_facts(
     fetched_at: datetime,
 ) -> DrugPage:
     """One DrugPage from the facts of several sources (any of which may be absent)."""
+    # Whatever order the answers came in, the most authoritative source speaks first,
+    # so every name of a drug yields the same page.
+    facts = sorted(facts, key=lambda f: SOURCE_ORDER.index(f.source) if f.source in SOURCE_ORDER
+                   else len(SOURCE_ORDER))  # fmt: skip
     by_source = {f.source: f for f in facts}
     values: dict[str, object] = {}
     sources: dict[str, FieldSource] = {}
