@@ -334,3 +334,103 @@ def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin):
     _, out, _ = run("search", "blinatumomab", "--format", "json")
     titles = [t["title"] for t in json.loads(out)["trials"]]
     assert hostile in titles  # machine formats keep the registry's text exactly
+
+
+# -- drug names (resolution, synonyms, drug pages) ------------------------------------------
+
+
+def test_brand_code_name_and_misspelling_find_the_same_trials(run):
+    answers = {}
+    for typed in ("blinatumomab", "Blincyto", "MT103", "mt-103", "blinatumumab"):
+        code, out, err = run("search", typed, "--format", "json")
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["drug"]["name"] == "blinatumomab" and data["drug"]["input"] == typed
+        answers[typed] = {t["id"] for t in data["trials"]}
+    assert all(ids == OPEN_IDS for ids in answers.values())
+    code, _, err = run("search", "blinatumumab")
+    assert "showing blinatumomab for blinatumumab" in err
+
+
+def test_the_expanded_query_finds_what_the_brand_alone_misses(run, ctgov_standin):
+    _, out, _ = run("search", "Blincyto", "--exact", "--format", "json")
+    literal = {t["id"] for t in json.loads(out)["trials"]}
+    _, out, _ = run("search", "Blincyto", "--format", "json")
+    data = json.loads(out)
+    expanded = {t["id"] for t in data["trials"]}
+    assert literal < expanded
+    assert "NCT06500179" in expanded - literal  # filed under AMG 103 only
+    terms = data["drug"]["terms"]
+    assert {"blinatumomab", "Blincyto", "MT-103", "MT103", "AMG 103"} <= set(terms)
+    sent = ctgov_standin.study_requests[-1].query["query.intr"]
+    assert sent.split(" OR ")[:2] == ['"blinatumomab"', '"Blincyto"']
+    by_id = {t["id"]: t for t in data["trials"]}
+    assert by_id["NCT06500179"]["matched_terms"] == [{"term": "AMG 103", "where": "intervention"}]
+
+
+def test_mentions_in_passing_are_left_out_unless_asked_for(run):
+    _, out, _ = run("search", "blinatumomab", "--format", "json")
+    assert "NCT06411092" not in {t["id"] for t in json.loads(out)["trials"]}
+    _, out, _ = run("search", "blinatumomab", "--include-mentions", "--format", "json")
+    trials = {t["id"]: t for t in json.loads(out)["trials"]}
+    assert trials["NCT06411092"]["mention_only"] is True
+    assert trials["NCT06411092"]["matched_terms"][0]["where"] == "title"
+
+
+def test_a_loosely_close_name_exits_2_with_suggestions(run):
+    code, out, err = run("search", "bevaciz")
+    assert code == 2 and out == ""
+    assert "did you mean: bevacizumab?" in err
+
+
+def test_an_unknown_name_is_searched_literally_and_says_so(run):
+    code, _, err = run("search", "XYZ-98765")
+    assert code == 0
+    assert "no drug source knows this name; searching for 'XYZ-98765' literally" in err
+
+
+def test_a_source_that_is_down_costs_only_its_fields(run, drug_standins):
+    drug_standins.openfda.down = True
+    code, out, err = run("drug", "Blincyto", "--format", "json")
+    assert code == 0, err
+    page = json.loads(out)
+    assert page["name"] == "blinatumomab" and page["ncit_code"] == "C62528"
+    assert page["label"] is None
+    assert any(m.startswith("openFDA: failing (HTTP 503)") for m in page["missing"])
+    assert "drug page incomplete: openFDA" in err
+
+
+def test_drug_json_has_the_page_and_trial_counts(run):
+    code, out, err = run("drug", "MT-103", "--format", "json")
+    assert code == 0, err
+    page = json.loads(out)
+    assert page["name"] == "blinatumomab" and page["input"] == "MT-103"
+    assert page["ncit_code"] == "C62528" and page["nci_term_id"] == 487684
+    assert page["page_url"] == "https://www.cancer.gov/about-cancer/treatment/drugs/blinatumomab"
+    assert {"name": "Blincyto", "type": "us_brand", "source": "NCI Drug Dictionary"} in page[
+        "aliases"
+    ]
+    assert "CD19" in page["definition"]
+    assert page["sources"]["definition"]["source"] == "NCI Drug Dictionary"
+    assert page["label"]["boxed_warning"] is True and page["label"]["set_id"]
+    trials = page["trials"]
+    assert trials["total"] == 9  # every status, mentions in passing left out
+    assert trials["by_status"]["RECRUITING"] == 3 and trials["by_status"]["COMPLETED"] == 2
+    assert trials["by_phase"]["PHASE3"] == 3
+    assert {t["id"] for t in trials["open"]} == OPEN_IDS
+    assert page["sources"]["page_url"]["source"] == "NCI Drug Dictionary"
+
+
+def test_drug_table(run):
+    code, out, _ = run("drug", "Keytruda")
+    assert code == 0
+    assert "pembrolizumab" in out and "C106432" in out and "lambrolizumab" in out
+    assert "By status" in out
+
+
+def test_drug_pages_work_offline_once_cached(run, ctgov_standin, drug_standins):
+    run("drug", "blinatumomab")
+    drug_standins.drug_dictionary.down = True
+    ctgov_standin.fail_next("503", times=50)
+    code, out, _ = run("drug", "Blincyto", "--offline", "--format", "json")
+    assert code == 0 and json.loads(out)["ncit_code"] == "C62528"
