@@ -107,12 +107,12 @@ def search_drug_blocking(
             return DrugSearch(resolution, cached)
     import asyncio
 
+    options = {"exact": exact, "include_mentions": include_mentions, "offline": offline}
     return asyncio.run(
         search_drug(
-            settings, store, query, exact=exact, include_mentions=include_mentions,
-            offline=offline, refresh=refresh, limit=limit, progress=progress,
+            settings, store, query, refresh=refresh, limit=limit, progress=progress, **options
         )
-    )  # fmt: skip
+    )
 
 
 def trial_counts(trials: list[Trial]) -> dict:

@@ -36,8 +36,7 @@ def merge_facts(
     """One DrugPage from the facts of several sources (any of which may be absent)."""
     # Whatever order the answers came in, the most authoritative source speaks first,
     # so every name of a drug yields the same page.
-    facts = sorted(facts, key=lambda f: SOURCE_ORDER.index(f.source) if f.source in SOURCE_ORDER
-                   else len(SOURCE_ORDER))  # fmt: skip
+    facts = sorted(facts, key=_authority)
     by_source = {f.source: f for f in facts}
     values: dict[str, object] = {}
     sources: dict[str, FieldSource] = {}
@@ -67,6 +66,11 @@ def merge_facts(
         known=bool(facts),
         **values,
     )
+
+
+def _authority(facts: DrugFacts) -> int:
+    order = SOURCE_ORDER
+    return order.index(facts.source) if facts.source in order else len(order)
 
 
 def _merged_aliases(name: str, facts: list[DrugFacts]) -> list[Alias]:

@@ -8,12 +8,14 @@ id and CAS number, all in one request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialfinder.errors import NotFoundError
-from trialfinder.http import PoliteClient
 from trialfinder.models import Alias, AliasType, DrugFacts
 from trialfinder.sources.base import as_dict, as_list, same_name
+
+if TYPE_CHECKING:
+    from trialfinder.http import PoliteClient
 
 NAME = "nci_evs"
 LABEL = "NCI EVS"

@@ -10,12 +10,14 @@ name at all; "no match" is an HTTP 404.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialfinder.errors import NotFoundError
-from trialfinder.http import PoliteClient
 from trialfinder.models import DrugFacts, Label
 from trialfinder.sources.base import as_dict, as_list, same_name
+
+if TYPE_CHECKING:
+    from trialfinder.http import PoliteClient
 
 NAME = "openfda"
 LABEL = "openFDA"

@@ -6,9 +6,13 @@ RxNav answers 403, not 429, when a client hurries; the polite client retries
 
 from __future__ import annotations
 
-from trialfinder.http import PoliteClient
+from typing import TYPE_CHECKING
+
 from trialfinder.models import DrugFacts
 from trialfinder.sources.base import as_dict, as_list
+
+if TYPE_CHECKING:
+    from trialfinder.http import PoliteClient
 
 NAME = "rxnav"
 LABEL = "RxNav"

@@ -1,0 +1,151 @@
+"""Ask the drug sources about a name: the network half of resolution.
+
+Every enabled source is asked at the same time (one request each); gaps are
+filled with a second request only where the first answer named the drug
+differently (a code name EVS knows but the Drug Dictionary spells with a
+hyphen, say); a misspelling is answered for the closest name RxNav suggests.
+Kept apart from ``resolve`` so that a cached resolution imports no HTTP code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+from trialfinder.config import Settings
+from trialfinder.errors import TrialfinderError
+from trialfinder.models import AliasType, DrugFacts
+from trialfinder.resolve import Resolution, UnknownDrugError, literal
+from trialfinder.sources.merge import merge_facts
+from trialfinder.store.store import utc_now
+from trialfinder.terms import fold
+
+CLOSE_ENOUGH = 0.8  # a suggestion this similar is taken as what was meant
+WORTH_SUGGESTING = 0.6  # below this, the name is treated as unknown, not misspelt
+
+
+async def resolve_online(settings: Settings, typed: str) -> Resolution:
+    async with open_sources(settings) as sources:
+        if not sources:
+            return literal(typed, [], "every drug source is disabled in the config")
+        facts, missing = await _ask_all(sources, typed)
+        corrected_from = None
+        if not facts:
+            if len(missing) == len(sources):
+                return literal(typed, missing, "no drug source could be reached")
+            meant = await _closest_spelling(sources, typed, missing)
+            if meant is None:
+                return literal(typed, missing, "no drug source knows this name")
+            corrected_from, typed = typed, meant
+            facts, missing = await _ask_all(sources, typed)
+            if not facts:
+                return literal(corrected_from, missing, "no drug source knows this name")
+        facts += await _fill_gaps(sources, facts, typed, missing)
+    page = merge_facts(typed, facts, missing, utc_now())
+    return Resolution(corrected_from or typed, page, corrected_from)
+
+
+@contextlib.asynccontextmanager
+async def open_sources(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """A client for each enabled drug source, each with its own polite HTTP session."""
+    from trialfinder.http import PoliteClient
+    from trialfinder.sources.nci_drug_dictionary import NciDrugDictionary
+    from trialfinder.sources.nci_evs import NciEvs
+    from trialfinder.sources.openfda import OpenFda
+    from trialfinder.sources.rxnav import RxNav
+
+    config = settings.drugs
+    http_settings = settings.drug_http()
+    kinds = {
+        "nci_drug_dictionary": (NciDrugDictionary, config.nci_drug_dictionary, {}),
+        "nci_evs": (NciEvs, config.nci_evs, {}),
+        "rxnav": (RxNav, config.rxnav, {}),
+        "openfda": (
+            OpenFda,
+            config.openfda,
+            {"dailymed_url": config.dailymed.base_url, "api_key": config.openfda.api_key},
+        ),
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        sources = {}
+        for key, (kind, source_settings, extra) in kinds.items():
+            if not source_settings.enabled:
+                continue
+            http = PoliteClient(kind.label, http_settings, source_settings.requests_per_second)
+            await stack.enter_async_context(http)
+            sources[key] = kind(source_settings.base_url, http, **extra)
+        yield sources
+
+
+async def _safely(label: str, call: Awaitable[Any], missing: list[str]) -> Any:
+    """Await one source call; a failure is noted in ``missing`` and answers None."""
+    try:
+        return await call
+    except TrialfinderError as error:
+        missing.append(str(error))
+    except (ValueError, TypeError, KeyError) as error:
+        missing.append(f"{label}: answered something unexpected ({type(error).__name__})")
+    return None
+
+
+async def _ask_all(sources: dict[str, Any], name: str) -> tuple[list[DrugFacts], list[str]]:
+    """Ask every source about ``name`` at once."""
+    missing: list[str] = []
+    answers = await asyncio.gather(
+        *(_safely(s.label, s.lookup(name), missing) for s in sources.values())
+    )
+    return [a for a in answers if a is not None], missing
+
+
+async def _fill_gaps(
+    sources: dict[str, Any], facts: list[DrugFacts], typed: str, missing: list[str]
+) -> list[DrugFacts]:
+    """Second requests, only where a source missed the drug under the name typed."""
+    answered = {f.source for f in facts}
+    failed = {m.split(":")[0] for m in missing}
+    preferred = merge_facts(typed, facts, [], utc_now())
+    renamed = fold(preferred.name) != fold(typed)
+    calls = []
+
+    def wanted(key: str) -> Any | None:
+        source = sources.get(key)
+        return source if source and source.label not in failed else None
+
+    dictionary, evs = wanted("nci_drug_dictionary"), wanted("nci_evs")
+    if dictionary and dictionary.label not in answered and preferred.nci_term_id:
+        calls.append(
+            _safely(dictionary.label, dictionary.by_term_id(preferred.nci_term_id), missing)
+        )
+    if evs and evs.label not in answered and preferred.ncit_code:
+        calls.append(_safely(evs.label, evs.by_code(preferred.ncit_code), missing))
+    rxnav, fda = wanted("rxnav"), wanted("openfda")
+    if rxnav and renamed:
+        calls.append(_safely(rxnav.label, rxnav.lookup(preferred.name), missing))
+    if fda and fda.label not in answered and renamed:
+        brands = tuple(preferred.names_of(AliasType.US_BRAND))
+        calls.append(_safely(fda.label, fda.lookup(preferred.name, brands), missing))
+    # Later facts of a source win in merge_facts: the ingredient's RxCUI, say,
+    # over the brand's that a first request under a brand name found.
+    return [a for a in await asyncio.gather(*calls) if a is not None]
+
+
+async def _closest_spelling(sources: dict[str, Any], typed: str, missing: list[str]) -> str | None:
+    """The name RxNav suggests, if it is close; raise if only loosely close ones exist."""
+    rxnav = sources.get("rxnav")
+    if rxnav is None:
+        return None
+    suggestions = await _safely(rxnav.label, rxnav.suggestions(typed), missing) or []
+    scored = sorted(((_similarity(typed, s), s) for s in dict.fromkeys(suggestions)), reverse=True)
+    if scored and scored[0][0] >= CLOSE_ENOUGH:
+        return scored[0][1]
+    near = [s for score, s in scored if score >= WORTH_SUGGESTING]
+    if near:
+        raise UnknownDrugError(typed, near[:5])
+    return None
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
