@@ -13,13 +13,26 @@ from trialfinder.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _settings_in(model, table: dict, where: str = ""):
+    """Yield (key path, in file?) for every setting of ``model``, walking nested tables."""
+    for name, field in type(model).model_fields.items():
+        if field.exclude:
+            continue
+        value = getattr(model, name)
+        if hasattr(type(value), "model_fields"):
+            yield from _settings_in(value, table.get(name, {}), f"{where}{name}.")
+        else:
+            yield f"{where}{name}", name in table
+
+
 def test_config_toml_documents_exactly_the_defaults():
-    data = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
     assert Settings.model_validate(data) == Settings()
-    # and every setting the model has appears in the file
-    for section, model in (("cache", Settings().cache), ("http", Settings().http)):
-        assert set(data[section]) == set(type(model).model_fields)
-    assert set(data["registries"]["ctgov"]) == set(type(Settings().registries.ctgov).model_fields)
+    # every setting the model has appears in the file (a secret may be commented out)
+    absent = [key for key, present in _settings_in(Settings(), data) if not present]
+    assert absent == ["drugs.openfda.api_key"]
+    assert "# api_key" in text
 
 
 def test_required_keys_have_their_meanings():
@@ -84,3 +97,20 @@ def test_bad_files_name_the_bad_key(tmp_path, text, expected):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_openfda_key_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALFINDER_OPENFDA_API_KEY", "secret-key")
+    (tmp_path / "c.toml").write_text("")
+    assert load_settings(tmp_path / "c.toml").drugs.openfda.api_key == "secret-key"
+    (tmp_path / "d.toml").write_text('[drugs.openfda]\napi_key = "from-file"\n')
+    assert load_settings(tmp_path / "d.toml").drugs.openfda.api_key == "from-file"
+
+
+def test_drug_sources_have_their_documented_defaults():
+    drugs = Settings().drugs
+    assert drugs.nci_drug_dictionary.base_url == "https://webapis.cancer.gov/drugdictionary/v1"
+    assert drugs.nci_evs.base_url == "https://api-evsrest.nci.nih.gov/api/v1"
+    assert drugs.rxnav.base_url == "https://rxnav.nlm.nih.gov/REST"
+    assert drugs.openfda.base_url == "https://api.fda.gov"
+    assert drugs.ttl_days == 7 and drugs.max_terms == 20

@@ -20,6 +20,7 @@ from trialfinder import __version__
 from trialfinder.errors import ConfigError
 
 CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
+OPENFDA_KEY_ENV_VAR = "TRIALFINDER_OPENFDA_API_KEY"
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_USER_AGENT = (
     f"trialfinder/{__version__} (+https://github.com/trialfinder/trialfinder; "
@@ -184,4 +185,14 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if not cache_path.is_absolute():
         cache_path = base / cache_path
     cache = settings.cache.model_copy(update={"path": cache_path})
-    return settings.model_copy(update={"cache": cache})
+    return _with_secrets(settings.model_copy(update={"cache": cache}))
+
+
+def _with_secrets(settings: Settings) -> Settings:
+    """Keys from the environment, so they need not be written in a file."""
+    key = os.environ.get(OPENFDA_KEY_ENV_VAR)
+    if not key or settings.drugs.openfda.api_key:
+        return settings
+    openfda = settings.drugs.openfda.model_copy(update={"api_key": key})
+    drugs = settings.drugs.model_copy(update={"openfda": openfda})
+    return settings.model_copy(update={"drugs": drugs})
