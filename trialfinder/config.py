@@ -21,6 +21,7 @@ from trialfinder.errors import ConfigError
 
 CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
 OPENFDA_KEY_ENV_VAR = "TRIALFINDER_OPENFDA_API_KEY"
+ADMIN_TOKEN_ENV_VAR = "TRIALFINDER_ADMIN_TOKEN"
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_USER_AGENT = (
     f"trialfinder/{__version__} (+https://github.com/trialfinder/trialfinder; "
@@ -109,11 +110,55 @@ class DrugsSettings(_Section):
     dailymed: DailyMedSettings = DailyMedSettings()
 
 
+class RefreshSettings(_Section):
+    # Drugs kept fresh besides those added with `trialfinder track add`.
+    drugs: list[str] = Field(default_factory=list)
+    # Whether a drug asked for through the web API becomes tracked.
+    track_api_requests: bool = False
+    # The schedule: an interval in minutes, or a cron expression (which wins if set).
+    interval_minutes: PositiveFloat = 60.0
+    cron: str | None = None
+    jitter_seconds: int = Field(120, ge=0)
+    misfire_grace_seconds: int = Field(600, ge=1)
+    # A full re-listing of each drug's trial ids (finds trials that left its results).
+    full_relisting_hours: PositiveFloat = 24.0
+    # A refresher holds a lease on the work for this long; a dead holder's lease expires.
+    lease_seconds: int = Field(900, ge=10)
+    # A failing drug waits this long, doubling per failure up to the maximum.
+    failure_backoff_minutes: PositiveFloat = 15.0
+    failure_backoff_max_hours: PositiveFloat = 24.0
+    # Most ClinicalTrials.gov URLs stay under this many characters when batching drugs.
+    max_query_chars: int = Field(4000, ge=500, le=16000)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # The drug the demo page at / shows.
+    demo_drug: str = "blinatumomab"
+    # Origins allowed to call the API from a browser; ["*"] allows any (public GETs).
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # Who may frame the widget page (the CSP frame-ancestors value).
+    frame_ancestors: list[str] = Field(default_factory=lambda: ["*"])
+    # Requests per minute per client address; 0 disables the limit.
+    rate_limit_per_minute: int = Field(120, ge=0)
+    # How long a request waits for a drug that is not cached yet before a 503.
+    fetch_wait_seconds: PositiveFloat = 10.0
+    # Cache-Control for API answers.
+    max_age_seconds: int = Field(300, ge=0)
+    stale_while_revalidate_seconds: int = Field(3600, ge=0)
+    # Bearer token for writes (POST /api/v1/refresh, tracking); also
+    # TRIALFINDER_ADMIN_TOKEN. Without one, writes are off.
+    admin_token: str | None = None
+
+
 class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     http: HttpSettings = HttpSettings()
     registries: RegistriesSettings = RegistriesSettings()
     drugs: DrugsSettings = DrugsSettings()
+    refresh: RefreshSettings = RefreshSettings()
+    server: ServerSettings = ServerSettings()
     source: Path | None = Field(None, exclude=True)
 
     @property
@@ -191,8 +236,12 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
 def _with_secrets(settings: Settings) -> Settings:
     """Keys from the environment, so they need not be written in a file."""
     key = os.environ.get(OPENFDA_KEY_ENV_VAR)
-    if not key or settings.drugs.openfda.api_key:
-        return settings
-    openfda = settings.drugs.openfda.model_copy(update={"api_key": key})
-    drugs = settings.drugs.model_copy(update={"openfda": openfda})
-    return settings.model_copy(update={"drugs": drugs})
+    if key and not settings.drugs.openfda.api_key:
+        openfda = settings.drugs.openfda.model_copy(update={"api_key": key})
+        drugs = settings.drugs.model_copy(update={"openfda": openfda})
+        settings = settings.model_copy(update={"drugs": drugs})
+    token = os.environ.get(ADMIN_TOKEN_ENV_VAR)
+    if token and not settings.server.admin_token:
+        server = settings.server.model_copy(update={"admin_token": token})
+        settings = settings.model_copy(update={"server": server})
+    return settings
