@@ -10,14 +10,13 @@ import csv
 import json
 import os
 import re
-import sys
 from datetime import datetime
-from typing import IO, Any
+from typing import IO
 
-from trialfinder.drug_search import trial_counts
-from trialfinder.models import DrugPage, SearchResult, StatusCategory, Trial
+from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.resolve import Resolution
 from trialfinder.store.store import CacheInfo, utc_now
+from trialfinder.views import OPEN_TRIALS_SHOWN, drug_page_json, search_json, trial_json
 
 PIPE_WIDTH = 160
 FORMATS = ("table", "json", "csv", "ndjson")
@@ -40,38 +39,6 @@ CSV_COLUMNS = (
     "url",
     "matched_terms",
 )
-
-
-def trial_json(trial: Trial) -> dict[str, Any]:
-    return trial.model_dump(mode="json")
-
-
-def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:
-    drug = resolution.drug
-    return {
-        "name": drug.name,
-        "input": resolution.typed,
-        "corrected_from": resolution.corrected_from,
-        "known": drug.known,
-        "ncit_code": drug.ncit_code,
-        "terms": terms,
-    }
-
-
-def search_json(result: SearchResult, resolution: Resolution | None = None) -> dict[str, Any]:
-    drug = {"drug": drug_json(resolution, result.query.search_terms)} if resolution else {}
-    return {
-        **drug,
-        "query": result.query.model_dump(mode="json"),
-        "registry": result.registry,
-        "fetched_at": result.fetched_at.isoformat(),
-        "from_cache": result.from_cache,
-        "stale": result.stale,
-        "total": result.total,
-        "hidden_mentions": result.hidden_mentions,
-        "warnings": result.warnings,
-        "trials": [trial_json(t) for t in result.trials],
-    }
 
 
 def write_search(
@@ -326,53 +293,6 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
             f"  {s.query!r} status={s.parameters.get('status')}: {s.total} trials, "
             f"fetched {age_label(s.fetched_at, now)} ({freshness})\n"
         )
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
-
-
-def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, Any]:
-    drug = resolution.drug
-    open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
-    return {
-        "name": drug.name,
-        "input": resolution.typed,
-        "corrected_from": resolution.corrected_from,
-        "known": drug.known,
-        "ncit_code": drug.ncit_code,
-        "nci_term_id": drug.nci_term_id,
-        "rxcui": drug.rxcui,
-        "aliases": [a.model_dump(mode="json") for a in drug.aliases],
-        "definition": drug.definition,
-        "page_url": drug.page_url,
-        "label": drug.label.model_dump(mode="json") if drug.label else None,
-        "sources": {k: v.model_dump(mode="json") for k, v in drug.sources.items()},
-        "missing": drug.missing,
-        "fetched_at": drug.fetched_at.isoformat(),
-        "terms": result.query.search_terms,
-        "trials": {
-            **trial_counts(result.trials),
-            "registry_total": result.total,
-            "hidden_mentions": result.hidden_mentions,
-            "fetched_at": result.fetched_at.isoformat(),
-            "open": [_brief(t) for t in open_trials[:OPEN_TRIALS_SHOWN]],
-        },
-    }
-
-
-OPEN_TRIALS_SHOWN = 10
-
-
-def _brief(trial: Trial) -> dict[str, Any]:
-    return {
-        "id": trial.id,
-        "title": trial.title,
-        "status": trial.status,
-        "phases": trial.phases,
-        "url": trial.url,
-        "matched_terms": [m.model_dump() for m in trial.matched_terms],
-    }
 
 
 def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[str]) -> None:

@@ -4,6 +4,7 @@ Models import nothing else from trialfinder. They ignore fields they do not
 know, so a stored record written by a newer version still loads.
 """
 
+from trialfinder.models.changes import ChangeEvent, ChangeType
 from trialfinder.models.drugs import Alias, AliasType, DrugFacts, DrugPage, FieldSource, Label
 from trialfinder.models.trials import (
     Eligibility,
@@ -20,6 +21,8 @@ from trialfinder.models.trials import (
 __all__ = [
     "Alias",
     "AliasType",
+    "ChangeEvent",
+    "ChangeType",
     "DrugFacts",
     "DrugPage",
     "Eligibility",

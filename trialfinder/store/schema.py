@@ -139,9 +139,52 @@ def _v2_drug_pages(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3_tracking_and_changes(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE tracked_drugs (
+            name_key TEXT PRIMARY KEY,     -- the name as typed, folded
+            name TEXT NOT NULL,            -- the name as typed
+            origin TEXT NOT NULL,          -- cli, config or api
+            added_at TEXT NOT NULL,
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,          -- set while a failing drug backs off
+            last_full_listing_at TEXT
+        );
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            drug_id INTEGER NOT NULL REFERENCES drugs(id) ON DELETE CASCADE,
+            trial_id TEXT NOT NULL,
+            type TEXT NOT NULL,            -- new_trial, status_changed, site_added...
+            from_value TEXT,
+            to_value TEXT,
+            detail TEXT,
+            at TEXT NOT NULL,
+            fingerprint TEXT NOT NULL UNIQUE  -- the same change is never recorded twice
+        );
+        CREATE INDEX changes_drug_at ON changes(drug_id, at);
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,         -- what is being worked on
+            holder TEXT NOT NULL,          -- which process (host:pid:random)
+            expires_at TEXT NOT NULL       -- a dead holder's lease lapses
+        );
+        CREATE TABLE registry_state (
+            registry TEXT PRIMARY KEY,
+            data_timestamp TEXT,           -- ClinicalTrials.gov /version dataTimestamp
+            checked_at TEXT
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
+    _v3_tracking_and_changes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

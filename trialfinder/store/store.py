@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trialfinder.errors import TrialfinderError
-from trialfinder.models import AliasType, DrugPage, MatchedTerm, SearchQuery, SearchResult, Trial
+from trialfinder.models import (
+    AliasType,
+    ChangeEvent,
+    DrugPage,
+    MatchedTerm,
+    SearchQuery,
+    SearchResult,
+    Trial,
+)
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.terms import fold
 
@@ -322,6 +330,38 @@ class Store:
         if row is None:
             return None
         return DrugPage.model_validate_json(row[0]), row[1]
+
+    def changes(
+        self, drug_name: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[ChangeEvent]:
+        """Recorded changes, newest first, for one drug (by preferred name) or all."""
+        sql = (
+            "SELECT c.trial_id, d.name, c.type, c.from_value, c.to_value, c.detail, c.at "
+            "FROM changes c JOIN drugs d ON d.id = c.drug_id WHERE 1 = 1"
+        )
+        params: list = []
+        if drug_name is not None:
+            sql += " AND d.name_key = ?"
+            params.append(_key(drug_name))
+        if since is not None:
+            sql += " AND c.at >= ?"
+            params.append(since.isoformat())
+        sql += " ORDER BY c.at DESC, c.id DESC LIMIT ?"
+        params.append(limit)
+        return [
+            ChangeEvent(
+                trial_id=trial_id,
+                drug=drug,
+                type=kind,
+                from_value=from_value,
+                to_value=to_value,
+                detail=detail,
+                at=datetime.fromisoformat(at),
+            )
+            for trial_id, drug, kind, from_value, to_value, detail, at in self.conn.execute(
+                sql, params
+            )
+        ]
 
     def load_trial(self, trial_id: str) -> tuple[Trial, datetime] | None:
         row = self.conn.execute(

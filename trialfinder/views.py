@@ -1,0 +1,83 @@
+"""JSON views of trials, searches and drug pages: one shape for the CLI and the web API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trialfinder.drug_search import trial_counts
+from trialfinder.models import SearchResult, StatusCategory, Trial
+from trialfinder.resolve import Resolution
+
+OPEN_TRIALS_SHOWN = 10
+
+
+def trial_json(trial: Trial) -> dict[str, Any]:
+    return trial.model_dump(mode="json")
+
+
+def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:
+    drug = resolution.drug
+    return {
+        "name": drug.name,
+        "input": resolution.typed,
+        "corrected_from": resolution.corrected_from,
+        "known": drug.known,
+        "ncit_code": drug.ncit_code,
+        "terms": terms,
+    }
+
+
+def search_json(result: SearchResult, resolution: Resolution | None = None) -> dict[str, Any]:
+    drug = {"drug": drug_json(resolution, result.query.search_terms)} if resolution else {}
+    return {
+        **drug,
+        "query": result.query.model_dump(mode="json"),
+        "registry": result.registry,
+        "fetched_at": result.fetched_at.isoformat(),
+        "from_cache": result.from_cache,
+        "stale": result.stale,
+        "total": result.total,
+        "hidden_mentions": result.hidden_mentions,
+        "warnings": result.warnings,
+        "trials": [trial_json(t) for t in result.trials],
+    }
+
+
+def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, Any]:
+    drug = resolution.drug
+    open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
+    return {
+        "name": drug.name,
+        "input": resolution.typed,
+        "corrected_from": resolution.corrected_from,
+        "known": drug.known,
+        "ncit_code": drug.ncit_code,
+        "nci_term_id": drug.nci_term_id,
+        "rxcui": drug.rxcui,
+        "aliases": [a.model_dump(mode="json") for a in drug.aliases],
+        "definition": drug.definition,
+        "page_url": drug.page_url,
+        "label": drug.label.model_dump(mode="json") if drug.label else None,
+        "sources": {k: v.model_dump(mode="json") for k, v in drug.sources.items()},
+        "missing": drug.missing,
+        "fetched_at": drug.fetched_at.isoformat(),
+        "terms": result.query.search_terms,
+        "trials": {
+            **trial_counts(result.trials),
+            "registry_total": result.total,
+            "hidden_mentions": result.hidden_mentions,
+            "fetched_at": result.fetched_at.isoformat(),
+            "open": [_brief(t) for t in open_trials[:OPEN_TRIALS_SHOWN]],
+        },
+    }
+
+
+def _brief(trial: Trial) -> dict[str, Any]:
+    return {
+        "id": trial.id,
+        "title": trial.title,
+        "status": trial.status,
+        "phases": trial.phases,
+        "url": trial.url,
+        "matched_terms": [m.model_dump() for m in trial.matched_terms],
+    }
