@@ -27,6 +27,7 @@ from trialfinder.models import (
     Trial,
 )
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
+from trialfinder.store.tracking import TrackingMixin
 from trialfinder.terms import fold
 
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
@@ -65,7 +66,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
+class Store(TrackingMixin):
     """The SQLite cache at one path. Open with ``Store.open(path)``."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
