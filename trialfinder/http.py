@@ -15,6 +15,7 @@ import email.utils
 import json
 import random
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +46,16 @@ class RateLimiter:
         self._next_start = 0.0
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def shared(cls, name: str, requests_per_second: float) -> RateLimiter:
+        """The limiter every client of registry ``name`` shares in this event loop, so that
+        a scheduled refresh and a web request together still keep to the rate."""
+        per_loop = _SHARED.setdefault(asyncio.get_running_loop(), {})
+        key = (name, requests_per_second)
+        if key not in per_loop:
+            per_loop[key] = cls(requests_per_second)
+        return per_loop[key]
+
     async def wait(self) -> None:
         async with self._lock:
             now = time.monotonic()
@@ -52,6 +63,11 @@ class RateLimiter:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._next_start = max(now, self._next_start) + self.interval
+
+
+# Per event loop (a lock belongs to one), forgotten with the loop.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], RateLimiter]]
+_SHARED = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -91,6 +107,7 @@ class PoliteClient:
     ) -> None:
         self.registry = registry
         self.settings = settings
+        self.requests_per_second = requests_per_second
         self.limiter = RateLimiter(requests_per_second)
         self.requests_made = 0
         self.bytes_received = 0
@@ -98,6 +115,7 @@ class PoliteClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> PoliteClient:
+        self.limiter = RateLimiter.shared(self.registry, self.requests_per_second)
         timeout = aiohttp.ClientTimeout(
             total=self.settings.timeout_seconds,
             sock_connect=self.settings.connect_timeout_seconds,

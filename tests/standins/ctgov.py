@@ -164,7 +164,7 @@ class CtgovStandin:
             return _bad_request(str(error))
         if params.get("countTotal", "false") not in ("true", "false"):
             return _bad_request("countTotal must be true or false")
-        page = matching[offset : offset + size]
+        page = [project(study, params.get("fields")) for study in matching[offset : offset + size]]
         body: dict[str, Any] = {"studies": page}
         if params.get("countTotal") == "true" and "pageToken" not in params:
             body["totalCount"] = len(matching) + self.total_bonus
@@ -190,6 +190,11 @@ class CtgovStandin:
             studies = [s for s in studies if _status(s) in wanted]
         if "filter.advanced" in params:
             studies = [s for s in studies if _advanced_match(s, params["filter.advanced"])]
+        if "filter.ids" in params:
+            wanted_ids = {i.upper() for i in re.split(r"[,|]", params["filter.ids"]) if i}
+            if any(not NCT_PATTERN.match(i) for i in wanted_ids):
+                raise ValueError("filter.ids must be NCT numbers")
+            studies = [s for s in studies if _nct(s).upper() in wanted_ids]
         return studies
 
 
@@ -251,6 +256,14 @@ def _advanced_match(study: dict, expression: str) -> bool:
         if area == "Phase":
             if not set(terms) & set(protocol.get("designModule", {}).get("phases", [])):
                 return False
+        elif area == "LastUpdatePostDate":
+            bounds = re.match(r"^RANGE\[([\d-]+|MIN),\s*([\d-]+|MAX)\]$", value.strip())
+            if not bounds:
+                raise ValueError(f"Cannot parse RANGE in '{clause}'")
+            low, high = bounds.groups()
+            updated = protocol["statusModule"].get("lastUpdatePostDateStruct", {}).get("date", "")
+            if (low != "MIN" and updated < low) or (high != "MAX" and updated > high):
+                return False
         elif area == "LocationCountry":
             locations = protocol.get("contactsLocationsModule", {}).get("locations", [])
             countries = [loc.get("country", "") for loc in locations]
@@ -259,6 +272,42 @@ def _advanced_match(study: dict, expression: str) -> bool:
         else:
             raise ValueError(f"Unknown area '{area}'")
     return True
+
+
+# Where the pieces trialfinder asks for with ``fields`` live in a study. A request
+# naming any other piece gets whole studies, as if ``fields`` were absent.
+PIECES = {
+    "NCTId": ("identificationModule", "nctId"),
+    "BriefTitle": ("identificationModule", "briefTitle"),
+    "OfficialTitle": ("identificationModule", "officialTitle"),
+    "Acronym": ("identificationModule", "acronym"),
+    "InterventionName": ("armsInterventionsModule", "interventions", "name"),
+    "InterventionOtherName": ("armsInterventionsModule", "interventions", "otherNames"),
+    "LastUpdatePostDate": ("statusModule", "lastUpdatePostDateStruct"),
+}
+
+
+def project(study: dict, fields: str | None) -> dict:
+    """The study cut to ``fields``, as the real API does for the listing pieces."""
+    names = [f for f in re.split(r"[,|]", fields or "") if f]
+    if not names or any(name not in PIECES for name in names):
+        return study
+    protocol = study["protocolSection"]
+    out: dict = {}
+    for name in names:
+        module, *path = PIECES[name]
+        source = protocol.get(module, {})
+        target = out.setdefault(module, {})
+        if path[0] == "interventions":
+            items = target.setdefault(
+                "interventions", [{} for _ in source.get("interventions", [])]
+            )
+            for item, original in zip(items, source.get("interventions", []), strict=True):
+                if path[1] in original:
+                    item[path[1]] = original[path[1]]
+        elif path[0] in source:
+            target[path[0]] = source[path[0]]
+    return {"protocolSection": out}
 
 
 def _nct(study: dict) -> str:

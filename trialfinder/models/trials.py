@@ -126,6 +126,8 @@ class SearchQuery(_Model):
     phases: list[str] = Field(default_factory=list)  # EARLY_PHASE1, PHASE1 ... NA
     country: str | None = None
     condition: str | None = None
+    # Only trials updated on or after this date (YYYY-MM-DD): incremental refresh.
+    updated_since: PartialDate | None = None
 
     @property
     def search_terms(self) -> list[str]:

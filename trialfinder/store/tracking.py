@@ -192,9 +192,11 @@ class TrackingMixin:
         statuses_for: Callable[[str], tuple[str, ...]],
         *,
         gone: Iterable[str] = (),
+        record: bool = True,
     ) -> list[ChangeEvent]:
         """Write fresh ``trials`` of ``drug`` (and trial ids ``gone`` from its results) in one
-        transaction; return the changes recorded, each real change once."""
+        transaction; return the changes recorded, each real change once. ``record=False``
+        (a drug's first refresh) stores the trials without reporting them as changes."""
         with self.db.atomic():
             drug_id = self._drug_id(drug.name)
             if drug_id is None:
@@ -218,7 +220,7 @@ class TrackingMixin:
                     "DELETE FROM drug_trials WHERE drug_id = ? AND trial_id = ?",
                     [drug_id, trial_id],
                 )
-            recorded = self._record_events(drug_id, events)
+            recorded = self._record_events(drug_id, events) if record else []
             if recorded or trials:
                 self._rebuild_cached_searches(drug_id, at, statuses_for)
         return recorded

@@ -16,6 +16,8 @@ from trialfinder.registries.base import FetchProgress, ProgressCallback, Registr
 from trialfinder.registries.ctgov.parse import REGISTRY, MalformedStudyError, parse_study
 from trialfinder.registries.ctgov.query import SEARCH_FIELDS, search_params
 
+IDS_PER_REQUEST = 100  # NCT ids per filter.ids request: keeps the URL short
+
 LABEL = "ClinicalTrials.gov"
 # A guard against a registry that hands back the same token for ever.
 MAX_PAGES = 10_000
@@ -37,9 +39,38 @@ class CtgovRegistry:
         return PoliteClient(LABEL, settings.http, settings.registries.ctgov.requests_per_second)
 
     async def search(
-        self, query: SearchQuery, progress: ProgressCallback | None = None
+        self,
+        query: SearchQuery,
+        progress: ProgressCallback | None = None,
+        fields: tuple[str, ...] = SEARCH_FIELDS,
     ) -> RegistrySearch:
-        params = search_params(query, self.settings.page_size)
+        return await self._paged(search_params(query, self.settings.page_size, fields), progress)
+
+    async def fetch_many(self, trial_ids: list[str]) -> list[Trial]:
+        """Several trials whole, by id, a hundred ids a request."""
+        trials = []
+        for start in range(0, len(trial_ids), IDS_PER_REQUEST):
+            chunk = trial_ids[start : start + IDS_PER_REQUEST]
+            params = {
+                "filter.ids": ",".join(chunk),
+                "pageSize": str(self.settings.page_size),
+                "countTotal": "true",
+                "fields": ",".join(SEARCH_FIELDS),
+            }
+            trials += (await self._paged(params, None)).trials
+        return trials
+
+    async def data_timestamp(self) -> str:
+        """When ClinicalTrials.gov's data last changed (``/version`` dataTimestamp)."""
+        body = await self.http.get_json(f"{self.settings.base_url}/version")
+        stamp = body.get("dataTimestamp") if isinstance(body, dict) else None
+        if not isinstance(stamp, str) or not stamp:
+            raise RegistryUnavailableError(LABEL, "answered /version without a dataTimestamp")
+        return stamp
+
+    async def _paged(
+        self, params: dict[str, str], progress: ProgressCallback | None
+    ) -> RegistrySearch:
         url = f"{self.settings.base_url}/studies"
         trials: dict[str, Trial] = {}
         total: int | None = None

@@ -38,13 +38,27 @@ SEARCH_FIELDS = (
 )
 
 
+# Enough to tell which drug a study belongs to, and nothing more: a full re-listing
+# of every tracked drug's trial ids stays cheap.
+LISTING_FIELDS = (
+    "NCTId",
+    "BriefTitle",
+    "OfficialTitle",
+    "Acronym",
+    "InterventionName",
+    "InterventionOtherName",
+)
+
+
 def essie_phrase(text: str) -> str:
     """``text`` as one quoted Essie phrase that nothing inside can break out of."""
     words = text.replace('"', " ").replace("\\", " ").split()
     return '"' + " ".join(words) + '"'
 
 
-def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
+def search_params(
+    query: SearchQuery, page_size: int, fields: tuple[str, ...] = SEARCH_FIELDS
+) -> dict[str, str]:
     """Parameters of the first page; later pages add ``pageToken`` only.
 
     Every name of the drug goes into one ``query.intr`` as quoted phrases
@@ -54,7 +68,7 @@ def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
         "query.intr": " OR ".join(essie_phrase(term) for term in query.search_terms),
         "countTotal": "true",
         "pageSize": str(page_size),
-        "fields": ",".join(SEARCH_FIELDS),
+        "fields": ",".join(fields),
     }
     statuses = statuses_for(query.status)
     if statuses:
@@ -68,10 +82,12 @@ def search_params(query: SearchQuery, page_size: int) -> dict[str, str]:
 
 
 def advanced_filter(query: SearchQuery) -> str | None:
-    """Phase and country, which have no ``filter.*`` parameter of their own."""
+    """Phase, country and last update, which have no ``filter.*`` parameter of their own."""
     clauses = []
     if query.phases:
         clauses.append(f"AREA[Phase]({' OR '.join(query.phases)})")
     if query.country:
         clauses.append(f"AREA[LocationCountry]{essie_phrase(query.country)}")
+    if query.updated_since:
+        clauses.append(f"AREA[LastUpdatePostDate]RANGE[{query.updated_since},MAX]")
     return " AND ".join(clauses) or None

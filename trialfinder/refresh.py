@@ -1,0 +1,267 @@
+"""Keep tracked drugs fresh at the smallest cost to the registry, and record what changed.
+
+In the manner of AACT and ctrdata: ask ClinicalTrials.gov's ``/version`` first
+and do nothing more if its data has not changed; otherwise ask, in a few OR
+queries that batch many tracked drugs, only for studies updated since the last
+good refresh (with a day of overlap), whole, and write each drug's changes in
+one transaction. A cheap listing of ids on a slower schedule finds trials that
+left a drug's results. A lease in SQLite keeps two processes from refreshing at
+once; a failing drug backs off and keeps its error without stopping the others.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from trialfinder.config import Settings
+from trialfinder.errors import BadInputError, TrialfinderError
+from trialfinder.models import ChangeEvent, DrugPage, SearchQuery, Trial
+from trialfinder.registries.ctgov.query import LISTING_FIELDS, essie_phrase
+from trialfinder.registries.ctgov.vocabulary import statuses_for
+from trialfinder.resolve import resolve
+from trialfinder.store import Store, TrackedDrug
+from trialfinder.store.store import utc_now
+from trialfinder.terms import find_terms, fold, mark_matches, query_terms
+
+REGISTRY = "ctgov"
+LEASE = "refresh:ctgov"
+OVERLAP = timedelta(days=1)
+
+
+@dataclass
+class DrugOutcome:
+    name: str
+    ok: bool
+    changes: list[ChangeEvent] = field(default_factory=list)
+    error: str | None = None
+    baseline: bool = False  # first refresh: trials recorded, no changes reported
+
+
+@dataclass
+class RefreshReport:
+    started_at: datetime
+    drugs: list[DrugOutcome] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was asked, if nothing was
+    data_timestamp: str | None = None
+    full_listing: bool = False
+    requests: int = 0
+    bytes_received: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(d.ok for d in self.drugs)
+
+
+@dataclass
+class _Tracked:
+    entry: TrackedDrug
+    page: DrugPage
+    terms: list[str]
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+async def refresh(
+    settings: Settings,
+    store: Store,
+    names: Iterable[str] = (),
+    *,
+    full_listing: bool | None = None,
+    holder: str | None = None,
+) -> RefreshReport:
+    """Refresh the tracked drugs that are due (or ``names``, due or not), once."""
+    now = utc_now()
+    report = RefreshReport(started_at=now)
+    store.sync_config_drugs(settings.refresh.drugs, now)
+    due = _due(store.tracked(), list(names), now)
+    if not due:
+        report.skipped = "no tracked drug is due"
+        return report
+    holder = holder or holder_id()
+    lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
+    if not store.acquire_lease(LEASE, holder, now, lease_until):
+        held = store.lease_holder(LEASE)
+        report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
+        return report
+    try:
+        await _refresh_due(settings, store, due, report, full_listing)
+    finally:
+        store.release_lease(LEASE, holder)
+    return report
+
+
+def _due(tracked: list[TrackedDrug], names: list[str], now: datetime) -> list[TrackedDrug]:
+    if names:
+        by_key = {fold(t.name): t for t in tracked}
+        missing = [n for n in names if fold(n) not in by_key]
+        if missing:
+            raise BadInputError(
+                f"not tracked: {', '.join(missing)}; add with `trialfinder track add NAME`"
+            )
+        return [by_key[fold(n)] for n in names]
+    return [t for t in tracked if t.next_attempt_at is None or t.next_attempt_at <= now]
+
+
+async def _refresh_due(
+    settings: Settings,
+    store: Store,
+    due: list[TrackedDrug],
+    report: RefreshReport,
+    full_listing: bool | None,
+) -> None:
+    from trialfinder.search import open_registry
+
+    tracked = await _resolve_all(settings, store, due, report)
+    baseline = [t for t in tracked if t.entry.last_success_at is None]
+    known = [t for t in tracked if t.entry.last_success_at is not None]
+    if full_listing is None:
+        full_listing = any(_listing_due(t.entry, settings, report.started_at) for t in known)
+    report.full_listing = bool(full_listing and known)
+    async with open_registry(settings) as registry:
+        try:
+            try:
+                stamp = await registry.data_timestamp()
+            except TrialfinderError as error:
+                _fail(store, settings, tracked, report, str(error))
+                return
+            report.data_timestamp = stamp
+            previous, _ = store.registry_timestamp(REGISTRY)
+            if stamp == previous and not baseline and not report.full_listing:
+                report.skipped = f"registry data unchanged since {stamp}"
+                for t in known:
+                    store.record_attempt(t.entry.name, report.started_at)
+                    report.drugs.append(DrugOutcome(t.entry.name, ok=True))
+                return
+            for t in baseline:
+                await _baseline(settings, store, registry, t, report)
+            if known:
+                await _incremental(settings, store, registry, known, report)
+            if report.ok:
+                store.set_registry_timestamp(REGISTRY, stamp, report.started_at)
+        finally:
+            report.requests = registry.http.requests_made
+            report.bytes_received = registry.http.bytes_received
+
+
+async def _resolve_all(
+    settings: Settings, store: Store, due: list[TrackedDrug], report: RefreshReport
+) -> list[_Tracked]:
+    tracked = []
+    for entry in due:
+        try:
+            page = (await resolve(settings, store, entry.name)).drug
+        except BadInputError as error:  # e.g. a name only loosely like a known drug
+            _record_failure(store, settings, entry, report, str(error))
+            continue
+        terms = query_terms(page, settings.drugs.max_terms) if page.known else [page.name]
+        tracked.append(_Tracked(entry, page, terms))
+    return tracked
+
+
+async def _baseline(settings, store, registry, t: _Tracked, report: RefreshReport) -> None:
+    """A drug's first refresh: every trial, all statuses, recorded without change events."""
+    query = SearchQuery(drug=t.page.name, terms=t.terms, status="all")
+    try:
+        found = await registry.search(query)
+        trials = [mark_matches(trial, t.terms) for trial in found.trials]
+        store.apply_refresh(t.page, trials, report.started_at, statuses_for, record=False)
+    except TrialfinderError as error:
+        _record_failure(store, settings, t.entry, report, str(error))
+        return
+    store.record_attempt(t.entry.name, report.started_at, full_listing=True)
+    report.drugs.append(DrugOutcome(t.entry.name, ok=True, baseline=True))
+
+
+async def _incremental(settings, store, registry, known: list[_Tracked], report) -> None:
+    since = min(t.entry.last_success_at for t in known) - OVERLAP
+    for batch in batches(known, settings.refresh.max_query_chars):
+        terms = [term for t in batch for term in t.terms]
+        query = SearchQuery(
+            drug=batch[0].page.name,
+            terms=terms,
+            status="all",
+            updated_since=since.date().isoformat(),
+        )
+        try:
+            updated = (await registry.search(query)).trials
+            listed = None
+            if report.full_listing:
+                listing = SearchQuery(drug=batch[0].page.name, terms=terms, status="all")
+                listed = (await registry.search(listing, fields=LISTING_FIELDS)).trials
+        except TrialfinderError as error:
+            for t in batch:
+                _record_failure(store, settings, t.entry, report, str(error))
+            continue
+        for t in batch:
+            await _apply(store, registry, t, updated, listed, report, settings)
+
+
+async def _apply(store, registry, t: _Tracked, updated, listed, report, settings) -> None:
+    """One drug's share of a batch: its updated trials, and what its listing says."""
+    try:
+        trials = _for_drug(updated, t.terms)
+        gone: set[str] = set()
+        if listed is not None:
+            current = {trial.id for trial in _for_drug(listed, t.terms) if not trial.mention_only}
+            linked = store.linked_trial_ids(t.page)
+            gone = linked - current
+            missing = sorted(current - linked - {trial.id for trial in trials})
+            if missing:
+                trials += _for_drug(await registry.fetch_many(missing), t.terms)
+        changes = store.apply_refresh(t.page, trials, report.started_at, statuses_for, gone=gone)
+    except TrialfinderError as error:
+        _record_failure(store, settings, t.entry, report, str(error))
+        return
+    store.record_attempt(t.entry.name, report.started_at, full_listing=listed is not None)
+    report.drugs.append(DrugOutcome(t.entry.name, ok=True, changes=changes))
+
+
+def _for_drug(trials: list[Trial], terms: list[str]) -> list[Trial]:
+    """The trials of a batch that name this drug, marked with its own terms."""
+    mine = []
+    for trial in trials:
+        if find_terms(trial, terms):
+            mine.append(mark_matches(trial.model_copy(), terms))
+    return mine
+
+
+def batches(tracked: list[_Tracked], max_chars: int) -> list[list[_Tracked]]:
+    """Tracked drugs in groups whose OR query stays under ``max_chars`` once URL-encoded."""
+    groups: list[list[_Tracked]] = []
+    size = 0
+    for t in tracked:
+        cost = sum(len(essie_phrase(term)) + 4 for term in t.terms) * 3 // 2
+        if groups and size + cost <= max_chars:
+            groups[-1].append(t)
+            size += cost
+        else:
+            groups.append([t])
+            size = cost
+    return groups
+
+
+def _listing_due(entry: TrackedDrug, settings: Settings, now: datetime) -> bool:
+    every = timedelta(hours=settings.refresh.full_relisting_hours)
+    return entry.last_full_listing_at is None or now - entry.last_full_listing_at >= every
+
+
+def _fail(store, settings, tracked: list[_Tracked], report, error: str) -> None:
+    for t in tracked:
+        _record_failure(store, settings, t.entry, report, error)
+
+
+def _record_failure(store, settings, entry: TrackedDrug, report, error: str) -> None:
+    refresh = settings.refresh
+    wait = timedelta(minutes=refresh.failure_backoff_minutes) * 2 ** min(entry.failures, 16)
+    wait = min(wait, timedelta(hours=refresh.failure_backoff_max_hours))
+    store.record_attempt(
+        entry.name, report.started_at, error=error, next_attempt_at=report.started_at + wait
+    )
+    report.drugs.append(DrugOutcome(entry.name, ok=False, error=error))
