@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from trialfinder.errors import BadInputError
 from trialfinder.models import SearchQuery
@@ -100,3 +101,22 @@ def build_query(
         country=clean_text(country, "--country", required=False),
         condition=clean_text(condition, "--condition", required=False),
     )
+
+
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date or date-time."""
+    text = (value or "").strip().lower()
+    match = _DURATION.match(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        when = datetime.fromisoformat(text.upper() if "t" in text else text)
+    except ValueError:
+        raise BadInputError(
+            f"--since {value!r}: use a duration such as 7d, 24h or 30m, or a date (2026-11-01)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

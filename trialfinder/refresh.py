@@ -210,7 +210,7 @@ async def _apply(store, registry, t: _Tracked, updated, listed, report, settings
         gone: set[str] = set()
         if listed is not None:
             current = {trial.id for trial in _for_drug(listed, t.terms) if not trial.mention_only}
-            linked = store.linked_trial_ids(t.page)
+            linked = store.linked_trial_ids(t.page, include_mentions=False)
             gone = linked - current
             missing = sorted(current - linked - {trial.id for trial in trials})
             if missing:

@@ -92,6 +92,8 @@ class CtgovStandin:
     data_timestamp: str = "2026-11-27T09:00:05"
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[web.Request] = field(default_factory=list)
+    # Faults for every request whose query string contains a text: {text: kind}.
+    fail_when: dict[str, str] = field(default_factory=dict)
 
     def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
         for _ in range(times):
@@ -118,6 +120,9 @@ class CtgovStandin:
             response = await self._fault(request, fault)
             if response is not None:
                 return response
+        for text, kind in self.fail_when.items():
+            if any(text in value for value in request.query.values()):
+                return await self._fault(request, Fault(kind))
         return await handler(request)
 
     async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:

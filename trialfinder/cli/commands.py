@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import click
 
 from trialfinder import drug_search, filters, search
 from trialfinder.cli import render
+from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
-from trialfinder.config import Settings, load_settings
-from trialfinder.store import Store
-
-
-@dataclass
-class AppContext:
-    """What every command needs, built once from ``--config``."""
-
-    config_path: str | None
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    def open_store(self) -> Store:
-        return Store.open(self.settings.cache.path)
-
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -222,3 +200,13 @@ def cache_clear(app: AppContext) -> None:
     finally:
         store.close()
     click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")
+
+
+def _register_more() -> None:
+    from trialfinder.cli import refresh_commands
+
+    for command in refresh_commands.COMMANDS:
+        cli.add_command(command)
+
+
+_register_more()

@@ -348,3 +348,31 @@ def _drug_facts(drug: DrugPage) -> list[tuple[str, str | None]]:
         ]
     facts.append(("Missing", "; ".join(drug.missing) or None))
     return facts
+
+
+def write_changes(events, fmt: str, out: IO[str]) -> None:
+    if fmt == "json":
+        json.dump([e.as_json() for e in events], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    if not events:
+        out.write("no changes in that time\n")
+        return
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("When", "Drug", "Trial", "Change", "From", "To", "Detail"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            *_plain(
+                e.at.strftime("%Y-%m-%d %H:%M"),
+                e.drug,
+                e.trial_id,
+                e.type.value.replace("_", " "),
+                e.from_value or "",
+                e.to_value or "",
+                e.detail or "",
+            )
+        )
+    _console(out).print(table)

@@ -177,10 +177,13 @@ class TrackingMixin:
 
     # -- applying a refresh --------------------------------------------------------------
 
-    def linked_trial_ids(self, drug: DrugPage) -> set[str]:
+    def linked_trial_ids(self, drug: DrugPage, include_mentions: bool = True) -> set[str]:
+        """The trials linked to ``drug``'s page (those naming it only in passing, if asked)."""
         drug_id = self._drug_id(drug.name)
         rows = self.conn.execute(
-            "SELECT trial_id FROM drug_trials WHERE drug_id = ?", [drug_id]
+            "SELECT trial_id FROM drug_trials WHERE drug_id = ?"
+            + ("" if include_mentions else " AND mention_only = 0"),
+            [drug_id],
         ).fetchall()
         return {r[0] for r in rows}
 

@@ -13,9 +13,10 @@ from aiohttp import web
 from trialfinder.config import Settings
 
 if TYPE_CHECKING:
-    from trialfinder.web.metrics import Metrics
     from trialfinder.web.ratelimit import RateLimiter
     from trialfinder.web.service import TrialService
+
+    from trialfinder.web.metrics import Metrics
     from trialfinder.web.static import Assets
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -1,0 +1,120 @@
+"""The refresh schedule: APScheduler running ``refresh`` in an asyncio event loop.
+
+The same scheduler runs alone (``trialfinder scheduler``) or inside the web
+app's loop (``trialfinder serve``), started and stopped with it. One job, so
+runs never overlap in a process (``max_instances=1``); missed runs are
+coalesced; the lease in SQLite keeps other processes out; the registry's rate
+limit is shared by everything in the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from trialfinder.config import Settings
+from trialfinder.errors import TrialfinderError
+from trialfinder.refresh import RefreshReport, refresh
+from trialfinder.store import Store
+
+log = logging.getLogger("trialfinder.scheduler")
+JOB_ID = "refresh"
+
+
+def trigger_for(settings: Settings) -> BaseTrigger:
+    """A cron trigger if ``[refresh] cron`` is set, else every ``interval_minutes``."""
+    config = settings.refresh
+    jitter = config.jitter_seconds or None
+    if config.cron:
+        trigger = CronTrigger.from_crontab(config.cron, timezone=UTC)
+        trigger.jitter = jitter
+        return trigger
+    return IntervalTrigger(seconds=config.interval_minutes * 60, timezone=UTC, jitter=jitter)
+
+
+def next_run(settings: Settings, last_run: datetime | None, now: datetime) -> datetime | None:
+    """When the schedule next fires (without jitter), for ``trialfinder status``."""
+    config = settings.refresh
+    if config.cron:
+        return CronTrigger.from_crontab(config.cron, timezone=UTC).get_next_fire_time(None, now)
+    if last_run is None:
+        return now
+    return max(now, last_run + timedelta(minutes=config.interval_minutes))
+
+
+async def run_refresh(settings: Settings) -> RefreshReport | None:
+    """One scheduled run: its own store connection, its failures logged, never raised."""
+    store = Store.open(settings.cache.path)
+    try:
+        report = await refresh(settings, store)
+    except TrialfinderError as error:
+        log.error("refresh failed: %s", error)
+        return None
+    finally:
+        store.close()
+    changes = sum(len(d.changes) for d in report.drugs)
+    failed = [d.name for d in report.drugs if not d.ok]
+    log.info(
+        "refresh: %s drugs, %s changes, %s requests%s%s",
+        len(report.drugs),
+        changes,
+        report.requests,
+        f", skipped: {report.skipped}" if report.skipped else "",
+        f", failed: {', '.join(failed)}" if failed else "",
+    )
+    return report
+
+
+def build_scheduler(
+    settings: Settings, job: Callable | None = None, *, run_now: bool = True
+) -> AsyncIOScheduler:
+    """A scheduler (not yet started) with the refresh job on the configured trigger."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        job or run_refresh,
+        trigger_for(settings),
+        args=[settings],
+        id=JOB_ID,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=settings.refresh.misfire_grace_seconds,
+        next_run_time=datetime.now(UTC) if run_now else None,
+    )
+    return scheduler
+
+
+def scheduler_context(settings: Settings):
+    """An aiohttp cleanup context: the scheduler starts and stops with the web app."""
+
+    async def context(app) -> AsyncIterator[None]:
+        scheduler = build_scheduler(settings)
+        scheduler.start()
+        app["scheduler_running"] = lambda: scheduler.running
+        yield
+        scheduler.shutdown(wait=False)
+
+    return context
+
+
+async def run_forever(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the scheduler alone until SIGINT/SIGTERM (or ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    scheduler = build_scheduler(settings)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
