@@ -86,7 +86,7 @@ async def refresh(
         return report
     holder = holder or holder_id()
     lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
-    if not store.acquire_lease(LEASE, holder, now, lease_until):
+    if not _take_lease(store, holder, now, lease_until):
         held = store.lease_holder(LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
         return report
@@ -95,6 +95,30 @@ async def refresh(
     finally:
         store.release_lease(LEASE, holder)
     return report
+
+
+def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> bool:
+    """The lease, if free, expired, or held by a process of this machine that has died."""
+    if store.acquire_lease(LEASE, holder, now, until):
+        return True
+    held = store.lease_holder(LEASE)
+    if held and _is_dead_here(held[0]):
+        return store.take_over_lease(LEASE, held[0], holder, until)
+    return False
+
+
+def _is_dead_here(holder: str) -> bool:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine: only expiry can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _due(tracked: list[TrackedDrug], names: list[str], now: datetime) -> list[TrackedDrug]:

@@ -100,21 +100,28 @@ def scheduler_context(settings: Settings):
         scheduler.start()
         app["scheduler_running"] = lambda: scheduler.running
         yield
-        scheduler.shutdown(wait=False)
+        await stop(scheduler)
 
     return context
 
 
-async def run_forever(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run the scheduler alone until SIGINT/SIGTERM (or ``stop`` is set)."""
-    stop = stop or asyncio.Event()
+async def stop(scheduler: AsyncIOScheduler) -> None:
+    """Shut down, and let the loop carry it out (APScheduler schedules it on the loop)."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+
+
+async def run_forever(settings: Settings, stop_event: asyncio.Event | None = None) -> None:
+    """Run the scheduler alone until SIGINT/SIGTERM (or ``stop_event`` is set)."""
+    stop_event = stop_event or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop_event.set)
     scheduler = build_scheduler(settings)
     scheduler.start()
     try:
-        await stop.wait()
+        await stop_event.wait()
     finally:
-        scheduler.shutdown(wait=False)
+        await stop(scheduler)

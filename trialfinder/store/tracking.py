@@ -148,6 +148,15 @@ class TrackingMixin:
             row = self.conn.execute("SELECT holder FROM leases WHERE name = ?", [name]).fetchone()
         return row is not None and row[0] == holder
 
+    def take_over_lease(self, name: str, dead_holder: str, holder: str, until: datetime) -> bool:
+        """Take the lease from a holder known to be dead (its process is gone)."""
+        with self.db.atomic():
+            cursor = self.conn.execute(
+                "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?",
+                [holder, until.isoformat(), name, dead_holder],
+            )
+        return cursor.rowcount == 1
+
     def release_lease(self, name: str, holder: str) -> None:
         with self.db.atomic():
             self.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])

@@ -41,6 +41,11 @@ class Flights:
         self._tasks: dict[Hashable, asyncio.Task] = {}
         self.started = 0  # flights begun, for tests and metrics
 
+    @property
+    def gate(self) -> asyncio.Semaphore:
+        """Held while anything asks a registry: other work that fetches waits on it too."""
+        return self._gate
+
     def pending(self, key: Hashable) -> bool:
         return key in self._tasks
 
