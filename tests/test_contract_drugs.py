@@ -77,9 +77,6 @@ DD_TYPES = {
     "NSCNumber": AliasType.NSC_NUMBER,
     "INDCode": AliasType.IND_CODE,
 }
-# Alias types trialfinder maps wrongly today (see test_dd_acronym_aliases_are_abbreviations);
-# left out of the other checks so that they test everything else.
-DD_TYPES_MISREAD = {"Acronym"}
 
 BEVACIZUMAB_TYPES = {
     "Synonym": 24,
@@ -220,8 +217,6 @@ def test_dd_every_alias_is_kept_with_its_type(reference_dir, name):
         for raw_alias, alias in zip(raw_aliases, facts.aliases, strict=True):
             raw_type = raw_alias["type"]
             assert raw_type in DD_TYPES, f"{label}: unknown alias type {raw_type!r} in real data"
-            if raw_type in DD_TYPES_MISREAD:
-                continue
             assert alias.type is DD_TYPES[raw_type], f"{label}: {raw_alias} -> {alias.type}"
             assert alias.type is not AliasType.OTHER, label
             recorded[DD_TYPES[raw_type]] += 1
@@ -230,12 +225,6 @@ def test_dd_every_alias_is_kept_with_its_type(reference_dir, name):
     assert AliasType.OTHER not in parsed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: nci_drug_dictionary.ALIAS_TYPES knows 'AcronymName', but the Drug "
-    "Dictionary's TermNameType is 'Acronym', so its acronyms become AliasType.OTHER and are "
-    "never searched",
-)
 def test_dd_acronym_aliases_are_abbreviations(reference_dir):
     terms = dd_records(reference_dir, EXPAND_B)
     acronyms = {

@@ -61,9 +61,14 @@ def code_variants(name: str) -> list[str]:
     )
 
 
+_IDENTIFIER = re.compile(r"^(UNII|EC|CAS|NSC|IND|RN|ATC)\b", re.IGNORECASE)
+
+
 def is_useful_term(name: str) -> bool:
-    """Short, name-like text: not a number, a formula or a chemical description."""
+    """Short, name-like text: not a number, an identifier, a formula or a description."""
     text = name.strip()
+    if _IDENTIFIER.match(text):
+        return False
     if not text or len(text) > MAX_TERM_LENGTH or len(text.split()) > MAX_TERM_WORDS:
         return False
     if _NOISY.search(text):

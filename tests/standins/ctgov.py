@@ -182,8 +182,8 @@ class CtgovStandin:
     def _matching(self, params) -> list[dict[str, Any]]:
         studies = self.studies
         if "query.intr" in params:
-            terms = _essie_terms(params["query.intr"])
-            studies = [s for s in studies if any(_mentions(s, t) for t in terms)]
+            phrases = [_words(t) for t in _essie_terms(params["query.intr"])]
+            studies = [s for s in studies if _mentions_any(s, phrases)]
         if "query.cond" in params:
             terms = _essie_terms(params["query.cond"])
             studies = [s for s in studies if any(_has_condition(s, t) for t in terms)]
@@ -230,7 +230,7 @@ def _intervention_named(study: dict, term: str) -> bool:
     )
 
 
-def _mentions(study: dict, term: str) -> bool:
+def _intervention_texts(study: dict) -> list[str]:
     """Like the real InterventionSearch area: names, other names, titles, arm groups."""
     protocol = study["protocolSection"]
     arms = protocol.get("armsInterventionsModule", {})
@@ -242,7 +242,16 @@ def _mentions(study: dict, term: str) -> bool:
         texts += [group.get("label", ""), group.get("description", "")]
     ident = protocol.get("identificationModule", {})
     texts += [ident.get("briefTitle", ""), ident.get("officialTitle", "")]
-    return any(_phrase_in(term, text) for text in texts if text)
+    return [_words(text) for text in texts if text]
+
+
+def _mentions(study: dict, term: str) -> bool:
+    return _mentions_any(study, [_words(term)])
+
+
+def _mentions_any(study: dict, phrases: list[str]) -> bool:
+    texts = _intervention_texts(study)
+    return any(phrase in text for phrase in phrases for text in texts)
 
 
 def _has_condition(study: dict, term: str) -> bool:

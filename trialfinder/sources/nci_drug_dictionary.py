@@ -26,7 +26,7 @@ ALIAS_TYPES = {
     "Synonym": AliasType.SYNONYM,
     "LexicalVariant": AliasType.SYNONYM,
     "Abbreviation": AliasType.ABBREVIATION,
-    "AcronymName": AliasType.ABBREVIATION,
+    "Acronym": AliasType.ABBREVIATION,
     "ObsoleteName": AliasType.OBSOLETE_NAME,
     "ChemicalStructureName": AliasType.CHEMICAL_NAME,
     "CASRegistryName": AliasType.CAS_NUMBER,
