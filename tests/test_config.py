@@ -31,7 +31,12 @@ def test_config_toml_documents_exactly_the_defaults():
     assert Settings.model_validate(data) == Settings()
     # every setting the model has appears in the file (a secret may be commented out)
     absent = [key for key, present in _settings_in(Settings(), data) if not present]
-    assert absent == ["drugs.openfda.api_key", "refresh.cron", "server.admin_token"]
+    assert absent == [
+        "registries.nci_cts.api_key",
+        "drugs.openfda.api_key",
+        "refresh.cron",
+        "server.admin_token",
+    ]
     assert "# api_key" in text and "# cron" in text and "# admin_token" in text
 
 

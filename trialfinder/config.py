@@ -22,6 +22,7 @@ from trialfinder.errors import ConfigError
 CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
 OPENFDA_KEY_ENV_VAR = "TRIALFINDER_OPENFDA_API_KEY"
 ADMIN_TOKEN_ENV_VAR = "TRIALFINDER_ADMIN_TOKEN"
+NCI_CTS_KEY_ENV_VAR = "TRIALFINDER_NCI_CTS_API_KEY"
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_USER_AGENT = (
     f"trialfinder/{__version__} (+https://github.com/trialfinder/trialfinder; "
@@ -68,8 +69,44 @@ class CtgovSettings(_Service):
     page_size: int = Field(1000, ge=1, le=1000)
 
 
+class CtisSettings(_Service):
+    base_url: str = "https://euclinicaltrials.eu/ctis-public-api"
+    requests_per_second: PositiveFloat = 1.0
+    page_size: int = Field(100, ge=1, le=100)
+
+
+class IsrctnSettings(_Service):
+    base_url: str = "https://www.isrctn.com/api"
+    requests_per_second: PositiveFloat = 1.0
+
+
+class NciCtsSettings(_Service):
+    base_url: str = "https://clinicaltrialsapi.cancer.gov/api/v2"
+    requests_per_second: PositiveFloat = 1.0
+    # Off without a key (free from NCI); also TRIALFINDER_NCI_CTS_API_KEY.
+    api_key: str | None = None
+
+
+REGISTRY_NAMES = ("ctgov", "ctis", "isrctn", "nci_cts")
+
+
 class RegistriesSettings(_Section):
+    # Which registries a search asks (also `search --registry ctgov,ctis`).
+    enabled: list[str] = Field(default_factory=lambda: list(REGISTRY_NAMES))
+    # When a trial is in several registries, the record of the first one here leads.
+    preference: list[str] = Field(default_factory=lambda: list(REGISTRY_NAMES))
     ctgov: CtgovSettings = CtgovSettings()
+    ctis: CtisSettings = CtisSettings()
+    isrctn: IsrctnSettings = IsrctnSettings()
+    nci_cts: NciCtsSettings = NciCtsSettings()
+
+    @field_validator("enabled", "preference")
+    @classmethod
+    def _known_registries(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in REGISTRY_NAMES]
+        if unknown:
+            raise ValueError(f"unknown registry {', '.join(unknown)}; known: {REGISTRY_NAMES}")
+        return value
 
 
 class DrugSourceSettings(_Service):
@@ -240,6 +277,11 @@ def _with_secrets(settings: Settings) -> Settings:
         openfda = settings.drugs.openfda.model_copy(update={"api_key": key})
         drugs = settings.drugs.model_copy(update={"openfda": openfda})
         settings = settings.model_copy(update={"drugs": drugs})
+    cts_key = os.environ.get(NCI_CTS_KEY_ENV_VAR)
+    if cts_key and not settings.registries.nci_cts.api_key:
+        nci_cts = settings.registries.nci_cts.model_copy(update={"api_key": cts_key})
+        registries = settings.registries.model_copy(update={"nci_cts": nci_cts})
+        settings = settings.model_copy(update={"registries": registries})
     token = os.environ.get(ADMIN_TOKEN_ENV_VAR)
     if token and not settings.server.admin_token:
         server = settings.server.model_copy(update={"admin_token": token})
