@@ -192,3 +192,45 @@ def test_parse_retry_after():
     assert parse_retry_after("Sat, 28 Nov 2026 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@pytest.fixture
+async def echo_url(aiohttp_server):
+    """A tiny service: POST /echo returns the JSON it got; GET /xml answers XML, or fails first."""
+    from aiohttp import web
+
+    state = {"failures": 0}
+
+    async def echo(request):
+        if state["failures"]:
+            state["failures"] -= 1
+            return web.Response(status=503)
+        return web.json_response({"got": await request.json()})
+
+    async def xml(request):
+        if request.query.get("kind") == "html":
+            return web.Response(text="<html>maintenance</html>", content_type="text/html")
+        return web.Response(text="<a>é</a>", content_type="application/xml", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/xml", xml)
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/"), state
+
+
+async def test_post_json_is_retried_like_get(echo_url):
+    base, state = echo_url
+    state["failures"] = 2
+    async with client() as http:
+        answer = await http.post_json(f"{base}/echo", {"searchCriteria": {"product": "x"}})
+    assert answer == {"got": {"searchCriteria": {"product": "x"}}}
+    assert http.requests_made == 3
+
+
+async def test_get_text_returns_decoded_xml_and_refuses_html(echo_url):
+    base, _ = echo_url
+    async with client() as http:
+        assert await http.get_text(f"{base}/xml") == "<a>é</a>"
+        with pytest.raises(RegistryUnavailableError, match="HTML page instead of XML"):
+            await http.get_text(f"{base}/xml", {"kind": "html"})

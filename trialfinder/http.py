@@ -134,36 +134,70 @@ class PoliteClient:
 
     async def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``url`` and return its decoded JSON, retrying politely."""
+        return await self._request("GET", url, params=params)
+
+    async def post_json(self, url: str, body: Any, params: Mapping[str, str] | None = None) -> Any:
+        """POST ``body`` as JSON and return the decoded JSON answer, retrying politely.
+
+        Only for registries whose searches are POSTs (CTIS, NCI CTS): such a
+        search changes nothing, so retrying it is as safe as retrying a GET.
+        """
+        return await self._request("POST", url, params=params, body=body)
+
+    async def get_text(self, url: str, params: Mapping[str, str] | None = None) -> str:
+        """GET ``url`` and return its text (XML registries), retrying politely."""
+        return await self._request("GET", url, params=params, text=True)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        text: bool = False,
+    ) -> Any:
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
-            failure = await self._try_once(url, params)
-            if not isinstance(failure, _Attempt):
-                return failure
+            answer = await self._try_once(method, url, params, body, text)
+            if not isinstance(answer, _Attempt):
+                return answer
             if attempt + 1 == attempts:
                 break
-            await self._sleep(self._delay(attempt, failure))
+            await self._sleep(self._delay(attempt, answer))
         raise RegistryUnavailableError(
-            self.registry, f"{failure.reason} (gave up after {attempts} attempts)"
+            self.registry, f"{answer.reason} (gave up after {attempts} attempts)"
         )
 
-    async def _try_once(self, url: str, params: Mapping[str, str] | None) -> Any:
-        assert self._session is not None, "use PoliteClient as an async context manager"
+    async def _try_once(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        text: bool,
+    ) -> Any:
+        if self._session is None:
+            raise RuntimeError("use PoliteClient as an async context manager")
         await self.limiter.wait()
         self.requests_made += 1
+        headers = {"Accept": "application/xml, text/xml"} if text else None
         try:
-            async with self._session.get(url, params=params) as response:
-                body = await response.read()
-                self.bytes_received += len(body)
-                return self._interpret(response, body)
+            async with self._session.request(
+                method, url, params=params, json=body, headers=headers
+            ) as response:
+                raw = await response.read()
+                self.bytes_received += len(raw)
+                return self._interpret(response, raw, text)
         except TimeoutError:
             return _Attempt(f"no answer within {self.settings.timeout_seconds:g} s")
         except aiohttp.ClientError as error:
             return _Attempt(f"connection failed ({_describe(error)})")
 
-    def _interpret(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
+    def _interpret(self, response: aiohttp.ClientResponse, body: bytes, text: bool) -> Any:
         status = response.status
         if status == 200:
-            return self._decode(response, body)
+            return self._decode_text(response, body) if text else self._decode(response, body)
         text = _short_text(body)
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -182,6 +216,15 @@ class PoliteClient:
             return json.loads(body)
         except (UnicodeDecodeError, ValueError):
             return _Attempt("answered with something that is not JSON")
+
+    def _decode_text(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
+        content_type = response.headers.get("Content-Type", "")
+        if "html" in content_type:
+            return _Attempt("answered with an HTML page instead of XML")
+        try:
+            return body.decode(response.charset or "utf-8")
+        except (UnicodeDecodeError, LookupError):
+            return _Attempt("answered with text that cannot be decoded")
 
     def _delay(self, attempt: int, failure: _Attempt) -> float:
         settings = self.settings
