@@ -42,7 +42,7 @@ def expanded(query: SearchQuery, resolution: Resolution, settings: Settings) -> 
     """``query`` for the resolved drug, with every useful name of it as a term."""
     drug = resolution.drug
     terms = query_terms(drug, settings.drugs.max_terms) if drug.known else [drug.name]
-    return query.model_copy(update={"drug": drug.name, "terms": terms})
+    return query.model_copy(update={"drug": drug.name, "terms": terms, "ncit_code": drug.ncit_code})
 
 
 async def search_drug(

@@ -65,6 +65,14 @@ class Eligibility(_Model):
     criteria: str | None = None
 
 
+class Registration(_Model):
+    """The same trial in another registry: "also registered as"."""
+
+    registry: str
+    id: str
+    url: str | None = None
+
+
 class MatchedTerm(_Model):
     """A search term found in a trial, and where: why the trial is listed."""
 
@@ -97,6 +105,8 @@ class Trial(_Model):
     summary: str | None = None
     secondary_ids: list[str] = Field(default_factory=list)
     url: str
+    # Where else this trial is registered, once records of several registries are merged.
+    also_registered: list[Registration] = Field(default_factory=list)
     matched_term: str | None = None
     matched_terms: list[MatchedTerm] = Field(default_factory=list)
     # The drug is named only in passing (title, summary), not as an intervention.
@@ -126,6 +136,8 @@ class SearchQuery(_Model):
     phases: list[str] = Field(default_factory=list)  # EARLY_PHASE1, PHASE1 ... NA
     country: str | None = None
     condition: str | None = None
+    # The drug's NCI Thesaurus code, for registries that search by it (NCI CTS).
+    ncit_code: str | None = None
     # Only trials updated on or after this date (YYYY-MM-DD): incremental refresh.
     updated_since: PartialDate | None = None
 
