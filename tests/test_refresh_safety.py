@@ -18,8 +18,10 @@ from aiohttp import web
 from tests.standins.ctgov import synthetic_studies
 from trialfinder.cli import main
 from trialfinder.config import load_settings
-from trialfinder.scheduler import build_scheduler, run_forever, scheduler_context, stop
+from trialfinder.scheduler import build_scheduler, run_forever, stop
 from trialfinder.store import Store
+from trialfinder.web.keys import SCHEDULER_RUNNING
+from trialfinder.web.scheduling import scheduler_context
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,6 +138,6 @@ async def test_the_scheduler_starts_and_stops_with_a_web_app(aiohttp_server, con
     app = web.Application()
     app.cleanup_ctx.append(scheduler_context(settings))
     server = await aiohttp_server(app)
-    assert app["scheduler_running"]()
+    assert app[SCHEDULER_RUNNING]()
     await server.close()
-    assert not app["scheduler_running"]()
+    assert not app[SCHEDULER_RUNNING]()

@@ -15,7 +15,7 @@ from trialfinder.models import SearchQuery
 from trialfinder.registries.ctgov.vocabulary import PHASES, STATUS_GROUPS, statuses_for
 
 MAX_NAME_LENGTH = 200
-_NCT_ID = re.compile(r"^NCT\d{8}$")
+_NCT_ID = re.compile(r"^NCT[0-9]{8}$")
 _PHASE_ALIASES = {
     "0": "EARLY_PHASE1",
     "EARLY1": "EARLY_PHASE1",

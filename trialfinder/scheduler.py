@@ -1,8 +1,8 @@
 """The refresh schedule: APScheduler running ``refresh`` in an asyncio event loop.
 
 The same scheduler runs alone (``trialfinder scheduler``) or inside the web
-app's loop (``trialfinder serve``), started and stopped with it. One job, so
-runs never overlap in a process (``max_instances=1``); missed runs are
+app's loop (``trialfinder serve``; see ``web/scheduling.py``), started and
+stopped with it. One job, so runs never overlap in a process (``max_instances=1``); missed runs are
 coalesced; the lease in SQLite keeps other processes out; the registry's rate
 limit is shared by everything in the loop.
 """
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -90,19 +90,6 @@ def build_scheduler(
         next_run_time=datetime.now(UTC) if run_now else None,
     )
     return scheduler
-
-
-def scheduler_context(settings: Settings):
-    """An aiohttp cleanup context: the scheduler starts and stops with the web app."""
-
-    async def context(app) -> AsyncIterator[None]:
-        scheduler = build_scheduler(settings)
-        scheduler.start()
-        app["scheduler_running"] = lambda: scheduler.running
-        yield
-        await stop(scheduler)
-
-    return context
 
 
 async def stop(scheduler: AsyncIOScheduler) -> None:

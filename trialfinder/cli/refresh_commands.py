@@ -1,4 +1,4 @@
-"""Commands that keep drugs fresh: track, refresh, changes, status, scheduler."""
+"""Commands that keep drugs fresh (track, refresh, changes, status, scheduler) and serve them."""
 
 from __future__ import annotations
 
@@ -205,4 +205,26 @@ def scheduler_command(app: AppContext) -> None:
     asyncio.run(run_forever(app.settings))
 
 
-COMMANDS = [track_group, refresh_command, changes_command, status_command, scheduler_command]
+@click.command("serve")
+@click.option("--host", help="Address to listen on (default: [server] host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [server] port).")
+@click.option("--no-scheduler", is_flag=True, help="Serve without refreshing tracked drugs.")
+@pass_app
+def serve_command(app: AppContext, host: str | None, port: int | None, no_scheduler: bool) -> None:
+    """Serve the JSON API, the widget and the demo page; refresh tracked drugs on schedule."""
+    from trialfinder import serving
+
+    settings = app.settings
+    address = f"http://{host or settings.server.host}:{port or settings.server.port}/"
+    click.echo(f"serving on {address} (Ctrl-C stops)", err=True)
+    serving.run(settings, host, port, scheduler=not no_scheduler)
+
+
+COMMANDS = [
+    track_group,
+    refresh_command,
+    changes_command,
+    status_command,
+    scheduler_command,
+    serve_command,
+]

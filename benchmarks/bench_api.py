@@ -1,0 +1,328 @@
+"""Benchmark: the web API's cache hits against a bare aiohttp hello-world, in one run.
+
+What it measures
+    Requests per second and p99 latency at 50 connections, on 127.0.0.1, of:
+
+    * ``hello``: a bare aiohttp app answering ``Hello, world`` (the ceiling
+      for any aiohttp handler on this machine);
+    * ``trials``: ``GET /api/v1/drugs/blinatumomab/trials`` on trialfinder,
+      answered from the cache (the registry was asked once, before timing),
+      with ``Accept-Encoding: gzip`` as a browser sends it: the memo of
+      rendered answers serves nearly all of them;
+    * ``trials, no memo``: the same with the memo off, so every request reads
+      SQLite, validates the trials and renders JSON (the worst cache hit);
+    * ``304``: the same URL with ``If-None-Match`` and the answer's ETag;
+    * the memo hit and the 304 again with the access log off, to show its price.
+
+    Each server runs alone in its own process (one core), with trialfinder's
+    JSON access log on (written to /dev/null) and its rate limit off; the load
+    comes from ``wrk`` (one thread) when it is installed (``apt-get install
+    wrk``), else from a Python aiohttp load generator in another process,
+    which is slower than the servers and so understates every figure.
+    Cases are interleaved over ``--rounds`` rounds and the median round kept.
+
+Targets
+    trials >= 0.6 x hello's requests/s, with p99 under 20 ms; the 304 >= 0.8 x
+    hello. A missed target is printed, not an error; the script exits 1 only
+    if something fails (a non-2xx/3xx answer, a server that will not start).
+
+How to rerun (from the repository root; about a minute)
+    .venv/bin/python benchmarks/bench_api.py
+    .venv/bin/python benchmarks/bench_api.py --duration 10 --rounds 5
+    .venv/bin/python benchmarks/bench_api.py --python-load   # without wrk
+
+Nothing leaves the machine: the stand-in registry and drug sources run in a
+thread of this process, every server listens on 127.0.0.1 only, and each load
+run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.standins.ctgov import CtgovStandin  # noqa: E402
+from tests.standins.drugs import DrugStandins  # noqa: E402
+from tests.standins.server import serve_in_thread  # noqa: E402
+from tests.standins.webapp import web_settings  # noqa: E402
+
+CONNECTIONS = 50
+TRIALS = "/api/v1/drugs/blinatumomab/trials"
+TARGET_RATIO, TARGET_P99_MS, TARGET_304_RATIO = 0.6, 20.0, 0.8
+
+HELLO_SERVER = """
+import sys
+from aiohttp import web
+async def hello(request):
+    return web.Response(text="Hello, world")
+app = web.Application()
+app.router.add_get("/", hello)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+TRIALFINDER_SERVER = """
+import logging, sys
+from trialfinder.config import load_settings
+from trialfinder.web import httpcache
+from trialfinder.serving import run
+if sys.argv[3] == "no-memo":
+    httpcache.MEMO_SECONDS = 0
+if sys.argv[4] == "no-log":
+    logging.getLogger("trialfinder.access").setLevel(logging.WARNING)
+run(load_settings(sys.argv[1]), port=int(sys.argv[2]))
+"""
+
+# The Python load generator, run in its own process: 50 connections, a fixed time.
+PY_LOAD = """
+import asyncio, json, sys, time
+import aiohttp
+url, seconds, connections = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+headers = json.loads(sys.argv[4])
+async def main():
+    latencies, bad = [], 0
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        stop = time.perf_counter() + seconds
+        async def worker():
+            nonlocal bad
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    if response.status >= 400:
+                        bad += 1
+                latencies.append(time.perf_counter() - started)
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(json.dumps({"rps": len(latencies) / elapsed, "p99_ms": p99, "bad": bad}))
+asyncio.run(main())
+"""
+
+
+class BenchError(Exception):
+    """Something went wrong (not a missed target): the script exits 1."""
+
+
+@dataclass
+class Run:
+    rps: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(program: str, args: list[str]) -> Iterator[str]:
+    """Run a server program in its own process until the block ends; yield its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", program, *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    port = args[0] if program is HELLO_SERVER else args[1]
+    base = f"http://127.0.0.1:{port}"
+    probe = base + ("/" if program is HELLO_SERVER else "/healthz")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(probe).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise BenchError(f"the server at {base} did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def load(url: str, seconds: float, headers: dict[str, str], use_wrk: bool) -> Run:
+    if use_wrk:
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            url,
+        ]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
+            raise BenchError(f"wrk saw errors for {url}:\n{out}")
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out).groups()
+        p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        return Run(rps, p99)
+    out = subprocess.run(
+        [sys.executable, "-c", PY_LOAD, url, str(seconds), str(CONNECTIONS), json.dumps(headers)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(out)
+    if result["bad"]:
+        raise BenchError(f"{result['bad']} error answers from {url}")
+    return Run(result["rps"], result["p99_ms"])
+
+
+def etag_of(url: str) -> str:
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request) as response:
+        if response.status != 200:
+            raise BenchError(f"{url} answered {response.status}")
+        return response.headers["ETag"]
+
+
+def check_304(url: str, etag: str) -> None:
+    request = urllib.request.Request(url, headers={"If-None-Match": etag})
+    try:
+        urllib.request.urlopen(request).close()
+    except urllib.error.HTTPError as error:
+        if error.code == 304:
+            return
+        raise
+    raise BenchError(f"{url} did not answer 304 to its own ETag")
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    import aiohttp
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--python-load", action="store_true", help="never use wrk")
+    args = parser.parse_args()
+    use_wrk = not args.python_load and shutil.which("wrk") is not None
+    gzip_header = {"Accept-Encoding": "gzip"}
+
+    ctgov, drugs = CtgovStandin(), DrugStandins()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        serve_in_thread(ctgov.app()) as ctgov_base,
+        serve_in_thread(drugs.app()) as drugs_base,
+    ):
+        settings = web_settings(
+            Path(folder), f"{ctgov_base}/api/v2", drugs.base_urls(drugs_base), retries=0
+        )
+        config = str(settings.source)
+        runs: dict[str, list[Run]] = {}
+        hello_port, memo_port, plain_port, quiet_port = (str(free_port()) for _ in range(4))
+        with (
+            serve(HELLO_SERVER, [hello_port]) as hello,
+            serve(TRIALFINDER_SERVER, [config, memo_port, "memo", "log"]) as memo,
+            serve(TRIALFINDER_SERVER, [config, plain_port, "no-memo", "log"]) as plain,
+            serve(TRIALFINDER_SERVER, [config, quiet_port, "memo", "no-log"]) as quiet,
+        ):
+            etag_of(plain + TRIALS)  # the first request asks the registry and fills the cache
+            etag = etag_of(memo + TRIALS)  # from here on, every answer is a cache hit
+            if etag_of(plain + TRIALS) != etag:
+                raise BenchError("the two trialfinder servers gave different answers")
+            check_304(memo + TRIALS, etag)
+            searches = len(ctgov.study_requests)
+            not_modified = {"If-None-Match": etag}
+            cases = {
+                "hello-world (bare aiohttp)": (hello + "/", {}),
+                "trials, cache hit": (memo + TRIALS, gzip_header),
+                "trials, cache hit, no access log": (quiet + TRIALS, gzip_header),
+                "trials, cache hit, no memo": (plain + TRIALS, gzip_header),
+                "trials, 304 (If-None-Match)": (memo + TRIALS, not_modified),
+                "trials, 304, no access log": (quiet + TRIALS, not_modified),
+            }
+            for url, headers in cases.values():  # warm-up, untimed
+                load(url, 1.0, headers, use_wrk)
+            for _ in range(args.rounds):
+                for name, (url, headers) in cases.items():
+                    runs.setdefault(name, []).append(load(url, args.duration, headers, use_wrk))
+            if len(ctgov.study_requests) != searches:
+                raise BenchError("a timed request reached the registry: not a cache hit")
+            check_304(memo + TRIALS, etag)
+
+    def median(name: str) -> Run:
+        chosen = sorted(runs[name], key=lambda run: run.rps)[len(runs[name]) // 2]
+        return chosen
+
+    hello_rps = median("hello-world (bare aiohttp)").rps
+    print(f"Web API, {CONNECTIONS} connections, 127.0.0.1, one server process each")
+    print(f"load: {'wrk -t1' if use_wrk else 'Python aiohttp client'}, {args.duration:g} s a run, "
+          f"median of {args.rounds} interleaved rounds")  # fmt: skip
+    print(f"machine: {machine()}\n")
+    header = f"{'case':36} {'req/s':>9} {'x hello':>8} {'p99 ms':>8}  target (access log on)"
+    print(header + "\n" + "-" * (len(header) + 24))
+    for name in runs:
+        run = median(name)
+        ratio = run.rps / hello_rps
+        if name == "trials, cache hit":
+            met = ratio >= TARGET_RATIO and run.p99_ms < TARGET_P99_MS
+            target = f">= {TARGET_RATIO} x, p99 < {TARGET_P99_MS:g} ms: " + (
+                "met" if met else "MISSED"
+            )
+        elif name == "trials, 304 (If-None-Match)":
+            target = f">= {TARGET_304_RATIO} x: " + (
+                "met" if ratio >= TARGET_304_RATIO else "MISSED"
+            )
+        else:
+            target = ""
+        print(f"{name:36} {run.rps:9.0f} {ratio:8.2f} {run.p99_ms:8.2f}  {target}")
+    print("\nall rounds (req/s): " + "; ".join(
+        f"{name}: {', '.join(f'{r.rps:.0f}' for r in rs)}" for name, rs in runs.items()
+    ))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (BenchError, subprocess.CalledProcessError) as error:
+        print(f"bench_api: {error}", file=sys.stderr)
+        sys.exit(1)

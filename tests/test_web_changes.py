@@ -1,0 +1,125 @@
+"""Changes and the Atom feed: what refreshes recorded, newest first, escaped for readers.
+
+The refresh that records changes is not the web app's; these tests write
+change rows into the store the way a refresh would, then read them back
+through the API and the feed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.standins.webapp import web_settings
+from trialfinder.store.store import utc_now
+from trialfinder.web import create_app
+from trialfinder.web.keys import SERVICE
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+async def client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
+    ctgov = await aiohttp_server(ctgov_standin.app())
+    drugs = await aiohttp_server(drug_standins.app())
+    settings = web_settings(
+        tmp_path,
+        str(ctgov.make_url("/api/v2")),
+        drug_standins.base_urls(str(drugs.make_url("/"))),
+    )
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/api/v1/drugs/blinatumomab")).status == 200  # caches the drug
+    return client
+
+
+def record(client, trial_id, kind, at, from_value=None, to_value=None, detail=None):
+    store = client.server.app[SERVICE].store
+    drug_id = store.conn.execute("SELECT id FROM drugs WHERE name = 'blinatumomab'").fetchone()[0]
+    store.conn.execute(
+        "INSERT INTO changes (drug_id, trial_id, type, from_value, to_value, detail, at, "
+        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [drug_id, trial_id, kind, from_value, to_value, detail, at.isoformat(),
+         f"{trial_id}{kind}{at}{detail}"],
+    )  # fmt: skip
+    store.conn.commit()
+    client.server.app[SERVICE].memo.clear()
+
+
+async def test_changes_since(client):
+    now = utc_now()
+    record(client, "NCT03914625", "status_changed", now - timedelta(hours=2), "NOT_YET_RECRUITING",
+           "RECRUITING")  # fmt: skip
+    record(client, "NCT06144268", "new_trial", now - timedelta(days=3))
+    record(client, "NCT02013167", "site_added", now - timedelta(days=40), detail="Bern")
+    data = await (await client.get("/api/v1/drugs/Blincyto/changes?since=7d")).json()
+    assert data["drug"] == "blinatumomab"
+    assert [c["trial_id"] for c in data["changes"]] == ["NCT03914625", "NCT06144268"]
+    assert data["changes"][0] == {
+        "trial_id": "NCT03914625",
+        "drug": "blinatumomab",
+        "type": "status_changed",
+        "from": "NOT_YET_RECRUITING",
+        "to": "RECRUITING",
+        "detail": None,
+        "at": (now - timedelta(hours=2)).isoformat(),
+    }
+    data = await (await client.get("/api/v1/drugs/blinatumomab/changes?since=24h")).json()
+    assert len(data["changes"]) == 1
+    since = (now - timedelta(days=60)).date().isoformat()
+    data = await (await client.get(f"/api/v1/drugs/blinatumomab/changes?since={since}")).json()
+    assert len(data["changes"]) == 3
+    data = await (await client.get("/api/v1/drugs/blinatumomab/changes")).json()  # 30 days
+    assert len(data["changes"]) == 2
+    data = await (await client.get("/api/v1/drugs/blinatumomab/changes?limit=1")).json()
+    assert len(data["changes"]) == 1
+
+
+async def test_changes_of_a_drug_with_none(client):
+    response = await client.get("/api/v1/drugs/pembrolizumab/changes")
+    data = await response.json()
+    assert response.status == 200 and data["drug"] == "pembrolizumab" and data["changes"] == []
+
+
+async def test_atom_feed_is_valid_and_escaped(client):
+    at = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
+    record(client, "NCT06144268", "site_added", at, detail="<script>alert(1)</script> & \x0b Bern")
+    record(client, "NCT03914625", "status_changed", at - timedelta(days=1), "RECRUITING",
+           "COMPLETED")  # fmt: skip
+    response = await client.get("/api/v1/drugs/blinatumomab/feed.atom")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    body = await response.read()
+    assert b"<script>" not in body and b"&lt;script&gt;" in body and b"\x0b" not in body
+    feed = ET.fromstring(body)
+    assert feed.tag == f"{ATOM}feed"
+    for required in ("id", "title", "updated", "author"):
+        assert feed.find(f"{ATOM}{required}") is not None
+    assert feed.find(f"{ATOM}updated").text == at.isoformat()
+    assert (
+        feed.find(f"{ATOM}link[@rel='self']")
+        .get("href")
+        .endswith("/api/v1/drugs/blinatumomab/feed.atom")
+    )
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 2
+    first = entries[0]
+    title = first.find(f"{ATOM}title").text
+    assert title.startswith("NCT06144268 Blinatumomab <img src=x onerror=alert(1)>")
+    assert title.endswith("— site added")
+    assert "<script>alert(1)</script> &  Bern" in first.find(f"{ATOM}summary").text
+    assert first.find(f"{ATOM}id").text.startswith("urn:uuid:")
+    assert first.find(f"{ATOM}link").get("href") == "https://clinicaltrials.gov/study/NCT06144268"
+    assert "Recruiting → Completed" in entries[1].find(f"{ATOM}title").text
+    # Ids are stable: the same change, the same entry id.
+    client.server.app[SERVICE].memo.clear()
+    again = ET.fromstring(await (await client.get("/api/v1/drugs/blinatumomab/feed.atom")).read())
+    assert [e.find(f"{ATOM}id").text for e in again.findall(f"{ATOM}entry")] == [
+        e.find(f"{ATOM}id").text for e in entries
+    ]
+
+
+async def test_an_empty_feed_is_still_a_feed(client):
+    feed = ET.fromstring(await (await client.get("/api/v1/drugs/blinatumomab/feed.atom")).read())
+    assert feed.findall(f"{ATOM}entry") == [] and feed.find(f"{ATOM}updated").text

@@ -1,0 +1,175 @@
+"""Operations: health, readiness, metrics, JSON access logs, and a graceful stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+from tests.standins.webapp import web_settings
+from trialfinder.web import create_app
+from trialfinder.web.keys import SERVICE
+from trialfinder.web.metrics import Metrics
+from trialfinder.web.observe import JsonFormatter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
+    async def make(contexts=(), **server):
+        ctgov = await aiohttp_server(ctgov_standin.app())
+        drugs = await aiohttp_server(drug_standins.app())
+        settings = web_settings(
+            tmp_path,
+            str(ctgov.make_url("/api/v2")),
+            drug_standins.base_urls(str(drugs.make_url("/"))),
+            **server,
+        )
+        return await aiohttp_client(create_app(settings, contexts))
+
+    return make
+
+
+async def test_healthz_and_readyz(make_client):
+    client = await make_client()
+    response = await client.get("/healthz")
+    assert response.status == 200 and await response.json() == {"status": "ok"}
+    response = await client.get("/readyz")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_readyz_follows_an_attached_scheduler(make_client):
+    from trialfinder.web.keys import SCHEDULER_RUNNING
+
+    state = {"running": True, "events": []}
+
+    async def scheduler(app):
+        state["events"].append("start")
+        app[SCHEDULER_RUNNING] = lambda: state["running"]
+        yield
+        state["events"].append("stop")
+
+    client = await make_client(contexts=[scheduler])
+    assert state["events"] == ["start"]
+    ready = await (await client.get("/readyz")).json()
+    assert ready["checks"] == {"database": "ok", "scheduler": "ok"}
+    state["running"] = False
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["checks"]["scheduler"] == "not running"
+    await client.close()
+    assert state["events"] == ["start", "stop"]
+
+
+async def test_readyz_when_the_database_is_gone(make_client):
+    client = await make_client()
+    client.server.app[SERVICE].store.conn.close()
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["checks"]["database"].startswith("failing")
+
+
+async def test_metrics_in_prometheus_text_format(make_client, ctgov_standin):
+    client = await make_client()
+    await client.get("/api/v1/drugs/blinatumomab/trials")
+    await client.get("/api/v1/drugs/blinatumomab/trials")
+    await client.get("/api/v1/drugs/blinatumomab/trials?limit=0")
+    await client.get("/no/such/page")
+    response = await client.get("/metrics")
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    text = await response.text()
+    route = 'route="/api/v1/drugs/{name}/trials"'
+    assert f'trialfinder_http_requests_total{{{route},method="GET",status="200"}} 2' in text
+    assert f'trialfinder_http_requests_total{{{route},method="GET",status="400"}} 1' in text
+    assert 'route="unmatched",method="GET",status="404"} 1' in text
+    assert f'trialfinder_http_request_duration_seconds_bucket{{{route},le="+Inf"}} 3' in text
+    assert f"trialfinder_http_request_duration_seconds_count{{{route}}} 3" in text
+    assert 'trialfinder_cache_lookups_total{result="miss"} 1' in text
+    assert 'trialfinder_cache_lookups_total{result="memo"} 1' in text
+    assert 'trialfinder_registry_fetches_total{kind="search",outcome="ok"} 1' in text
+    assert "# TYPE trialfinder_http_request_duration_seconds histogram" in text
+
+
+def test_metric_labels_are_escaped():
+    metrics = Metrics()
+    metrics.requests.inc('a"b\\c\nd', "GET", "200")
+    assert 'route="a\\"b\\\\c\\nd"' in metrics.render()
+
+
+async def test_access_log_is_one_json_line_per_request(make_client, caplog):
+    client = await make_client()
+    with caplog.at_level(logging.INFO, logger="trialfinder.access"):
+        await client.get("/api/v1/drugs/blinatumomab/trials?limit=2", headers={"User-Agent": "t/1"})
+    record = next(r for r in caplog.records if r.name == "trialfinder.access")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["level"] == "info" and line["logger"] == "trialfinder.access"
+    assert line["method"] == "GET" and line["status"] == 200
+    assert line["path"] == "/api/v1/drugs/blinatumomab/trials?limit=2"
+    assert line["route"] == "/api/v1/drugs/{name}/trials"
+    assert line["user_agent"] == "t/1" and line["cache"] == "miss"
+    assert line["duration_ms"] > 0 and line["remote"] == "127.0.0.1"
+    assert "\n" not in JsonFormatter().format(record)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serving_run_stops_gracefully_on_sigterm(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/v2")  # never asked
+    port = _free_port()
+    program = (
+        "import sys\n"
+        "from trialfinder.config import load_settings\n"
+        "from trialfinder.serving import run\n"
+        "async def marker(app):\n"
+        "    print('context up', flush=True)\n"
+        "    yield\n"
+        "    print('context down', flush=True)\n"
+        f"run(load_settings({str(config)!r}), port={port}, contexts=[marker])\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert out.splitlines() == ["context up", "context down"]
+    lines = [json.loads(line) for line in err.splitlines()]  # every log line is JSON
+    assert any(line.get("route") == "/healthz" and line["status"] == 200 for line in lines)
+    assert any(line["msg"] == f"serving on http://127.0.0.1:{port}" for line in lines)

@@ -1,0 +1,207 @@
+"""The JSON API under /api/v1: drugs, their trials, one trial, changes and a feed.
+
+Handlers parse and bound their parameters, ask ``TrialService``, and answer
+with the JSON views the CLI prints (``trialfinder.views``), so the CLI and the
+API agree on every field. Each answer is a cacheable representation (ETag,
+Cache-Control, gzip) and is memoised for a few seconds, so that a popular
+drug costs one read and one render per few seconds, not one per request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from trialfinder.filters import build_query, parse_trial_id
+from trialfinder.models import SearchResult
+from trialfinder.views import drug_page_json, search_json, trial_json
+from trialfinder.web.feed import build_feed
+from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
+from trialfinder.web.httpcache import (
+    Representation,
+    cache_control,
+    json_representation,
+    respond,
+)
+from trialfinder.web.keys import SERVICE, SETTINGS
+from trialfinder.web.params import Params, bad, decode_cursor, encode_cursor, parse_since
+from trialfinder.web.service import MEMO, STALE
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_CHANGES = 1000
+DEFAULT_CHANGES = 100
+DEFAULT_SINCE = timedelta(days=30)
+FEED_ENTRIES = 50
+STALE_MAX_AGE = 30  # seconds a stale answer may be kept: a fresh one is on its way
+
+TRIAL_FILTERS = frozenset({"status", "phase", "country", "condition", "near", "radius_km"})
+TRIALS_PARAMS = TRIAL_FILTERS | {"limit", "cursor", "include_mentions"}
+
+
+def cache_control_for(request: web.Request, how: str) -> str:
+    server = request.app[SETTINGS].server
+    if how == STALE:
+        return f"public, max-age={STALE_MAX_AGE}"
+    return cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
+
+
+def memoised(request: web.Request, key) -> web.Response | None:
+    """The memoised answer for ``key``, if one is still young enough."""
+    service = request.app[SERVICE]
+    rep = service.memo.get(key)
+    if rep is None:
+        return None
+    service.metrics.cache.inc(MEMO)
+    response = respond(request, rep)
+    response.headers["X-Cache"] = MEMO
+    return response
+
+
+def remember(request: web.Request, key, rep: Representation, how: str) -> web.Response:
+    """Answer with ``rep``, memoised unless it is a stale stopgap."""
+    if how != STALE:
+        request.app[SERVICE].memo.put(key, rep)
+    response = respond(request, rep)
+    response.headers["X-Cache"] = how
+    return response
+
+
+def memo_key(request: web.Request, kind: str) -> tuple:
+    """The answer's key: the name as typed and the query string as sent (checked first)."""
+    return (kind, request.match_info.get("name") or "", request.query_string)
+
+
+class TrialFilters:
+    """The filters a list of trials takes, parsed: the API's and the widget page's."""
+
+    def __init__(self, params: Params, name: str) -> None:
+        self.query = build_query(
+            name,
+            status=params.text("status"),
+            phase=params.text("phase"),
+            country=params.text("country"),
+            condition=params.text("condition"),
+        )
+        near = params.text("near")
+        self.near: Point | None = parse_point(near) if near is not None else None
+        self.radius_km = params.number("radius_km", 0.0, MAX_RADIUS_KM)
+        if self.radius_km is not None and self.near is None:
+            raise bad("radius_km needs near=latitude,longitude")
+        if self.radius_km == 0:
+            raise bad(f"radius_km must be a number above 0 and up to {MAX_RADIUS_KM:g}")
+
+    def ranked(self, result: SearchResult) -> list[tuple]:
+        """(trial, nearest site and distance or None) in the order to list them."""
+        if self.near is None:
+            return [(trial, None) for trial in result.trials]
+        return rank_by_distance(result.trials, self.near, self.radius_km)
+
+
+async def drug(request: web.Request) -> web.Response:
+    Params(request, frozenset())
+    key = memo_key(request, "drug")
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    found, how = await request.app[SERVICE].drug_page(request.match_info["name"])
+    data = drug_page_json(found.resolution, found.result)
+    data["notes"] = found.notes
+    data["warnings"] = found.result.warnings
+    rep = json_representation(data, cache_control_for(request, how))
+    return remember(request, key, rep, how)
+
+
+async def trials(request: web.Request) -> web.Response:
+    params = Params(request, TRIALS_PARAMS)
+    key = memo_key(request, "trials")
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    filters = TrialFilters(params, request.match_info["name"])
+    limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = decode_cursor(params.text("cursor"))
+    include_mentions = params.boolean("include_mentions")
+    found, how = await request.app[SERVICE].search(filters.query, include_mentions=include_mentions)
+    ranked = filters.ranked(found.result)
+    page = ranked[offset : offset + limit]
+    shown = found.result.model_copy(update={"trials": [trial for trial, _ in page]})
+    data = search_json(shown, found.resolution)
+    data["notes"] = found.notes
+    if filters.near is not None:
+        for item, (_, nearest) in zip(data["trials"], page, strict=True):
+            item["nearest_site"] = (
+                {**nearest[0].model_dump(mode="json"), "distance_km": round(nearest[1], 1)}
+                if nearest
+                else None
+            )
+    following = offset + limit
+    data["page"] = {
+        "limit": limit,
+        "offset": offset,
+        "count": len(ranked),
+        "next_cursor": encode_cursor(following) if following < len(ranked) else None,
+    }
+    rep = json_representation(data, cache_control_for(request, how))
+    return remember(request, key, rep, how)
+
+
+async def trial(request: web.Request) -> web.Response:
+    Params(request, frozenset())
+    trial_id = parse_trial_id(request.match_info["id"])
+    key = ("trial", trial_id)
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id)
+    data = {**trial_json(found), "fetched_at": fetched_at.isoformat(), "warnings": warnings}
+    rep = json_representation(data, cache_control_for(request, how))
+    return remember(request, key, rep, how)
+
+
+async def changes(request: web.Request) -> web.Response:
+    params = Params(request, frozenset({"since", "limit"}))
+    key = memo_key(request, "changes")
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    since = parse_since(params.text("since"), DEFAULT_SINCE)
+    limit = params.integer("limit", DEFAULT_CHANGES, 1, MAX_CHANGES)
+    service = request.app[SERVICE]
+    resolution = await service.resolution(request.match_info["name"])
+    found = service.changes(resolution.drug.name, since, limit)
+    data = {
+        "drug": resolution.drug.name,
+        "since": since.isoformat(),
+        "changes": [change.as_json() for change in found],
+    }
+    rep = json_representation(data, cache_control_for(request, "hit"))
+    return remember(request, key, rep, "hit")
+
+
+async def feed(request: web.Request) -> web.Response:
+    Params(request, frozenset())
+    # The feed names its own URL, so the Host it was asked by is part of the key.
+    key = (*memo_key(request, "feed"), request.host)
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    service = request.app[SERVICE]
+    resolution = await service.resolution(request.match_info["name"])
+    found = service.changes(resolution.drug.name, None, FEED_ENTRIES)
+    trials = {}
+    for change in found:
+        if change.trial_id not in trials:
+            loaded = service.store.load_trial(change.trial_id)
+            if loaded is not None:
+                trials[change.trial_id] = loaded[0]
+    self_url = str(request.url.with_query(None))
+    page_url = str(request.url.with_path(f"/widget/{resolution.typed}").with_query(None))
+    body = build_feed(
+        resolution.drug.name,
+        found,
+        trials,
+        self_url,
+        page_url,
+        resolution.drug.fetched_at,
+    )
+    rep = Representation(
+        body, "application/atom+xml; charset=utf-8", cache_control_for(request, "hit")
+    )
+    return remember(request, key, rep, "hit")

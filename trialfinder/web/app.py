@@ -1,0 +1,77 @@
+"""The aiohttp application: routes, middlewares, and what lives as long as the app.
+
+One Store per app, opened in a cleanup context on the event loop's thread
+(sqlite3 connections are not shared across threads) and closed after the last
+request; fetches still running at shutdown are cancelled first. Callers may
+add cleanup contexts of their own (``contexts``): the refresh scheduler is one.
+
+One middleware (``pipeline``) puts every request through the same checks and
+gives every answer, errors included, the same headers, metrics and log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from aiohttp import web
+
+from trialfinder.config import Settings
+from trialfinder.store import Store
+from trialfinder.web import admin, api, ops, pages
+from trialfinder.web.keys import ASSETS, METRICS, RATE_LIMITER, SERVICE, SETTINGS
+from trialfinder.web.metrics import Metrics
+from trialfinder.web.pipeline import pipeline
+from trialfinder.web.ratelimit import RateLimiter
+from trialfinder.web.service import TrialService
+from trialfinder.web.static import Assets
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings, contexts: Iterable[CleanupContext] = ()) -> web.Application:
+    app = web.Application(
+        middlewares=[pipeline],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
+    app[ASSETS] = Assets.build(settings)
+    app.cleanup_ctx.append(_service)
+    app.cleanup_ctx.extend(contexts)
+    _routes(app.router)
+    return app
+
+
+async def _service(app: web.Application) -> AsyncIterator[None]:
+    store = Store.open(app[SETTINGS].cache.path)
+    service = TrialService(app[SETTINGS], store, app[METRICS])
+    app[SERVICE] = service
+    try:
+        yield
+    finally:
+        await service.close()
+        store.close()
+
+
+def _routes(router: web.UrlDispatcher) -> None:
+    get = router.add_get
+    get("/api/v1/drugs/{name}", api.drug)
+    get("/api/v1/drugs/{name}/trials", api.trials)
+    get("/api/v1/drugs/{name}/changes", api.changes)
+    get("/api/v1/drugs/{name}/feed.atom", api.feed)
+    get("/api/v1/trials/{id}", api.trial)
+    router.add_post("/api/v1/refresh", admin.refresh)
+    get("/api/v1/tracked", admin.tracked)
+    router.add_post("/api/v1/tracked/{name}", admin.track)
+    router.add_delete("/api/v1/tracked/{name}", admin.untrack)
+    get("/widget.js", pages.widget_js)
+    get("/widget/{name}", pages.widget_page)
+    get("/static/{file}", pages.static_file)
+    get("/", pages.demo)
+    get("/docs", pages.docs)
+    get("/openapi.json", pages.openapi)
+    get("/healthz", ops.healthz)
+    get("/readyz", ops.readyz)
+    get("/metrics", ops.metrics)

@@ -1,0 +1,134 @@
+"""Every failure as an HTTP status and a JSON body, decided in one place.
+
+The statuses follow the CLI's exit codes, so a question fails the same way
+whichever door it came in by: bad input 400, nothing there 404 (an unknown
+drug with suggestions), the registry unreachable and nothing cached 503. A
+reader never sees a stack trace: an unexpected error is logged here, with its
+traceback, and answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+from aiohttp import web
+
+from trialfinder.errors import (
+    BadInputError,
+    NotFoundError,
+    NothingCachedError,
+    RegistryRejectedError,
+    RegistryUnavailableError,
+    TrialfinderError,
+)
+from trialfinder.resolve import UnknownDrugError
+
+log = logging.getLogger("trialfinder.web")
+
+# How long a client should wait before asking again when the registry failed.
+REGISTRY_RETRY_AFTER_SECONDS = 60
+NO_STORE = "no-store"
+
+
+class ApiError(Exception):
+    """An answer that is an error: raised anywhere, rendered by ``error_response``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def api_error_for(error: TrialfinderError) -> ApiError:
+    """The HTTP answer for one of trialfinder's own errors (see the CLI's exit codes)."""
+    if isinstance(error, UnknownDrugError):
+        return ApiError(404, "unknown_drug", str(error), extra={"suggestions": error.suggestions})
+    if isinstance(error, RegistryRejectedError):
+        message = f"{error.registry} rejected the query: {error.detail}"
+        return ApiError(400, "registry_rejected", message)
+    if isinstance(error, BadInputError):
+        return ApiError(400, "bad_input", str(error))
+    if isinstance(error, NotFoundError):
+        return ApiError(404, "not_found", str(error))
+    if isinstance(error, RegistryUnavailableError):
+        return ApiError(
+            503,
+            "registry_unavailable",
+            f"{error} (and nothing is cached for this question)",
+            headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
+        )
+    if isinstance(error, NothingCachedError):
+        return ApiError(
+            503,
+            "nothing_cached",
+            str(error),
+            headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
+        )
+    # A config or cache-file problem: the server's business, and its message may
+    # name server paths. Logged in full, answered plainly.
+    log.error("server error: %s: %s", type(error).__name__, error)
+    return ApiError(500, "internal", "the server could not answer; the error is logged")
+
+
+def _from_http_exception(error: web.HTTPException) -> ApiError:
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    code = codes.get(error.status, "http_error")
+    message = {
+        404: "no such resource; see /openapi.json",
+        405: f"{error.status} {error.reason}",
+    }.get(error.status, error.reason)
+    headers = {k: v for k, v in error.headers.items() if k in ("Allow", "Retry-After")}
+    return ApiError(error.status, code, message, headers=headers)
+
+
+def render(request: web.Request, error: ApiError) -> web.Response:
+    """An error as JSON, or as an HTML page for the pages people look at."""
+    headers = {"Cache-Control": NO_STORE, **error.headers}
+    if wants_html(request):
+        from trialfinder.web.pages import error_page
+
+        return error_page(request, error, headers)
+    body = json.dumps(error.body(), ensure_ascii=False).encode()
+    return web.Response(
+        status=error.status, body=body, content_type="application/json", headers=headers
+    )
+
+
+def wants_html(request: web.Request) -> bool:
+    """The widget page and the demo are read by people: they get their errors as pages."""
+    path = request.path
+    return path == "/" or path.startswith("/widget/")
+
+
+def error_response(request: web.Request, error: Exception) -> web.Response:
+    """The answer for whatever a handler raised (``pipeline`` calls this)."""
+    if isinstance(error, ApiError):
+        return render(request, error)
+    if isinstance(error, TrialfinderError):
+        return render(request, api_error_for(error))
+    if isinstance(error, web.HTTPException) and error.status >= 400:
+        return render(request, _from_http_exception(error))
+    log.error("unexpected error answering %s %s", request.method, request.path, exc_info=error)
+    return render(
+        request, ApiError(500, "internal", "the server could not answer; the error is logged")
+    )

@@ -1,0 +1,140 @@
+"""Answers as cacheable representations: ETag, 304, Cache-Control, gzip, and a memo.
+
+A GET answer is rendered once into a ``Representation``: its bytes, a weak
+ETag (a hash of the bytes) and, when the body is worth it, its gzip form. A
+client that sends the ETag back in ``If-None-Match`` gets a 304 with no body.
+Browsers and CDNs may keep an answer ``max_age`` seconds and serve it stale for
+``stale_while_revalidate`` more while they ask again.
+
+The memo keeps rendered answers in memory for a few seconds, so a popular
+widget costs one SQLite read and one render per drug every few seconds rather
+than one per request. It is small (least recently used entries go first) and
+is emptied whenever this process stores new data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MEMO_SECONDS = 5.0
+MEMO_ENTRIES = 512
+GZIP_MIN_BYTES = 860  # below this, gzip's header costs more than it saves
+GZIP_LEVEL = 6
+
+
+@dataclass
+class Representation:
+    body: bytes
+    content_type: str
+    cache_control: str
+    etag: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    _gzipped: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not self.etag:
+            self.etag = 'W/"' + hashlib.blake2b(self.body, digest_size=12).hexdigest() + '"'
+        # The headers of every answer made from this representation, built once.
+        self.not_modified_headers = {
+            "ETag": self.etag,
+            "Cache-Control": self.cache_control,
+            "Vary": "Accept-Encoding",
+            **self.headers,
+        }
+        self.plain_headers = {**self.not_modified_headers, "Content-Type": self.content_type}
+        self.gzip_headers = {**self.plain_headers, "Content-Encoding": "gzip"}
+
+    @property
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+        return self._gzipped
+
+
+def json_representation(data: Any, cache_control: str, **headers: str) -> Representation:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Representation(body, "application/json", cache_control, headers=dict(headers))
+
+
+def cache_control(max_age: int, stale_while_revalidate: int) -> str:
+    return f"public, max-age={max_age}, stale-while-revalidate={stale_while_revalidate}"
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110's weak comparison: ``W/"x"`` matches ``"x"``; ``*`` matches anything."""
+    if not if_none_match:
+        return False
+    wanted = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+            return True
+    return False
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (by name, or by ``*``) with a non-zero q."""
+    star = False
+    for part in accept_encoding.lower().split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        if name == "gzip":
+            return q > 0
+        if name == "*":
+            star = q > 0
+    return star
+
+
+def respond(request: web.Request, rep: Representation, status: int = 200) -> web.Response:
+    """The representation as a response to this request: 304, gzip or plain."""
+    request_headers = request.headers
+    if status == 200 and etag_matches(request_headers.get("If-None-Match"), rep.etag):
+        return web.Response(status=304, headers=rep.not_modified_headers)
+    if len(rep.body) >= GZIP_MIN_BYTES and accepts_gzip(request_headers.get("Accept-Encoding", "")):
+        return web.Response(status=status, body=rep.gzipped, headers=rep.gzip_headers)
+    return web.Response(status=status, body=rep.body, headers=rep.plain_headers)
+
+
+class Memo:
+    """Rendered answers by key, each kept ``seconds``; least recently used go first."""
+
+    def __init__(self, seconds: float | None = None, entries: int = MEMO_ENTRIES) -> None:
+        self.seconds = MEMO_SECONDS if seconds is None else seconds
+        self.entries = entries
+        self._items: OrderedDict[Hashable, tuple[float, Representation]] = OrderedDict()
+
+    def get(self, key: Hashable) -> Representation | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < time.monotonic():
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return item[1]
+
+    def put(self, key: Hashable, rep: Representation, seconds: float | None = None) -> None:
+        if self.seconds <= 0:
+            return
+        self._items[key] = (time.monotonic() + (self.seconds if seconds is None else seconds), rep)
+        self._items.move_to_end(key)
+        while len(self._items) > self.entries:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()

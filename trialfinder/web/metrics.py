@@ -1,0 +1,122 @@
+"""A small counter registry, rendered in Prometheus' text format for /metrics.
+
+Counters and one latency histogram are all the app needs, so it keeps its own
+rather than depend on a client library: each is a dict from a tuple of label
+values to a number, touched only from the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+# Seconds: fine below 25 ms, where a cache hit should land, coarse above.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Counter:
+    def __init__(self, name: str, help_text: str, labels: tuple[str, ...]) -> None:
+        self.name, self.help, self.labels = name, help_text, labels
+        self.values: dict[tuple[str, ...], float] = defaultdict(float)
+
+    def inc(self, *label_values: str, amount: float = 1.0) -> None:
+        self.values[label_values] += amount
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        for values, number in sorted(self.values.items()):
+            lines.append(f"{self.name}{_labels(self.labels, values)} {_number(number)}")
+        return lines
+
+
+class Histogram:
+    def __init__(self, name: str, help_text: str, labels: tuple[str, ...]) -> None:
+        self.name, self.help, self.labels = name, help_text, labels
+        # per label values: [count per bucket..., +Inf count], sum
+        self.buckets: dict[tuple[str, ...], list[int]] = {}
+        self.sums: dict[tuple[str, ...], float] = defaultdict(float)
+
+    def observe(self, value: float, *label_values: str) -> None:
+        counts = self.buckets.get(label_values)
+        if counts is None:
+            counts = self.buckets[label_values] = [0] * (len(LATENCY_BUCKETS) + 1)
+        counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
+        self.sums[label_values] += value
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for values, counts in sorted(self.buckets.items()):
+            running = 0
+            for bound, count in zip((*LATENCY_BUCKETS, "+Inf"), counts, strict=True):
+                running += count
+                le = bound if isinstance(bound, str) else _number(bound)
+                labels = _labels((*self.labels, "le"), (*values, le))
+                lines.append(f"{self.name}_bucket{labels} {running}")
+            plain = _labels(self.labels, values)
+            lines.append(f"{self.name}_sum{plain} {_number(self.sums[values])}")
+            lines.append(f"{self.name}_count{plain} {running}")
+        return lines
+
+
+class Metrics:
+    """What /metrics reports. The refresh scheduler may count its runs in ``refreshes``."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "trialfinder_http_requests_total",
+            "HTTP requests answered, by route, method and status.",
+            ("route", "method", "status"),
+        )
+        self.latency = Histogram(
+            "trialfinder_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route.",
+            ("route",),
+        )
+        self.cache = Counter(
+            "trialfinder_cache_lookups_total",
+            "Answers looked up: memo (rendered answer reused), hit (from SQLite), "
+            "miss (fetched), stale (old answer served while refetching).",
+            ("result",),
+        )
+        self.registry_calls = Counter(
+            "trialfinder_registry_fetches_total",
+            "Fetches from the registry and drug sources started by the web app, by kind "
+            "and outcome.",
+            ("kind", "outcome"),
+        )
+        self.refreshes = Counter(
+            "trialfinder_refresh_total",
+            "Drug refreshes, by trigger (api, scheduler) and outcome (ok, error).",
+            ("trigger", "outcome"),
+        )
+        self.rate_limited = Counter(
+            "trialfinder_rate_limited_total", "Requests refused with 429.", ()
+        )
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for metric in (
+            self.requests,
+            self.latency,
+            self.cache,
+            self.registry_calls,
+            self.refreshes,
+            self.rate_limited,
+        ):
+            lines += metric.render()
+        return "\n".join(lines) + "\n"
+
+
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    if not names:
+        return ""
+    pairs = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+    return "{" + pairs + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))

@@ -1,0 +1,204 @@
+"""The pages people look at: the widget for an iframe, the demo drug page, the API docs.
+
+Rendered with Jinja2 with autoescape on for every template: registry text goes
+in as plain strings and comes out escaped. Links taken from data pass through
+``safe_url`` first, so only http(s) targets are ever written into an href.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from trialfinder.errors import TrialfinderError
+from trialfinder.models import AliasType
+from trialfinder.web.api import (
+    MAX_LIMIT,
+    STALE_MAX_AGE,
+    TRIAL_FILTERS,
+    TrialFilters,
+    memo_key,
+    memoised,
+    remember,
+)
+from trialfinder.web.errors import ApiError
+from trialfinder.web.flights import FetchPending
+from trialfinder.web.httpcache import Representation, cache_control, respond
+from trialfinder.web.keys import ASSETS, SERVICE, SETTINGS
+from trialfinder.web.params import Params
+from trialfinder.web.present import REGISTRY_HOMES, REGISTRY_NAMES, age_label, card
+from trialfinder.web.security import demo_page_csp, safe_url, widget_page_csp
+from trialfinder.web.service import STALE
+
+HTML = "text/html; charset=utf-8"
+DEFAULT_WIDGET_LIMIT = 5
+INDICATION_CHARS = 700
+
+
+@lru_cache(maxsize=1)
+def templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("trialfinder.web", "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.Undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["age"] = age_label
+    env.filters["safe_url"] = safe_url
+    env.filters["anchor"] = lambda path: re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+    env.filters["schema_name"] = _schema_name
+    return env
+
+
+def _schema_name(schema: dict) -> str:
+    target = schema.get("$ref", "")
+    return target.rsplit("/", 1)[-1] if target else schema.get("type", "")
+
+
+def render(template: str, **context: Any) -> str:
+    return templates().get_template(template).render(**context)
+
+
+def render_docs(spec: dict) -> str:
+    return render("docs.html", spec=spec)
+
+
+def summary(shown: int, count: int, status: str) -> str:
+    """``5 of 12 open trials``: the same words widget.js writes."""
+    kind = {"open": "open ", "recruiting": "recruiting "}.get(status, "")
+    noun = "trial" if count == 1 else "trials"
+    return f"{shown} of {count} {kind}{noun}" if shown < count else f"{count} {kind}{noun}"
+
+
+async def widget_page(request: web.Request) -> web.Response:
+    """The widget's list rendered here, for pages that embed it with an iframe."""
+    params = Params(request, TRIAL_FILTERS | {"limit", "theme"})
+    key = memo_key(request, "widget")
+    if (hit := memoised(request, key)) is not None:
+        return hit
+    filters = TrialFilters(params, request.match_info["name"])
+    limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
+    theme = params.choice("theme", ("light", "dark", "auto"), "light")
+    found, how = await request.app[SERVICE].search(filters.query)
+    ranked = filters.ranked(found.result)
+    result = found.result
+    html = render(
+        "widget.html",
+        drug=found.resolution.drug.name,
+        theme=theme,
+        cards=[card(trial, nearest) for trial, nearest in ranked[:limit]],
+        count=len(ranked),
+        summary=summary(min(limit, len(ranked)), len(ranked), result.query.status),
+        fetched_at=result.fetched_at,
+        registry_name=REGISTRY_NAMES.get(result.registry, result.registry),
+        registry_home=REGISTRY_HOMES.get(result.registry, "https://clinicaltrials.gov/"),
+    )
+    settings = request.app[SETTINGS]
+    server = settings.server
+    control = (
+        f"public, max-age={STALE_MAX_AGE}"
+        if how == STALE
+        else cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
+    )
+    rep = Representation(
+        html.encode(),
+        HTML,
+        control,
+        headers={"Content-Security-Policy": widget_page_csp(server.frame_ancestors)},
+    )
+    return remember(request, key, rep, how)
+
+
+async def demo(request: web.Request) -> web.Response:
+    """A small drug page for ``[server] demo_drug``, with the widget embedded as anyone would."""
+    Params(request, frozenset())
+    server = request.app[SETTINGS].server
+    name = server.demo_drug
+    context: dict[str, Any] = {"name": name, "demo_drug": name}
+    ready = True
+    try:
+        resolution = await request.app[SERVICE].resolution(name)
+    except FetchPending:
+        ready = False
+        context["note"] = "This drug's page is being fetched; reload in a few seconds."
+    except TrialfinderError as error:
+        ready = False
+        context["note"] = f"This drug's page could not be fetched: {error}"
+    else:
+        drug = resolution.drug
+        brands = drug.names_of(AliasType.US_BRAND)
+        if drug.label:
+            brands += [
+                b
+                for b in drug.label.brand_names
+                if b.casefold() not in {x.casefold() for x in brands}
+            ]
+        indication = drug.label.indications if drug.label else None
+        if indication and len(indication) > INDICATION_CHARS:
+            indication = indication[:INDICATION_CHARS].rsplit(" ", 1)[0] + " …"
+        context.update(
+            name=drug.name,
+            pronunciation=getattr(drug, "pronunciation", None),
+            definition=drug.definition,
+            brands=brands,
+            codes=drug.names_of(AliasType.CODE_NAME)[:6],
+            indication=indication,
+            label_url=safe_url(drug.label.url) if drug.label else None,
+            page_url=safe_url(drug.page_url),
+            note=None if drug.known else f"No drug source knows {name!r}.",
+        )
+    origin = f"{request.scheme}://{request.host}"
+    context["snippet"] = f'<script src="{origin}/widget.js" data-drug="{name}" async></script>'
+    context["iframe"] = (
+        f'<iframe src="{origin}/widget/{quote(name)}" title="Clinical trials of {name}" '
+        'width="100%" height="600"></iframe>'
+    )
+    control = "public, max-age=60" if ready else "no-store"
+    rep = Representation(
+        render("demo.html", **context).encode(),
+        HTML,
+        control,
+        headers={"Content-Security-Policy": demo_page_csp()},
+    )
+    return respond(request, rep)
+
+
+def error_page(request: web.Request, error: ApiError, headers: dict[str, str]) -> web.Response:
+    titles = {404: "Not found", 400: "Cannot show this", 429: "Too many requests"}
+    html = render(
+        "error.html",
+        title=titles.get(error.status, "Not available just now"),
+        message=error.message,
+        suggestions=error.extra.get("suggestions"),
+    )
+    server = request.app[SETTINGS].server
+    headers = {**headers, "Content-Security-Policy": widget_page_csp(server.frame_ancestors)}
+    return web.Response(status=error.status, text=html, content_type="text/html", headers=headers)
+
+
+async def widget_js(request: web.Request) -> web.Response:
+    # No parameter check: pages add cache-busters (widget.js?v=2) and may keep doing so.
+    return respond(request, request.app[ASSETS].widget_js)
+
+
+async def static_file(request: web.Request) -> web.Response:
+    rep = request.app[ASSETS].files.get(request.match_info["file"])
+    if rep is None:
+        raise ApiError(404, "not_found", "no such file")
+    return respond(request, rep)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    Params(request, frozenset())
+    return respond(request, request.app[ASSETS].openapi)
+
+
+async def docs(request: web.Request) -> web.Response:
+    Params(request, frozenset())
+    return respond(request, request.app[ASSETS].docs)

@@ -1,0 +1,86 @@
+"""How a trial reads in the widget: labels and the one site worth showing.
+
+The server-rendered widget page uses these; ``static/widget.js`` holds the
+same rules in JavaScript (it renders in the reader's browser), so a change to
+one should be made to the other. All values here are plain text: templates
+escape them, never mark them safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from trialfinder.models import Site, StatusCategory, Trial
+from trialfinder.store.store import utc_now
+from trialfinder.web.security import safe_url
+
+REGISTRY_NAMES = {"ctgov": "ClinicalTrials.gov"}
+REGISTRY_HOMES = {"ctgov": "https://clinicaltrials.gov/"}
+
+
+def status_label(status: str) -> str:
+    """``NOT_YET_RECRUITING`` -> ``Not yet recruiting``."""
+    text = status.replace("_", " ").lower()
+    return text[:1].upper() + text[1:]
+
+
+def phase_label(phases: list[str]) -> str:
+    """``["PHASE2", "PHASE3"]`` -> ``Phase 2/3``; empty when the registry gives none."""
+    names = []
+    for phase in phases:
+        if phase == "NA":
+            return "Phase not applicable"
+        if phase.startswith("EARLY_PHASE"):
+            names.append("early " + phase.removeprefix("EARLY_PHASE"))
+        else:
+            names.append(phase.removeprefix("PHASE"))
+    return ("Phase " + "/".join(names)) if names else ""
+
+
+def age_label(when: datetime, now: datetime | None = None) -> str:
+    """``3 hours ago``: how old the data is, in the unit a reader thinks in."""
+    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def site_label(site: Site) -> str:
+    """``Facility, City, Country``: whichever parts the registry gave."""
+    parts = [site.facility, site.city, site.state, site.country]
+    return ", ".join(dict.fromkeys(p for p in parts if p))
+
+
+@dataclass(frozen=True)
+class Card:
+    """One trial as the widget lists it."""
+
+    id: str
+    title: str
+    url: str | None
+    status: str
+    open: bool
+    phases: str
+    conditions: list[str]
+    site: str | None
+    distance_km: float | None
+    more_sites: int
+
+
+def card(trial: Trial, nearest: tuple[Site, float] | None = None) -> Card:
+    site = nearest[0] if nearest else (trial.sites[0] if trial.sites else None)
+    return Card(
+        id=trial.id,
+        title=trial.title,
+        url=safe_url(trial.url),
+        status=status_label(trial.status),
+        open=trial.status_category == StatusCategory.OPEN,
+        phases=phase_label(trial.phases),
+        conditions=trial.conditions,
+        site=site_label(site) if site else None,
+        distance_km=round(nearest[1]) if nearest else None,
+        more_sites=max(0, len(trial.sites) - 1),
+    )
