@@ -1,0 +1,239 @@
+"""The EU CTIS registry client: searches by product name and full text, then whole records.
+
+A search runs a few ``POST /search`` queries (see ``query.py``), page by page
+from page 1, merges their rows by EU CT number, keeps the rows that pass the
+query's filters, and fetches each one's whole record (``GET /retrieve``) for
+sites, phase and cross-references.
+
+CTIS serves at most 10,000 rows of one search. A search announcing more is
+split by trial status (each status searched alone, the parts' counts checked
+against the whole); a part still over the cap fails loudly. Every search's
+rows are counted against the ``totalRecords`` it announced: a short answer is
+an error, never a silently truncated list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from trialfinder.config import Settings
+from trialfinder.errors import (
+    BadInputError,
+    IncompleteResultError,
+    NotFoundError,
+    RegistryUnavailableError,
+)
+from trialfinder.http import PoliteClient
+from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.ctis.parse import (
+    REGISTRY,
+    MalformedRecordError,
+    ct_number_of,
+    ctis_date,
+    parse_trial,
+    trial_countries,
+)
+from trialfinder.registries.ctis.query import search_body, search_criteria
+from trialfinder.registries.ctis.vocabulary import STATUSES, phases_of, status_codes
+from trialfinder.registries.ids import EUCT, normalise
+
+LABEL = "EU CTIS"
+MAX_RESULTS = 10_000  # CTIS serves no more rows than this of one search
+MAX_PAGES = 1_000  # a guard against a registry that always says there is a next page
+
+
+class CtisRegistry:
+    """Searches ``/search`` (POST) and fetches ``/retrieve/{ctNumber}``."""
+
+    name = REGISTRY
+    label = LABEL
+    max_results = MAX_RESULTS
+
+    def __init__(self, settings: Settings, http: PoliteClient) -> None:
+        self.settings = settings.registries.ctis
+        self.http = http
+
+    @classmethod
+    def client_for(cls, settings: Settings) -> PoliteClient:
+        """The polite HTTP client this registry should be given."""
+        return PoliteClient(LABEL, settings.http, settings.registries.ctis.requests_per_second)
+
+    async def search(
+        self, query: SearchQuery, progress: ProgressCallback | None = None
+    ) -> RegistrySearch:
+        requests_before = self.http.requests_made
+        plan = search_criteria(query)
+        if plan is None:
+            note = f"{LABEL}: no trial there can have the status or phase asked for"
+            return RegistrySearch(trials=[], total=0, requests=0, warnings=[note])
+        report = _Reporter(progress, self.http)
+        rows: dict[str, dict[str, Any]] = {}
+        for criteria in plan:
+            for row in await self._rows(criteria, report):
+                rows.setdefault(_ct_number(row), row)
+            report(len(rows), None)
+        wanted = status_codes(query.status)
+        selected = [row for row in rows.values() if _row_passes(row, query, wanted)]
+        trials: list[Trial] = []
+        warnings: list[str] = []
+        for row in selected:
+            ct_number = _ct_number(row)
+            try:
+                record = await self._record(ct_number)
+            except NotFoundError:
+                record = None
+                warnings.append(f"{LABEL}: {ct_number} is listed but its record is not public")
+            trial = _parse(record, row)
+            if _trial_passes(trial, record, row, query):
+                trials.append(trial)
+            report(len(trials), len(selected))
+        return RegistrySearch(
+            trials=trials,
+            total=len(trials),
+            requests=self.http.requests_made - requests_before,
+            warnings=warnings,
+        )
+
+    async def fetch_trial(self, trial_id: str) -> Trial:
+        kind = normalise(trial_id)
+        if kind is None or kind[0] != EUCT:
+            raise BadInputError(f"{trial_id!r} is not an EU CT number like 2023-505613-24-00")
+        ct_number = kind[1]
+        try:
+            record = await self._record(ct_number)
+        except NotFoundError:
+            raise NotFoundError(f"{ct_number} is not on {LABEL}") from None
+        return _parse(record, None)
+
+    # -- listing -------------------------------------------------------------------
+
+    async def _rows(self, criteria: dict[str, Any], report: _Reporter) -> list[dict[str, Any]]:
+        """Every row of one search, however many pages; split if over CTIS's cap."""
+        size = self.settings.page_size
+        page = await self._page(criteria, 1, size)
+        report.page()
+        total = page["pagination"]["totalRecords"]
+        if total > self.max_results:
+            return await self._split(criteria, total, report)
+        rows: dict[str, dict[str, Any]] = {}
+        for number in range(1, MAX_PAGES + 1):
+            if number > 1:
+                page = await self._page(criteria, number, size)
+                report.page()
+            for row in page["data"]:
+                rows.setdefault(_ct_number(row), row)
+            more = page["pagination"].get("nextPage")
+            if not page["data"] or len(rows) >= total or more is False:
+                break
+        if len(rows) < total:
+            raise IncompleteResultError(
+                LABEL,
+                f"announced {total} trials but sent {len(rows)}; "
+                "the result is incomplete and was not saved",
+            )
+        return list(rows.values())
+
+    async def _split(
+        self, criteria: dict[str, Any], total: int, report: _Reporter
+    ) -> list[dict[str, Any]]:
+        codes = criteria.get("status") or list(STATUSES)
+        if len(codes) < 2:
+            raise IncompleteResultError(
+                LABEL,
+                f"{total} trials match one search, more than the {self.max_results:,} "
+                "CTIS serves for a search, even with one status; narrow the search",
+            )
+        rows: dict[str, dict[str, Any]] = {}
+        for code in codes:
+            for row in await self._rows({**criteria, "status": [code]}, report):
+                rows.setdefault(_ct_number(row), row)
+        if len(rows) < total:
+            raise IncompleteResultError(
+                LABEL,
+                f"announced {total} trials, over its {self.max_results:,}-row cap; "
+                f"searched status by status it sent {len(rows)}; "
+                "the result is incomplete and was not saved",
+            )
+        return list(rows.values())
+
+    async def _page(self, criteria: dict[str, Any], number: int, size: int) -> dict[str, Any]:
+        body = search_body(criteria, number, size)
+        page = await self.http.post_json(f"{self.settings.base_url}/search", body)
+        if (
+            not isinstance(page, dict)
+            or not isinstance(page.get("data"), list)
+            or not isinstance(page.get("pagination"), dict)
+        ):
+            raise RegistryUnavailableError(LABEL, "answered JSON that is not a page of trials")
+        total = page["pagination"].get("totalRecords")
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise RegistryUnavailableError(LABEL, f"announced a nonsensical totalRecords {total!r}")
+        return page
+
+    async def _record(self, ct_number: str) -> dict[str, Any]:
+        record = await self.http.get_json(f"{self.settings.base_url}/retrieve/{ct_number}")
+        if not isinstance(record, dict):
+            raise RegistryUnavailableError(
+                LABEL, f"answered {ct_number} with JSON that is no trial"
+            )
+        return record
+
+
+class _Reporter:
+    """Progress after each page or record: requests made as pages, trials so far."""
+
+    def __init__(self, progress: ProgressCallback | None, http: PoliteClient) -> None:
+        self.progress: Callable[[FetchProgress], None] | None = progress
+        self.http = http
+        self.start = http.requests_made
+        self.studies = 0
+        self.total: int | None = None
+
+    def page(self) -> None:
+        self(self.studies, self.total)
+
+    def __call__(self, studies: int, total: int | None) -> None:
+        self.studies, self.total = studies, total
+        if self.progress:
+            pages = self.http.requests_made - self.start
+            self.progress(FetchProgress(LABEL, pages, studies, total))
+
+
+def _ct_number(row: Any) -> str:
+    try:
+        return ct_number_of(row if isinstance(row, dict) else None, None)
+    except MalformedRecordError as error:
+        raise RegistryUnavailableError(LABEL, f"malformed trial ({error})") from None
+
+
+def _parse(record: dict[str, Any] | None, row: dict[str, Any] | None) -> Trial:
+    try:
+        return parse_trial(record, row)
+    except (MalformedRecordError, ValueError) as error:
+        raise RegistryUnavailableError(LABEL, f"malformed trial ({error})") from None
+
+
+def _row_passes(row: dict[str, Any], query: SearchQuery, codes: tuple[int, ...] | None) -> bool:
+    """The filters a search row can answer: status, phase, last update."""
+    status = row.get("ctStatus")
+    if codes is not None and status not in codes and str(status) not in map(str, codes):
+        return False
+    phases = phases_of(None, row.get("trialPhase"))
+    if query.phases and phases and not set(phases) & set(query.phases):
+        return False
+    updated = ctis_date(row.get("lastUpdated"))
+    return not (query.updated_since and updated and updated < query.updated_since)
+
+
+def _trial_passes(
+    trial: Trial, record: dict[str, Any] | None, row: dict[str, Any], query: SearchQuery
+) -> bool:
+    """The filters only a whole record answers: country (member states and beyond), phase."""
+    if query.phases and trial.phases and not set(trial.phases) & set(query.phases):
+        return False
+    if query.country:
+        countries = {*trial_countries(record, row), *trial.countries}
+        return query.country.casefold() in {c.casefold() for c in countries}
+    return True

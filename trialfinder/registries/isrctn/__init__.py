@@ -1,0 +1,1 @@
+"""ISRCTN registry API (isrctn.com): ``GET /query/format/default?q=...&limit=...`` (XML)."""
