@@ -38,11 +38,14 @@ def write_config(
     cache_path: str = "cache/test.sqlite",
     drug_urls: dict[str, str] | None = None,
     drug_timeout: float = 2.0,
+    registry_urls: dict[str, str] | None = None,
+    nci_cts_key: str | None = None,
 ) -> Path:
     """Write a config.toml in ``folder`` aimed at stand-ins; return its path.
 
     ``drug_urls`` (from ``DrugStandins.base_urls``) points the drug sources at
-    stand-ins; without it they are disabled, so nothing leaves the machine.
+    stand-ins; without it they are disabled, so nothing leaves the machine. Only
+    ClinicalTrials.gov is searched unless ``registry_urls`` names other stand-ins.
     """
     path = folder / "config.toml"
     text = (
@@ -52,6 +55,10 @@ def write_config(
         f"requests_per_second = {rate}\npage_size = {page_size}\n"
         f"\n[drugs]\ntimeout_seconds = {drug_timeout}\nmax_retries = 1\n"
     )
+    for registry, url in (registry_urls or {}).items():
+        text += f'\n[registries.{registry}]\nbase_url = "{url}"\nrequests_per_second = {rate}\n'
+        if registry == "nci_cts" and nci_cts_key:
+            text += f'api_key = "{nci_cts_key}"\n'
     for source in ("nci_drug_dictionary", "nci_evs", "rxnav", "openfda"):
         text += f"\n[drugs.{source}]\n"
         if drug_urls:

@@ -132,7 +132,7 @@ def test_limit_keeps_the_total(run):
         (["search", "blinatumomab", "--format", "xml"], "--format"),
         (["search", "blinatumomab", "--offline", "--refresh"], "cannot be used together"),
         (["search"], "Missing argument"),
-        (["trial", "12345"], "not a ClinicalTrials.gov id"),
+        (["trial", "12345"], "is not a trial id"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(run, args, message):

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from trialfinder.combined import cached_everywhere, find_everywhere, registries_for
 from trialfinder.config import Settings
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.registries.base import ProgressCallback
 from trialfinder.resolve import Resolution, literal, lookup_cached, resolve
-from trialfinder.search import find_trials, lookup
 from trialfinder.store import Store
 from trialfinder.terms import query_terms
 
@@ -56,16 +56,20 @@ async def search_drug(
     refresh: bool = False,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    registries: list[str] | None = None,
 ) -> DrugSearch:
-    """The trials of the drug ``query.drug`` names (resolved unless ``exact``)."""
+    """The trials of the drug ``query.drug`` names (resolved unless ``exact``), from
+    ``registries`` (default: the enabled ones), merged."""
+    names = registries_for(settings, registries)
     if exact:
         resolution = literal(query.drug, [], None)
     else:
         resolution = await resolve(settings, store, query.drug, offline=offline, refresh=refresh)
-    result = await find_trials(
+    result = await find_everywhere(
         settings,
         store,
         expanded(query, resolution, settings),
+        names,
         offline=offline,
         refresh=refresh,
         limit=limit,
@@ -87,27 +91,31 @@ def search_drug_blocking(
     refresh: bool = False,
     limit: int | None = None,
     progress: ProgressCallback | None = None,
+    registries: list[str] | None = None,
 ) -> DrugSearch:
     """``search_drug`` for synchronous callers; answers from the cache without an event loop."""
+    names = registries_for(settings, registries)
     if exact:
         resolution = literal(query.drug, [], None)
     else:
         resolution = lookup_cached(settings, store, query.drug, offline=offline, refresh=refresh)
     if resolution is not None and not resolution.stale:
-        cached, usable = lookup(
+        cached = cached_everywhere(
             settings,
             store,
             expanded(query, resolution, settings),
+            names,
             offline=offline,
             refresh=refresh,
             limit=limit,
             include_mentions=include_mentions,
         )
-        if usable:
+        if cached is not None:
             return DrugSearch(resolution, cached)
     import asyncio
 
     options = {"exact": exact, "include_mentions": include_mentions, "offline": offline}
+    options["registries"] = names
     return asyncio.run(
         search_drug(
             settings, store, query, refresh=refresh, limit=limit, progress=progress, **options

@@ -86,6 +86,20 @@ def parse_trial_id(value: str) -> str:
     return text
 
 
+def parse_any_trial_id(value: str) -> tuple[str, str]:
+    """(registry, id) for an NCT, EU CT, ISRCTN or NCI trial id."""
+    from trialfinder.registries.ids import REGISTRY_OF_KIND, normalise
+
+    found = normalise((value or "").strip())
+    registry = REGISTRY_OF_KIND.get(found[0]) if found else None
+    if found is None or registry is None:
+        raise BadInputError(
+            f"{value!r} is not a trial id: use NCT01234567, an EU CT number "
+            "(2023-501234-12-00), ISRCTN12345678 or an NCI id (NCI-2019-02306)"
+        )
+    return registry, found[1]
+
+
 def build_query(
     drug: str,
     *,

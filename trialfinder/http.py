@@ -103,11 +103,13 @@ class PoliteClient:
         settings: HttpSettings,
         requests_per_second: float,
         *,
+        headers: Mapping[str, str] | None = None,
         sleep=asyncio.sleep,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.requests_per_second = requests_per_second
+        self.extra_headers = dict(headers or {})  # e.g. an API key
         self.limiter = RateLimiter(requests_per_second)
         self.requests_made = 0
         self.bytes_received = 0
@@ -122,7 +124,11 @@ class PoliteClient:
         )
         self._session = aiohttp.ClientSession(
             timeout=timeout,
-            headers={"User-Agent": self.settings.user_agent, "Accept": "application/json"},
+            headers={
+                "User-Agent": self.settings.user_agent,
+                "Accept": "application/json",
+                **self.extra_headers,
+            },
             raise_for_status=False,
         )
         return self
@@ -191,6 +197,11 @@ class PoliteClient:
                 return self._interpret(response, raw, text)
         except TimeoutError:
             return _Attempt(f"no answer within {self.settings.timeout_seconds:g} s")
+        except aiohttp.ClientConnectorDNSError as error:
+            # A name that does not resolve will not resolve in a second either.
+            raise RegistryUnavailableError(
+                self.registry, f"cannot find the host ({_describe(error)})"
+            ) from None
         except aiohttp.ClientError as error:
             return _Attempt(f"connection failed ({_describe(error)})")
 

@@ -20,17 +20,26 @@ from trialfinder.store import Store
 from trialfinder.store.store import utc_now
 from trialfinder.terms import mark_matches
 
-REGISTRY = "ctgov"
+REGISTRY = "ctgov"  # the default registry, and the one refresh keeps fresh
+# Each registry's client class, imported only when that registry is asked.
+REGISTRY_CLIENTS = {
+    "ctgov": ("trialfinder.registries.ctgov.client", "CtgovRegistry"),
+    "ctis": ("trialfinder.registries.ctis.client", "CtisRegistry"),
+    "isrctn": ("trialfinder.registries.isrctn.client", "IsrctnRegistry"),
+    "nci_cts": ("trialfinder.registries.nci_cts.client", "NciCtsRegistry"),
+}
 _CATEGORY_ORDER = {StatusCategory.OPEN: 0, StatusCategory.UNKNOWN: 1, StatusCategory.CLOSED: 2}
 
 
 @contextlib.asynccontextmanager
-async def open_registry(settings: Settings) -> AsyncIterator[Registry]:
-    """A ready ClinicalTrials.gov client with its own polite HTTP session."""
-    from trialfinder.registries.ctgov.client import CtgovRegistry
+async def open_registry(settings: Settings, name: str = REGISTRY) -> AsyncIterator[Registry]:
+    """A ready client of registry ``name`` with its own polite HTTP session."""
+    import importlib
 
-    async with CtgovRegistry.client_for(settings) as http:
-        yield CtgovRegistry(settings, http)
+    module, class_name = REGISTRY_CLIENTS[name]
+    kind = getattr(importlib.import_module(module), class_name)
+    async with kind.client_for(settings) as http:
+        yield kind(settings, http)
 
 
 def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
@@ -47,15 +56,17 @@ def lookup(
     refresh: bool = False,
     limit: int | None = None,
     include_mentions: bool = True,
+    registry: str = REGISTRY,
 ) -> tuple[SearchResult | None, bool]:
     """(cached answer or None, whether it will do without asking the registry)."""
-    cached = store.load_search(query, REGISTRY, limit, include_mentions)
+    cached = store.load_search(query, registry, limit, include_mentions)
     if cached is not None and (offline or not refresh) and is_fresh(cached.fetched_at, settings):
         return cached, True
     if offline:
         if cached is None:
             raise NothingCachedError(
-                f"nothing cached for {query.drug!r} with these options; run without --offline"
+                f"nothing cached for {query.drug!r} in {registry} with these options; "
+                "run without --offline"
             )
         return _stale(cached, "offline: showing the cached answer, older than the cache TTL"), True
     return cached, False
@@ -72,41 +83,17 @@ async def find_trials(
     progress: ProgressCallback | None = None,
     include_mentions: bool = True,
     drug: DrugPage | None = None,
+    registry: str = REGISTRY,
 ) -> SearchResult:
-    """Trials for ``query``: cached when fresh enough, else fetched and stored.
-
-    ``drug``, when given, is the page the trials are linked to in the store.
+    """Trials of one registry for ``query``: cached when fresh enough, else fetched and
+    stored. ``drug``, when given, is the page the trials are linked to in the store.
     """
-    options = {"limit": limit, "include_mentions": include_mentions}
+    options = {"limit": limit, "include_mentions": include_mentions, "registry": registry}
     cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, **options)
     if usable:
         return cached
     return await fetch_and_store(
         settings, store, query, cached, progress=progress, drug=drug, **options
-    )
-
-
-def find_trials_blocking(
-    settings: Settings,
-    store: Store,
-    query: SearchQuery,
-    *,
-    offline: bool = False,
-    refresh: bool = False,
-    limit: int | None = None,
-    progress: ProgressCallback | None = None,
-    include_mentions: bool = True,
-    drug: DrugPage | None = None,
-) -> SearchResult:
-    """``find_trials`` for synchronous callers: a cache hit never starts an event loop."""
-    options = {"limit": limit, "include_mentions": include_mentions}
-    cached, usable = lookup(settings, store, query, offline=offline, refresh=refresh, **options)
-    if usable:
-        return cached
-    import asyncio
-
-    return asyncio.run(
-        fetch_and_store(settings, store, query, cached, progress=progress, drug=drug, **options)
     )
 
 
@@ -120,10 +107,11 @@ async def fetch_and_store(
     progress: ProgressCallback | None = None,
     include_mentions: bool = True,
     drug: DrugPage | None = None,
+    registry: str = REGISTRY,
 ) -> SearchResult:
     """Ask the registry; store a whole answer; fall back to ``cached`` if it fails."""
     try:
-        result = await _fetch(settings, query, progress)
+        result = await _fetch(settings, query, progress, registry)
     except RegistryUnavailableError as error:
         if cached is None:
             raise
@@ -145,8 +133,9 @@ async def get_trial(
     *,
     offline: bool = False,
     refresh: bool = False,
+    registry: str = REGISTRY,
 ) -> tuple[Trial, datetime, list[str]]:
-    """One trial, whole: (trial, fetched_at, warnings)."""
+    """One trial of ``registry``, whole: (trial, fetched_at, warnings)."""
     cached = store.load_trial(trial_id)
     if cached is not None and (offline or not refresh) and is_fresh(cached[1], settings):
         return cached[0], cached[1], []
@@ -155,8 +144,8 @@ async def get_trial(
             raise NothingCachedError(f"{trial_id} is not in the cache; run without --offline")
         return cached[0], cached[1], ["offline: the cached record is older than the cache TTL"]
     try:
-        async with open_registry(settings) as registry:
-            trial = await registry.fetch_trial(trial_id)
+        async with open_registry(settings, registry) as client:
+            trial = await client.fetch_trial(trial_id)
     except RegistryUnavailableError as error:
         if cached is None:
             raise
@@ -167,16 +156,16 @@ async def get_trial(
 
 
 async def _fetch(
-    settings: Settings, query: SearchQuery, progress: ProgressCallback | None
+    settings: Settings, query: SearchQuery, progress: ProgressCallback | None, registry: str
 ) -> SearchResult:
     fetched_at = utc_now()
-    async with open_registry(settings) as registry:
-        found = await registry.search(query, progress)
+    async with open_registry(settings, registry) as client:
+        found = await client.search(query, progress)
     for trial in found.trials:
         mark_matches(trial, query.search_terms)
     return SearchResult(
         query=query,
-        registry=REGISTRY,
+        registry=registry,
         trials=sorted(found.trials, key=display_order),
         total=found.total,
         fetched_at=fetched_at,

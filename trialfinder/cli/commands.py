@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from trialfinder import drug_search, filters, search
+from trialfinder import combined, drug_search, filters, search
 from trialfinder.cli import render
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
@@ -57,6 +57,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     is_flag=True,
     help="Also list trials that name the drug only in passing, not as an intervention.",
 )
+@click.option(
+    "--registry",
+    "registry",
+    help="Registries to ask, comma-separated: ctgov, ctis, isrctn, nci_cts "
+    "(default: [registries] enabled).",
+)
 @pass_app
 def search_command(
     app: AppContext,
@@ -71,8 +77,9 @@ def search_command(
     refresh: bool,
     exact: bool,
     include_mentions: bool,
+    registry: str | None,
 ) -> None:
-    """Find the trials of DRUG (any name: brand, code name, generic) on ClinicalTrials.gov."""
+    """Find the trials of DRUG (any name: brand, code name, generic) in the trial registries."""
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
     query = filters.build_query(
@@ -91,6 +98,7 @@ def search_command(
             refresh=refresh,
             limit=limit,
             progress=progress,
+            registries=combined.parse_registries(registry),
         )
     finally:
         progress.close()
@@ -151,17 +159,19 @@ def drug_command(app: AppContext, name: str, fmt: str, offline: bool, refresh: b
 @click.option("--refresh", is_flag=True, help="Ask the registry even if the cache is fresh.")
 @pass_app
 def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refresh: bool) -> None:
-    """Show one trial whole: all its sites and its eligibility."""
+    """Show one trial whole (NCT, EU CT, ISRCTN or NCI id): all its sites and eligibility."""
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
-    nct_id = filters.parse_trial_id(trial_id)
+    registry, nct_id = filters.parse_any_trial_id(trial_id)
     settings = app.settings
     store = app.open_store()
     import asyncio
 
     try:
         trial, fetched_at, warnings = asyncio.run(
-            search.get_trial(settings, store, nct_id, offline=offline, refresh=refresh)
+            search.get_trial(
+                settings, store, nct_id, offline=offline, refresh=refresh, registry=registry
+            )
         )
     finally:
         store.close()

@@ -38,6 +38,7 @@ CSV_COLUMNS = (
     "sites",
     "url",
     "matched_terms",
+    "also_registered",
 )
 
 
@@ -79,6 +80,7 @@ def _write_csv(trials: list[Trial], out: IO[str]) -> None:
                 len(t.sites),
                 t.url,
                 ";".join(f"{m.term} ({m.where})" for m in t.matched_terms),
+                ";".join(f"{r.registry}:{r.id}" for r in t.also_registered),
             ]
         )
 
@@ -141,7 +143,10 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
     console = _console(out)
     if result.trials:
         table = Table(show_lines=False, header_style="bold", expand=False)
+        several = "," in result.registry
         table.add_column("Trial", no_wrap=True)
+        if several:
+            table.add_column("Registry", no_wrap=True)
         table.add_column("Title", ratio=1, min_width=30)
         table.add_column("Status", no_wrap=True)
         table.add_column("Phase", no_wrap=True)
@@ -149,9 +154,11 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
         table.add_column("Updated", no_wrap=True)
         for t in result.trials:
             style = "green" if t.status_category.value == "open" else None
+            registries = "+".join([t.registry, *(r.registry for r in t.also_registered)])
             table.add_row(
                 *_plain(
                     t.id,
+                    *([registries] if several else []),
                     t.title,
                     status_label(t.status),
                     phase_label(t.phases),
@@ -162,7 +169,14 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
                 end_section=False,
             )
         console.print(table)
-    source = "cache" if result.from_cache else "ClinicalTrials.gov"
+    names = {
+        "ctgov": "ClinicalTrials.gov",
+        "ctis": "EU CTIS",
+        "isrctn": "ISRCTN",
+        "nci_cts": "NCI CTS",
+    }
+    registries = ", ".join(names.get(r, r) for r in result.registry.split(","))
+    source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
     console.print(
         f"{shown} of {result.total} trial{'s' if result.total != 1 else ''} "
@@ -204,6 +218,7 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
         ("Ages", _ages_label(trial)),
         ("Healthy volunteers", None if e.healthy_volunteers is None else str(e.healthy_volunteers)),
         ("Record", trial.url),
+        ("Also registered", "; ".join(f"{r.registry} {r.id}" for r in trial.also_registered)),
         ("Fetched", age_label(fetched_at)),
     ]
     grid = Table.grid(padding=(0, 2))

@@ -164,4 +164,7 @@ class SearchResult(_Model):
     from_cache: bool = False
     stale: bool = False  # older than the TTL, served because the registry failed
     hidden_mentions: int = 0  # trials left out because they name the drug only in passing
+    # Across several registries: how many trials each announced, and which failed and why.
+    registry_totals: dict[str, int] = Field(default_factory=dict)
+    registry_errors: dict[str, str] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trialfinder.config import NCI_CTS_KEY_ENV_VAR, HttpSettings, Settings
+from trialfinder.config import NCI_CTS_KEY_ENV_VAR, Settings
 from trialfinder.errors import (
     IncompleteResultError,
     NotFoundError,
@@ -50,25 +50,6 @@ INCLUDE = [
 ]  # fmt: skip
 
 
-class KeyedClient(PoliteClient):
-    """A PoliteClient that sends the API key with every request.
-
-    Stop-gap until ``PoliteClient`` takes extra session headers itself.
-    """
-
-    def __init__(
-        self, registry: str, settings: HttpSettings, requests_per_second: float, api_key: str
-    ) -> None:
-        super().__init__(registry, settings, requests_per_second)
-        self._api_key = api_key
-
-    async def __aenter__(self) -> KeyedClient:
-        await super().__aenter__()
-        assert self._session is not None
-        self._session.headers["X-API-KEY"] = self._api_key
-        return self
-
-
 class NciCtsRegistry:
     """Searches ``/trials`` (POST) by NCI Thesaurus code; fetches ``/trials/{id}``."""
 
@@ -93,9 +74,8 @@ class NciCtsRegistry:
     def client_for(cls, settings: Settings) -> PoliteClient:
         """The polite HTTP client this registry should be given (with the key, if any)."""
         cts = settings.registries.nci_cts
-        if cts.api_key:
-            return KeyedClient(LABEL, settings.http, cts.requests_per_second, cts.api_key)
-        return PoliteClient(LABEL, settings.http, cts.requests_per_second)
+        headers = {"X-API-KEY": cts.api_key} if cts.api_key else None
+        return PoliteClient(LABEL, settings.http, cts.requests_per_second, headers=headers)
 
     async def intervention_codes(self, name: str) -> list[tuple[str, list[str]]]:
         """NCI Thesaurus codes of the interventions NCI CTS finds for ``name``, with their names.

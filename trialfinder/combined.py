@@ -1,0 +1,177 @@
+"""Many registries, one list: ask every chosen registry at once, merge trials registered twice.
+
+Each registry is searched and cached on its own (so one that fails costs only
+its own trials, and its last answer can still be served), then the lists are
+merged: a trial registered in several places becomes one row, led by the
+record of the most preferred registry, listing the others as "also registered
+as" (``dedup``). A search takes about as long as the slowest registry, not
+the sum.
+"""
+
+from __future__ import annotations
+
+from trialfinder.config import Settings
+from trialfinder.errors import BadInputError, NothingCachedError, RegistryError
+from trialfinder.models import DrugPage, SearchQuery, SearchResult
+from trialfinder.registries.base import ProgressCallback
+from trialfinder.search import REGISTRY, REGISTRY_CLIENTS, display_order, find_trials, lookup
+from trialfinder.store import Store
+
+NEEDS_KEY = "nci_cts"
+
+
+def registries_for(settings: Settings, requested: list[str] | None = None) -> list[str]:
+    """The registries to ask: those requested (``--registry``), else the enabled ones.
+
+    NCI CTS needs an API key: without one it is left out quietly when merely
+    enabled, and refused with a clear message when asked for by name.
+    """
+    names = requested or settings.registries.enabled
+    unknown = [n for n in names if n not in REGISTRY_CLIENTS]
+    if unknown:
+        raise BadInputError(
+            f"unknown registry {', '.join(unknown)}; use {', '.join(REGISTRY_CLIENTS)}"
+        )
+    keyless = not settings.registries.nci_cts.api_key
+    if requested and NEEDS_KEY in requested and keyless:
+        raise BadInputError(
+            "NCI CTS needs an API key: set TRIALFINDER_NCI_CTS_API_KEY "
+            "or [registries.nci_cts] api_key"
+        )
+    chosen = [n for n in dict.fromkeys(names) if not (n == NEEDS_KEY and keyless)]
+    if not chosen:
+        raise BadInputError("no registry to ask: enable one in [registries] enabled")
+    return chosen
+
+
+def parse_registries(option: str | None) -> list[str] | None:
+    """``ctgov,ctis`` -> [ctgov, ctis]; None when not given."""
+    if option is None:
+        return None
+    names = [n.strip().lower() for n in option.split(",") if n.strip()]
+    if not names:
+        raise BadInputError("--registry is empty")
+    return names
+
+
+def cached_everywhere(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    registries: list[str],
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    limit: int | None = None,
+    include_mentions: bool = True,
+) -> SearchResult | None:
+    """The merged answer if every registry can answer from the cache, else None."""
+    results: dict[str, SearchResult] = {}
+    errors: dict[str, str] = {}
+    for name in registries:
+        try:
+            cached, usable = lookup(
+                settings,
+                store,
+                query,
+                offline=offline,
+                refresh=refresh,
+                include_mentions=include_mentions,
+                registry=name,
+            )
+        except NothingCachedError as error:
+            errors[name] = str(error)
+            continue
+        if not usable:
+            return None
+        results[name] = cached
+    if not results:
+        raise NothingCachedError(next(iter(errors.values())))
+    return combine(settings, results, errors, limit)
+
+
+async def find_everywhere(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    registries: list[str],
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+    limit: int | None = None,
+    progress: ProgressCallback | None = None,
+    include_mentions: bool = True,
+    drug: DrugPage | None = None,
+) -> SearchResult:
+    """Every chosen registry at once; a registry that fails is named, the rest answer."""
+    import asyncio
+
+    outcomes = await asyncio.gather(
+        *(
+            find_trials(
+                settings,
+                store,
+                query,
+                offline=offline,
+                refresh=refresh,
+                progress=progress,
+                include_mentions=include_mentions,
+                drug=drug,
+                registry=name,
+            )
+            for name in registries
+        ),
+        return_exceptions=True,
+    )
+    results: dict[str, SearchResult] = {}
+    failures: dict[str, Exception] = {}
+    for name, outcome in zip(registries, outcomes, strict=True):
+        if isinstance(outcome, RegistryError | NothingCachedError):
+            failures[name] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results[name] = outcome
+    if not results:
+        raise next(iter(failures.values()))
+    return combine(settings, results, {n: str(e) for n, e in failures.items()}, limit)
+
+
+def combine(
+    settings: Settings,
+    results: dict[str, SearchResult],
+    errors: dict[str, str],
+    limit: int | None,
+) -> SearchResult:
+    """One SearchResult from each registry's, trials registered twice merged."""
+    from trialfinder.dedup import merge_registrations
+
+    if len(results) == 1 and not errors:
+        (result,) = results.values()
+        if limit is not None:
+            result.trials = result.trials[:limit]
+        result.registry_totals = {result.registry: result.total}
+        return result
+    trials = merge_registrations(
+        [t for r in results.values() for t in r.trials], settings.registries.preference
+    )
+    trials.sort(key=display_order)
+    first = next(iter(results.values()))
+    merged = SearchResult(
+        query=first.query,
+        registry=",".join(results),
+        trials=trials[:limit] if limit is not None else trials,
+        total=len(trials) + sum(r.hidden_mentions for r in results.values()),
+        fetched_at=min(r.fetched_at for r in results.values()),
+        from_cache=all(r.from_cache for r in results.values()),
+        stale=any(r.stale for r in results.values()),
+        hidden_mentions=sum(r.hidden_mentions for r in results.values()),
+        warnings=[w for r in results.values() for w in r.warnings]
+        + [f"left out: {error}" for error in errors.values()],
+        registry_totals={name: r.total for name, r in results.items()},
+        registry_errors=errors,
+    )
+    return merged
+
+
+__all__ = ["REGISTRY", "cached_everywhere", "combine", "find_everywhere", "registries_for"]
