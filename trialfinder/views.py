@@ -38,6 +38,8 @@ def search_json(result: SearchResult, resolution: Resolution | None = None) -> d
         "stale": result.stale,
         "total": result.total,
         "hidden_mentions": result.hidden_mentions,
+        "registry_totals": result.registry_totals,
+        "registry_errors": result.registry_errors,
         "warnings": result.warnings,
         "trials": [trial_json(t) for t in result.trials],
     }

@@ -1,0 +1,108 @@
+"""Every registry at once, end to end: one list, trials registered twice shown once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import write_config
+from tests.standins.ctis import CtisStandin
+from tests.standins.isrctn import IsrctnStandin
+from tests.standins.nci_cts import API_KEY, NciCtsStandin
+from tests.standins.server import serve_in_thread
+from trialfinder.cli import main
+
+
+@pytest.fixture
+def ctis() -> CtisStandin:
+    return CtisStandin()
+
+
+@pytest.fixture
+def isrctn() -> IsrctnStandin:
+    return IsrctnStandin()
+
+
+@pytest.fixture
+def nci() -> NciCtsStandin:
+    return NciCtsStandin()
+
+
+@pytest.fixture
+def registry_urls(ctis, isrctn, nci) -> Iterator[dict[str, str]]:
+    with (
+        serve_in_thread(ctis.app()) as ctis_base,
+        serve_in_thread(isrctn.app()) as isrctn_base,
+        serve_in_thread(nci.app()) as nci_base,
+    ):
+        yield {
+            "ctis": f"{ctis_base}/ctis-public-api",
+            "isrctn": f"{isrctn_base}/api",
+            "nci_cts": f"{nci_base}/api/v2",
+        }
+
+
+@pytest.fixture
+def run(capsys, tmp_path, ctgov_url, drug_urls, registry_urls):
+    config = write_config(
+        tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=registry_urls, nci_cts_key=API_KEY
+    )
+
+    def run(*args: str):
+        with pytest.raises(SystemExit) as exited:
+            main(["--config", str(config), *args])
+        out, err = capsys.readouterr()
+        return exited.value.code, out, err
+
+    return run
+
+
+def test_a_trial_in_several_registries_shows_once_with_every_id(run):
+    code, out, err = run("search", "Blincyto", "--status", "all", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data["registry"].split(",")) == {"ctgov", "ctis", "isrctn", "nci_cts"}
+    rows = [t for t in data["trials"] if t["id"] == "NCT03914625"]
+    assert len(rows) == 1
+    elsewhere = {r["registry"]: r["id"] for r in rows[0]["also_registered"]}
+    assert elsewhere["ctis"] == "2024-513914-25-00"
+    assert elsewhere["isrctn"] == "ISRCTN39146250"
+    assert "nci_cts" in elsewhere
+    # no other row is one of its twins
+    ids = {t["id"] for t in data["trials"]}
+    assert not ids & set(elsewhere.values())
+    assert {t["registry"] for t in data["trials"]} >= {"ctgov", "ctis"}
+
+
+def test_a_registry_that_is_down_leaves_the_rest_intact_and_says_so(run, ctis):
+    ctis.fail_next("503", times=50)
+    code, out, err = run("search", "blinatumomab", "--status", "all", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert "ctis" in data["registry_errors"] and "HTTP 503" in data["registry_errors"]["ctis"]
+    assert "NCT03914625" in {t["id"] for t in data["trials"]}
+    assert "warning: left out: EU CTIS" in err
+
+
+def test_registry_option_chooses_registries(run):
+    code, out, _ = run("search", "blinatumomab", "--registry", "ctis", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["registry"] == "ctis" and all(t["registry"] == "ctis" for t in data["trials"])
+    code, _, err = run("search", "blinatumomab", "--registry", "euctr")
+    assert code == 2 and "unknown registry euctr" in err
+
+
+def test_table_names_the_registries(run):
+    code, out, _ = run("search", "blinatumomab", "--status", "all")
+    assert code == 0 and "Registry" in out and "ctgov+" in out
+
+
+def test_trial_of_another_registry(run):
+    code, out, err = run("trial", "2024-513914-25-00", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["registry"] == "ctis"
+    code, out, err = run("trial", "ISRCTN39146250", "--format", "json")
+    assert code == 0, err and json.loads(out)["id"] == "ISRCTN39146250"
