@@ -51,6 +51,9 @@ def write_config(
     text = (
         f'[cache]\npath = "{cache_path}"\nttl_hours = {ttl_hours}\n'
         + FAST_HTTP.format(timeout=timeout, retries=retries)
+        + "\n[registries]\nenabled = ["
+        + ", ".join(f'"{name}"' for name in ["ctgov", *(registry_urls or {})])
+        + "]\n"
         + f'\n[registries.ctgov]\nbase_url = "{base_url}"\n'
         f"requests_per_second = {rate}\npage_size = {page_size}\n"
         f"\n[drugs]\ntimeout_seconds = {drug_timeout}\nmax_retries = 1\n"

@@ -13,8 +13,10 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from trialfinder.combined import parse_registries
 from trialfinder.filters import build_query, parse_trial_id
 from trialfinder.models import SearchResult
+from trialfinder.search import REGISTRY_CLIENTS
 from trialfinder.views import drug_page_json, search_json, trial_json
 from trialfinder.web.feed import build_feed
 from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
@@ -36,7 +38,9 @@ DEFAULT_SINCE = timedelta(days=30)
 FEED_ENTRIES = 50
 STALE_MAX_AGE = 30  # seconds a stale answer may be kept: a fresh one is on its way
 
-TRIAL_FILTERS = frozenset({"status", "phase", "country", "condition", "near", "radius_km"})
+TRIAL_FILTERS = frozenset(
+    {"status", "phase", "country", "condition", "near", "radius_km", "registry"}
+)
 TRIALS_PARAMS = TRIAL_FILTERS | {"limit", "cursor", "include_mentions"}
 
 
@@ -86,6 +90,10 @@ class TrialFilters:
         )
         near = params.text("near")
         self.near: Point | None = parse_point(near) if near is not None else None
+        self.registries = parse_registries(params.text("registry"))
+        unknown = [r for r in self.registries or () if r not in REGISTRY_CLIENTS]
+        if unknown:
+            raise bad(f"unknown registry {', '.join(unknown)}; use {', '.join(REGISTRY_CLIENTS)}")
         self.radius_km = params.number("radius_km", 0.0, MAX_RADIUS_KM)
         if self.radius_km is not None and self.near is None:
             raise bad("radius_km needs near=latitude,longitude")
@@ -94,9 +102,17 @@ class TrialFilters:
 
     def ranked(self, result: SearchResult) -> list[tuple]:
         """(trial, nearest site and distance or None) in the order to list them."""
+        trials = [t for t in result.trials if self._in_registries(t)]
         if self.near is None:
-            return [(trial, None) for trial in result.trials]
-        return rank_by_distance(result.trials, self.near, self.radius_km)
+            return [(trial, None) for trial in trials]
+        return rank_by_distance(trials, self.near, self.radius_km)
+
+    def _in_registries(self, trial) -> bool:
+        """A trial is in a registry if it leads from there or is also registered there."""
+        if not self.registries:
+            return True
+        found = {trial.registry, *(r.registry for r in trial.also_registered)}
+        return bool(found & set(self.registries))
 
 
 async def drug(request: web.Request) -> web.Response:

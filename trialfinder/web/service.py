@@ -16,12 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from trialfinder.combined import cached_everywhere, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded, search_drug
+from trialfinder.errors import NothingCachedError
 from trialfinder.filters import build_query, clean_text
-from trialfinder.models import ChangeEvent, SearchQuery, Trial
+from trialfinder.models import ChangeEvent, SearchQuery, SearchResult, Trial
 from trialfinder.resolve import Resolution, lookup_cached, resolve
-from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh, lookup
+from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh
 from trialfinder.store import Store
 from trialfinder.terms import fold
 from trialfinder.web.flights import FetchPending, Flights
@@ -58,13 +60,12 @@ class TrialService:
         resolution = lookup_cached(settings, store, query.drug)
         cached = None
         if resolution is not None:
-            cached, usable = lookup(
-                settings,
-                store,
-                expanded(query, resolution, settings),
-                include_mentions=include_mentions,
+            full_query = expanded(query, resolution, settings)
+            registries = registries_for(settings)
+            cached = cached_everywhere(
+                settings, store, full_query, registries, include_mentions=include_mentions
             )
-            if usable and not resolution.stale:
+            if cached is not None and not resolution.stale:
                 self.metrics.cache.inc(HIT)
                 self._track(resolution)
                 return DrugSearch(resolution, cached), HIT
@@ -76,6 +77,8 @@ class TrialService:
                 lambda: search_drug(settings, store, query, include_mentions=include_mentions),
             )
         except FetchPending:
+            if resolution is not None and cached is None:
+                cached = _any_cached(settings, store, full_query, registries, include_mentions)
             if resolution is None or cached is None:
                 raise
             self.metrics.cache.inc(STALE)
@@ -175,3 +178,13 @@ class TrialService:
 
     async def close(self) -> None:
         await self.flights.close()
+
+
+def _any_cached(settings, store, query, registries, include_mentions) -> SearchResult | None:
+    """Whatever the cache holds for ``query``, however old: a stopgap while a fetch runs."""
+    try:
+        return cached_everywhere(
+            settings, store, query, registries, offline=True, include_mentions=include_mentions
+        )
+    except NothingCachedError:
+        return None

@@ -1,6 +1,6 @@
 /* trialfinder widget. On any page, one line:
  *   <script src="https://HOST/widget.js" data-drug="blinatumomab" async></script>
- * Options (data- attributes): status, limit, country, condition, phase, near ("lat,lon"),
+ * Options (data- attributes): status, limit, country, condition, phase, registry, near ("lat,lon"),
  * radius-km, theme (light, dark, auto), heading-level (2-5).
  * It draws in a shadow root, so the page's CSS cannot break it, and sets every text
  * from the registry with textContent: registry text is data, never markup.
@@ -9,6 +9,10 @@
   "use strict";
   var CSS = __WIDGET_CSS__;
   var REGISTRY = "https://clinicaltrials.gov/";
+  var REGISTRY_NAMES = {ctgov: "ClinicalTrials.gov", ctis: "EU CTIS", isrctn: "ISRCTN",
+    nci_cts: "NCI CTS"};
+  var REGISTRY_HOMES = {ctgov: REGISTRY, ctis: "https://euclinicaltrials.eu/",
+    isrctn: "https://www.isrctn.com/", nci_cts: "https://www.cancer.gov/research/participate/clinical-trials-search"};
 
   var script = document.currentScript;
   if (!script || !script.hasAttribute("data-drug")) {
@@ -83,7 +87,7 @@
     var params = new URLSearchParams();
     params.set("status", data.status || "open");
     params.set("limit", String(limit));
-    ["country", "condition", "phase", "near"].forEach(function (name) {
+    ["country", "condition", "phase", "near", "registry"].forEach(function (name) {
       if (data[name]) params.set(name, data[name]);
     });
     if (data.near && data.radiusKm) params.set("radius_km", data.radiusKm);
@@ -143,7 +147,10 @@
       box.appendChild(el("p", "tf-empty", "No trials match."));
     }
     var source = el("p", "tf-source", "Source: ");
-    source.appendChild(link(REGISTRY, "ClinicalTrials.gov"));
+    String(page.registry || "ctgov").split(",").forEach(function (registry, n) {
+      if (n) source.appendChild(document.createTextNode(", "));
+      source.appendChild(link(REGISTRY_HOMES[registry] || REGISTRY, registryName(registry)));
+    });
     if (count > trials.length) {
       source.appendChild(document.createTextNode(" · "));
       source.appendChild(link(REGISTRY + "search?intr=" + encodeURIComponent(name),
@@ -182,8 +189,16 @@
       where.appendChild(document.createTextNode(text));
       li.appendChild(where);
     }
-    li.appendChild(el("p", "tf-id", trial.id));
+    var ids = [registryName(trial.registry) + " " + trial.id];
+    (trial.also_registered || []).forEach(function (other) {
+      ids.push(registryName(other.registry) + " " + other.id);
+    });
+    li.appendChild(el("p", "tf-id", ids.join(" · ")));
     return li;
+  }
+
+  function registryName(registry) {
+    return REGISTRY_NAMES[registry] || String(registry || "");
   }
 
   function summary(shown, count, status) {
