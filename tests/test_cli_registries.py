@@ -106,3 +106,14 @@ def test_trial_of_another_registry(run):
     assert json.loads(out)["registry"] == "ctis"
     code, out, err = run("trial", "ISRCTN39146250", "--format", "json")
     assert code == 0, err and json.loads(out)["id"] == "ISRCTN39146250"
+
+
+def test_nci_cts_interventions_feed_resolution(run, drug_standins, nci):
+    drug_standins.drug_dictionary.down = True
+    drug_standins.evs.down = True
+    code, out, err = run("drug", "blinatumomab", "--format", "json")
+    assert code == 0, err
+    page = json.loads(out)
+    assert page["ncit_code"] == "C62528"
+    assert page["sources"]["ncit_code"]["source"] == "NCI CTS interventions"
+    assert any(r.path.endswith("/interventions") for r in nci.requests)

@@ -77,6 +77,13 @@ async def open_sources(settings: Settings) -> AsyncIterator[dict[str, Any]]:
             http = PoliteClient(kind.label, http_settings, source_settings.requests_per_second)
             await stack.enter_async_context(http)
             sources[key] = kind(source_settings.base_url, http, **extra)
+        if settings.registries.nci_cts.api_key:
+            from trialfinder.registries.nci_cts.client import NciCtsRegistry
+            from trialfinder.sources.nci_cts_interventions import NciCtsInterventions
+
+            http = NciCtsRegistry.client_for(settings)
+            await stack.enter_async_context(http)
+            sources["nci_cts"] = NciCtsInterventions(NciCtsRegistry(settings, http))
         yield sources
 
 

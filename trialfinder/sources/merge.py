@@ -11,14 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from trialfinder.models import Alias, AliasType, DrugFacts, DrugPage, FieldSource
-from trialfinder.sources import nci_drug_dictionary, nci_evs, openfda, rxnav
+from trialfinder.sources import nci_cts_interventions, nci_drug_dictionary, nci_evs, openfda, rxnav
 from trialfinder.terms import fold
 
-SOURCE_ORDER = (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL, rxnav.LABEL)
+SOURCE_ORDER = (
+    nci_drug_dictionary.LABEL,
+    nci_evs.LABEL,
+    nci_cts_interventions.LABEL,
+    openfda.LABEL,
+    rxnav.LABEL,
+)
 # For each field, the sources to take it from, best first.
 PRECEDENCE = {
-    "name": (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL),
-    "ncit_code": (nci_drug_dictionary.LABEL, nci_evs.LABEL),
+    "name": (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL, nci_cts_interventions.LABEL),
+    "ncit_code": (nci_drug_dictionary.LABEL, nci_evs.LABEL, nci_cts_interventions.LABEL),
     "nci_term_id": (nci_drug_dictionary.LABEL, nci_evs.LABEL),
     "definition": (nci_drug_dictionary.LABEL, nci_evs.LABEL),
     "page_url": (nci_drug_dictionary.LABEL,),
