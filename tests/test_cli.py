@@ -434,3 +434,10 @@ def test_drug_pages_work_offline_once_cached(run, ctgov_standin, drug_standins):
     ctgov_standin.fail_next("503", times=50)
     code, out, _ = run("drug", "Blincyto", "--offline", "--format", "json")
     assert code == 0 and json.loads(out)["ncit_code"] == "C62528"
+
+
+def test_a_registry_that_failed_is_asked_again_when_nothing_else_can_answer(run, ctgov_standin):
+    ctgov_standin.fail_next("503", times=4)
+    assert run("search", "blinatumomab")[0] == 3
+    code, out, _ = run("search", "blinatumomab", "--format", "json")
+    assert code == 0 and len(json.loads(out)["trials"]) == 5

@@ -117,3 +117,17 @@ def test_nci_cts_interventions_feed_resolution(run, drug_standins, nci):
     assert page["ncit_code"] == "C62528"
     assert page["sources"]["ncit_code"]["source"] == "NCI CTS interventions"
     assert any(r.path.endswith("/interventions") for r in nci.requests)
+
+
+def test_a_failing_registry_rests_while_the_others_answer(run, ctis):
+    ctis.fail_next("503", times=50)
+    assert run("search", "blinatumomab", "--format", "json")[0] == 0
+    asked = len(ctis.requests)
+    code, out, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 0 and len(ctis.requests) == asked  # not asked again so soon
+    assert "not asked again before" in err
+    assert json.loads(out)["from_cache"] is True
+    ctis.faults.clear()
+    code, out, _ = run("search", "blinatumomab", "--refresh", "--format", "json")
+    assert code == 0 and len(ctis.requests) > asked
+    assert "ctis" in json.loads(out)["registry"]

@@ -10,12 +10,20 @@ the sum.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from trialfinder.config import Settings
-from trialfinder.errors import BadInputError, NothingCachedError, RegistryError
+from trialfinder.errors import (
+    BadInputError,
+    NothingCachedError,
+    RegistryError,
+    RegistryUnavailableError,
+)
 from trialfinder.models import DrugPage, SearchQuery, SearchResult
 from trialfinder.registries.base import ProgressCallback
 from trialfinder.search import REGISTRY, REGISTRY_CLIENTS, display_order, find_trials, lookup
 from trialfinder.store import Store
+from trialfinder.store.store import utc_now
 
 NEEDS_KEY = "nci_cts"
 
@@ -68,7 +76,13 @@ def cached_everywhere(
     """The merged answer if every registry can answer from the cache, else None."""
     results: dict[str, SearchResult] = {}
     errors: dict[str, str] = {}
+    resting = _resting(settings, store, registries, refresh)
     for name in registries:
+        if name in resting:
+            _use_cache_instead(
+                settings, store, query, name, resting[name], results, errors, include_mentions
+            )
+            continue
         try:
             cached, usable = lookup(
                 settings,
@@ -86,6 +100,8 @@ def cached_everywhere(
             return None
         results[name] = cached
     if not results:
+        if resting and len(resting) == len(errors):
+            return None  # only resting registries without answers: let them be asked
         raise NothingCachedError(next(iter(errors.values())))
     return combine(settings, results, errors, limit)
 
@@ -106,6 +122,16 @@ async def find_everywhere(
     """Every chosen registry at once; a registry that fails is named, the rest answer."""
     import asyncio
 
+    results: dict[str, SearchResult] = {}
+    errors: dict[str, str] = {}
+    resting = _resting(settings, store, registries, refresh)
+    if len(resting) == len(registries):
+        resting = {}  # every registry failed lately: ask them all rather than answer nothing
+    for name in resting:
+        _use_cache_instead(
+            settings, store, query, name, resting[name], results, errors, include_mentions
+        )
+    asked = [name for name in registries if name not in resting]
     outcomes = await asyncio.gather(
         *(
             find_trials(
@@ -119,22 +145,71 @@ async def find_everywhere(
                 drug=drug,
                 registry=name,
             )
-            for name in registries
+            for name in asked
         ),
         return_exceptions=True,
     )
-    results: dict[str, SearchResult] = {}
     failures: dict[str, Exception] = {}
-    for name, outcome in zip(registries, outcomes, strict=True):
+    for name, outcome in zip(asked, outcomes, strict=True):
         if isinstance(outcome, RegistryError | NothingCachedError):
             failures[name] = outcome
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
             results[name] = outcome
+        _remember_outcome(store, name, outcome)
     if not results:
-        raise next(iter(failures.values()))
-    return combine(settings, results, {n: str(e) for n, e in failures.items()}, limit)
+        if failures:
+            raise next(iter(failures.values()))
+        raise RegistryUnavailableError(", ".join(errors), "; ".join(errors.values()))
+    errors.update({n: str(e) for n, e in failures.items()})
+    return combine(settings, results, errors, limit)
+
+
+def _resting(
+    settings: Settings, store: Store, registries: list[str], refresh: bool
+) -> dict[str, str]:
+    """Registries that failed within the cool-down, with what to tell the user.
+
+    A resting registry is not asked: its cached answer is used, however old, or,
+    with none, it is left out and named; unless every registry is resting.
+    """
+    cooldown = timedelta(minutes=settings.registries.failure_cooldown_minutes)
+    if refresh or not cooldown:
+        return {}
+    now = utc_now()
+    resting = {}
+    for name in registries:
+        failure = store.registry_failure(name)
+        if failure is not None and now - failure[1] < cooldown:
+            until = (failure[1] + cooldown).strftime("%H:%M UTC")
+            resting[name] = f"{failure[0]} (not asked again before {until})"
+    return resting
+
+
+def _use_cache_instead(
+    settings, store, query, name, why, results, errors, include_mentions
+) -> None:
+    """A resting registry's cached answer, however old, or a note that there is none."""
+    try:
+        cached, _ = lookup(
+            settings, store, query, offline=True, include_mentions=include_mentions, registry=name
+        )
+    except NothingCachedError:
+        errors[name] = why
+        return
+    cached.stale = True
+    cached.warnings.append(f"{why}; showing the cached answer")
+    results[name] = cached
+
+
+def _remember_outcome(store: Store, name: str, outcome) -> None:
+    """Note an outage (a registry that could not answer) and its end, for the cool-down."""
+    now: datetime = utc_now()
+    if isinstance(outcome, RegistryUnavailableError):
+        store.record_registry_outcome(name, now, str(outcome))
+    elif not isinstance(outcome, BaseException) and store.registry_failure(name) is not None:
+        store.record_registry_outcome(name, now, None)
 
 
 def combine(

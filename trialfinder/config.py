@@ -95,6 +95,9 @@ class RegistriesSettings(_Section):
     enabled: list[str] = Field(default_factory=lambda: list(REGISTRY_NAMES))
     # When a trial is in several registries, the record of the first one here leads.
     preference: list[str] = Field(default_factory=lambda: list(REGISTRY_NAMES))
+    # A registry that failed is not asked again for this long (its cached answer, if
+    # any, is used); `--refresh` asks it anyway.
+    failure_cooldown_minutes: float = Field(10.0, ge=0)
     ctgov: CtgovSettings = CtgovSettings()
     ctis: CtisSettings = CtisSettings()
     isrctn: IsrctnSettings = IsrctnSettings()

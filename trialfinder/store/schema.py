@@ -181,10 +181,21 @@ def _v3_tracking_and_changes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_registry_failures(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        ALTER TABLE registry_state ADD COLUMN last_error TEXT;
+        ALTER TABLE registry_state ADD COLUMN failed_at TEXT;  -- NULL once it answers again
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
     _v3_tracking_and_changes,
+    _v4_registry_failures,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

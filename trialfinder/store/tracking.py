@@ -184,6 +184,27 @@ class TrackingMixin:
                 [registry, timestamp, at.isoformat()],
             )
 
+    def record_registry_outcome(
+        self, registry: str, at: datetime, error: str | None = None
+    ) -> None:
+        """Remember that ``registry`` failed (with ``error``) or answered, at ``at``."""
+        with self.db.atomic():
+            self.conn.execute(
+                "INSERT INTO registry_state (registry, last_error, failed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(registry) DO UPDATE SET last_error = excluded.last_error, "
+                "failed_at = excluded.failed_at",
+                [registry, error, at.isoformat() if error else None],
+            )
+
+    def registry_failure(self, registry: str) -> tuple[str, datetime] | None:
+        """The last failure of ``registry`` and when, unless it has answered since."""
+        row = self.conn.execute(
+            "SELECT last_error, failed_at FROM registry_state WHERE registry = ?", [registry]
+        ).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return row[0], datetime.fromisoformat(row[1])
+
     # -- applying a refresh --------------------------------------------------------------
 
     def linked_trial_ids(self, drug: DrugPage, include_mentions: bool = True) -> set[str]:
