@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from trialfinder.errors import BadInputError
 from trialfinder.models import StatusCategory
-from trialfinder.registries.ctgov.vocabulary import ALL_STATUSES as CTGOV_STATUSES
 from trialfinder.registries.ctgov.vocabulary import PHASES
+from trialfinder.registries.statuses import translate
 
 TRIAL_URL = "https://www.isrctn.com/{isrctn}"
 
@@ -112,23 +111,7 @@ def status_category(status: str) -> StatusCategory:
 
 def statuses_for(status_option: str) -> tuple[str, ...] | None:
     """ISRCTN statuses for a query's status option; ``None`` means every status."""
-    if status_option in GROUPS:
-        return GROUPS[status_option]
-    wanted: set[str] = set()
-    unknown = []
-    for status in filter(None, (s.strip().upper() for s in status_option.split(","))):
-        if status in STATUSES:
-            wanted.add(status)
-        elif status in FROM_CTGOV:
-            wanted.update(FROM_CTGOV[status])
-        elif status not in CTGOV_STATUSES:
-            unknown.append(status)
-    if unknown:
-        known = ", ".join([*CTGOV_STATUSES, *STATUSES])
-        raise BadInputError(
-            f"unknown status {', '.join(unknown)}; use open, recruiting, all, {known}"
-        )
-    return tuple(sorted(wanted))
+    return translate(status_option, GROUPS, STATUSES, FROM_CTGOV)
 
 
 def phases_of(text: str | None) -> list[str]:

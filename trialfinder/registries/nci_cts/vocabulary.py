@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 
-from trialfinder.errors import BadInputError
 from trialfinder.models import StatusCategory
-from trialfinder.registries.ctgov.vocabulary import ALL_STATUSES as CTGOV_STATUSES
 from trialfinder.registries.ctgov.vocabulary import PHASES
+from trialfinder.registries.statuses import translate
 
 TRIAL_URL = "https://www.cancer.gov/research/participate/clinical-trials-search/v?id={nci_id}"
 
@@ -84,23 +83,7 @@ def status_category(token: str) -> StatusCategory:
 
 def statuses_for(status_option: str) -> tuple[str, ...] | None:
     """NCI CTS status tokens for a query's status option; ``None`` means every status."""
-    if status_option in GROUPS:
-        return GROUPS[status_option]
-    wanted: set[str] = set()
-    unknown = []
-    for status in filter(None, (s.strip().upper() for s in status_option.split(","))):
-        if status in STATUS_WORDS:
-            wanted.add(status)
-        elif status in FROM_CTGOV:
-            wanted.update(FROM_CTGOV[status])
-        elif status not in CTGOV_STATUSES:
-            unknown.append(status)
-    if unknown:
-        known = ", ".join([*CTGOV_STATUSES, *STATUS_WORDS])
-        raise BadInputError(
-            f"unknown status {', '.join(unknown)}; use open, recruiting, all, {known}"
-        )
-    return tuple(sorted(wanted))
+    return translate(status_option, GROUPS, STATUS_WORDS, FROM_CTGOV)
 
 
 def phases_of(value: str | None) -> list[str]:
