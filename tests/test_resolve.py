@@ -128,14 +128,27 @@ async def test_a_slow_source_is_given_up_on(env, standins):
     assert any(m.startswith("openFDA: no answer within") for m in drug.missing)
 
 
-async def test_all_sources_down_searches_literally_and_remembers_nothing(env, standins):
+async def test_all_sources_down_searches_literally_and_rests_them_briefly(env, standins):
     settings, store = env
     for service in standins.services:
         service.down = True
     resolution = await resolve(settings, store, "blinatumomab")
     assert not resolution.drug.known
     assert "no drug source could be reached" in resolution.notes[0]
-    assert store.find_drug("blinatumomab") is None  # an outage is not "unknown"
+    # remembered for the failure cool-down only, so the sources are not asked on every search
+    asked = requests_per_source(standins)
+    again = await resolve(settings, store, "blinatumomab")
+    assert again.from_cache and "could not be reached lately" in again.notes[0]
+    assert requests_per_source(standins) == asked
+    short = settings.model_copy(
+        update={
+            "registries": settings.registries.model_copy(update={"failure_cooldown_minutes": 0})
+        }
+    )
+    for service in standins.services:
+        service.down = False
+    recovered = await resolve(short, store, "blinatumomab")
+    assert recovered.drug.known and recovered.drug.ncit_code == "C62528"
 
 
 async def test_an_old_page_is_kept_when_the_sources_fail(env, standins):

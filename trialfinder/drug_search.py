@@ -34,7 +34,11 @@ class DrugSearch:
             notes.insert(0, f"showing {drug.name} for {self.resolution.corrected_from}")
         elif drug.known and drug.name.casefold() != typed.casefold():
             notes.insert(0, f"{typed} is {drug.name}")
-        notes += [f"drug page incomplete: {m}" for m in drug.missing]
+        if drug.known:
+            notes += [f"drug page incomplete: {m}" for m in drug.missing]
+        elif drug.missing:
+            sources = ", ".join(dict.fromkeys(m.split(":")[0] for m in drug.missing))
+            notes.append(f"unreachable: {sources}")
         return notes
 
 

@@ -58,10 +58,10 @@ async def resolve(
     if not drug.known and cached is not None:
         cached.notes.append("the drug sources did not answer; using the cached drug page")
         return cached
-    # An unknown name is remembered only if every source answered "unknown";
-    # an outage must not make a drug unknown for a week.
-    if drug.known or not drug.missing:
-        store.save_drug(drug, typed, resolution.corrected_from)
+    # An outage is remembered too, but only for the registries' failure cool-down
+    # (see lookup_cached): an unreachable source must not make a drug unknown for a
+    # week, nor be asked again on every search.
+    store.save_drug(drug, typed, resolution.corrected_from)
     return resolution
 
 
@@ -74,13 +74,17 @@ def lookup_cached(
         return None
     drug, corrected_from = found
     resolution = Resolution(typed, drug, corrected_from, from_cache=True)
-    if not drug.known:
+    life = timedelta(seconds=settings.drug_ttl_seconds)
+    if not drug.known and drug.missing:
+        resolution.notes.append(
+            f"the drug sources could not be reached lately; searching for {typed!r} literally"
+        )
+        life = timedelta(minutes=settings.registries.failure_cooldown_minutes)
+    elif not drug.known:
         resolution.notes.append(f"no drug source knows {typed!r}; searching for it literally")
     age = utc_now() - drug.fetched_at
     # Offline, an old page is still all there is.
-    resolution.stale = not offline and (
-        refresh or age > timedelta(seconds=settings.drug_ttl_seconds)
-    )
+    resolution.stale = not offline and (refresh or age > life)
     return resolution
 
 
