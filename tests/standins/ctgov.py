@@ -16,7 +16,6 @@ Run it alone (for benchmarks or by hand)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import copy
 import json
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.faults import Fault, FaultyService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ctgov"
 KNOWN_PARAMS = {
@@ -75,14 +76,7 @@ def synthetic_studies(
 
 
 @dataclass
-class Fault:
-    kind: str  # 503, 429, 403, 500, html, garbage, drop, slow, empty-studies
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class CtgovStandin:
+class CtgovStandin(FaultyService):
     """The registry's state, and the faults it will answer the next requests with."""
 
     studies: list[dict[str, Any]] = field(default_factory=load_fixture_studies)
@@ -95,52 +89,24 @@ class CtgovStandin:
     # Faults for every request whose query string contains a text: {text: kind}.
     fail_when: dict[str, str] = field(default_factory=dict)
 
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(kind, **options))
-
     @property
     def study_requests(self) -> list[web.Request]:
         return [r for r in self.requests if r.path.endswith("/studies")]
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_and_fault])
+        app = web.Application(middlewares=[self.record_and_fault])
         app.router.add_get("/api/v2/studies", self._studies)
         app.router.add_get("/api/v2/studies/{nct_id}", self._study)
         app.router.add_get("/api/v2/version", self._version)
         return app
 
-    @web.middleware
-    async def _record_and_fault(self, request: web.Request, handler):
-        self.requests.append(request)
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.faults:
-            fault = self.faults.popleft()
-            response = await self._fault(request, fault)
-            if response is not None:
-                return response
+    html_page = HTML_PAGE
+
+    def standing_fault(self, request: web.Request) -> Fault | None:
         for text, kind in self.fail_when.items():
             if any(text in value for value in request.query.values()):
-                return await self._fault(request, Fault(kind))
-        return await handler(request)
-
-    async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
-        kind = fault.kind
-        if kind.isdigit():
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return web.Response(status=int(kind), text=f"HTTP {kind}", headers=headers)
-        if kind == "html":
-            return web.Response(body=HTML_PAGE, content_type="text/html")
-        if kind == "garbage":
-            return web.Response(body=b"\x00\xffnot json{", content_type="application/json")
-        if kind == "slow":
-            await asyncio.sleep(fault.delay)
-            return None
-        if kind == "drop":
-            request.transport.close()
-            raise ConnectionResetError("stand-in dropped the connection")
-        raise ValueError(f"unknown fault {kind!r}")
+                return Fault(kind)
+        return None
 
     # -- endpoints ----------------------------------------------------------------
 

@@ -26,7 +26,6 @@ Run it alone (by hand)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import json
 import math
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.faults import Fault, FaultyService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ctis"
 CRITERIA = {
@@ -84,14 +85,7 @@ def synthetic_trials(count: int, product: str = "SYNTHETICUMAB", year: int = 202
 
 
 @dataclass
-class Fault:
-    kind: str  # 503, 429, 403, 500, html, garbage, drop, slow
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class CtisStandin:
+class CtisStandin(FaultyService):
     """The registry's trials, its row cap, and the faults it will answer next."""
 
     trials: list[dict[str, Any]] = field(default_factory=load_fixture_trials)
@@ -104,10 +98,6 @@ class CtisStandin:
     requests: list[web.Request] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)  # every POST /search body
 
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(kind, **options))
-
     @property
     def search_requests(self) -> list[web.Request]:
         return [r for r in self.requests if r.path.endswith("/search")]
@@ -117,36 +107,15 @@ class CtisStandin:
         return [r for r in self.requests if "/retrieve/" in r.path]
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_and_fault])
+        app = web.Application(middlewares=[self.record_and_fault])
         app.router.add_post("/ctis-public-api/search", self._search)
         app.router.add_get("/ctis-public-api/retrieve/{ct_number}", self._retrieve)
         return app
 
-    @web.middleware
-    async def _record_and_fault(self, request: web.Request, handler):
-        self.requests.append(request)
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.faults:
-            fault = self.faults.popleft()
-            kind = fault.kind
-            if kind.isdigit():
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return web.json_response(
-                    {"message": f"HTTP {kind}"}, status=int(kind), headers=headers
-                )
-            if kind == "html":
-                return web.Response(body=HTML_PAGE, content_type="text/html")
-            if kind == "garbage":
-                return web.Response(body=b"\x00\xffnot json{", content_type="application/json")
-            if kind == "slow":
-                await asyncio.sleep(fault.delay)
-            elif kind == "drop":
-                request.transport.close()
-                raise ConnectionResetError("stand-in dropped the connection")
-            else:
-                raise ValueError(f"unknown fault {kind!r}")
-        return await handler(request)
+    html_page = HTML_PAGE
+
+    def status_response(self, status: int, headers: dict[str, str]) -> web.Response:
+        return web.json_response({"message": f"HTTP {status}"}, status=status, headers=headers)
 
     # -- endpoints ----------------------------------------------------------------
 

@@ -25,16 +25,16 @@ Run it alone (by hand)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import re
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
+
+from tests.standins.faults import Fault, FaultyService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "isrctn"
 NAMESPACE = "http://www.67bricks.com/isrctn"
@@ -100,14 +100,7 @@ def _number(record: ET.Element) -> str:
 
 
 @dataclass
-class Fault:
-    kind: str  # 503, 429, 500, html, garbage, undecodable, bomb, drop, slow
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class IsrctnStandin:
+class IsrctnStandin(FaultyService):
     """The registry's records, and the faults it will answer the next requests with."""
 
     records: list[ET.Element] = field(default_factory=load_fixture_records)
@@ -116,42 +109,22 @@ class IsrctnStandin:
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[web.Request] = field(default_factory=list)
 
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(kind, **options))
-
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_and_fault])
+        app = web.Application(middlewares=[self.record_and_fault])
         app.router.add_get("/api/query/format/default", self._query)
         return app
 
-    @web.middleware
-    async def _record_and_fault(self, request: web.Request, handler):
-        self.requests.append(request)
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.faults:
-            fault = self.faults.popleft()
-            kind = fault.kind
-            if kind.isdigit():
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return web.Response(status=int(kind), text=f"HTTP {kind}", headers=headers)
-            if kind == "html":
-                return web.Response(body=HTML_PAGE, content_type="text/html")
-            if kind == "garbage":
-                return web.Response(text="this is not XML {", content_type="application/xml")
-            if kind == "undecodable":
-                return web.Response(body=b"<a>\xff\xfe</a>", content_type="application/xml")
-            if kind == "bomb":
-                return web.Response(text=BILLION_LAUGHS, content_type="application/xml")
-            if kind == "slow":
-                await asyncio.sleep(fault.delay)
-            elif kind == "drop":
-                request.transport.close()
-                raise ConnectionResetError("stand-in dropped the connection")
-            else:
-                raise ValueError(f"unknown fault {kind!r}")
-        return await handler(request)
+    html_page = HTML_PAGE
+
+    def garbage_response(self) -> web.Response:
+        return web.Response(text="this is not XML {", content_type="application/xml")
+
+    def extra_fault(self, kind: str) -> web.Response | None:
+        if kind == "undecodable":
+            return web.Response(body=b"<a>\xff\xfe</a>", content_type="application/xml")
+        if kind == "bomb":
+            return web.Response(text=BILLION_LAUGHS, content_type="application/xml")
+        return super().extra_fault(kind)
 
     async def _query(self, request: web.Request) -> web.Response:
         q = request.query.get("q", "")

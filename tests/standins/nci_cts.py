@@ -23,7 +23,6 @@ Run it alone (by hand)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import json
 import re
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.standins.faults import Fault, FaultyService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "nci_cts"
 API_KEY = "stand-in-key"
@@ -73,14 +74,7 @@ def synthetic_trials(count: int, code: str = "C999999", name: str = "Syntheticum
 
 
 @dataclass
-class Fault:
-    kind: str  # 503, 429, 500, html, garbage, drop, slow
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class NciCtsStandin:
+class NciCtsStandin(FaultyService):
     """The API's trials and interventions, its key, and the faults it will answer next."""
 
     trials: list[dict[str, Any]] = field(default_factory=load_fixture_trials)
@@ -92,44 +86,22 @@ class NciCtsStandin:
     requests: list[web.Request] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)  # every POST /trials body
 
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(kind, **options))
-
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_and_fault])
+        app = web.Application(middlewares=[self.record_and_fault])
         app.router.add_post("/api/v2/trials", self._search)
         app.router.add_get("/api/v2/trials/{trial_id}", self._trial)
         app.router.add_get("/api/v2/interventions", self._interventions)
         return app
 
-    @web.middleware
-    async def _record_and_fault(self, request: web.Request, handler):
-        self.requests.append(request)
+    html_page = HTML_PAGE
+
+    def before_faults(self, request: web.Request) -> web.Response | None:
         if request.headers.get("X-API-KEY") != self.api_key:
             return web.json_response({"message": "Unauthorized"}, status=401)
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.faults:
-            fault = self.faults.popleft()
-            kind = fault.kind
-            if kind.isdigit():
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return web.json_response(
-                    {"message": f"HTTP {kind}"}, status=int(kind), headers=headers
-                )
-            if kind == "html":
-                return web.Response(body=HTML_PAGE, content_type="text/html")
-            if kind == "garbage":
-                return web.Response(body=b"\x00\xffnot json{", content_type="application/json")
-            if kind == "slow":
-                await asyncio.sleep(fault.delay)
-            elif kind == "drop":
-                request.transport.close()
-                raise ConnectionResetError("stand-in dropped the connection")
-            else:
-                raise ValueError(f"unknown fault {kind!r}")
-        return await handler(request)
+        return None
+
+    def status_response(self, status: int, headers: dict[str, str]) -> web.Response:
+        return web.json_response({"message": f"HTTP {status}"}, status=status, headers=headers)
 
     # -- endpoints ----------------------------------------------------------------
 
