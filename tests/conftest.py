@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +19,50 @@ from trialfinder.config import Settings, load_settings
 REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
 
 # Fast retries: tests check that backoff happens, not how long it takes.
-FAST_HTTP = """
-[http]
-user_agent = "trialfinder-tests/1.0 (+https://example.org/trialfinder)"
-timeout_seconds = {timeout}
-max_retries = {retries}
-backoff_base_seconds = 0.01
-backoff_max_seconds = 0.05
-max_retry_after_seconds = 5
-"""
+FAST_HTTP = {
+    "user_agent": "trialfinder-tests/1.0 (+https://example.org/trialfinder)",
+    "timeout_seconds": 5.0,
+    "max_retries": 3,
+    "backoff_base_seconds": 0.01,
+    "backoff_max_seconds": 0.05,
+    "max_retry_after_seconds": 5,
+}
+
+
+def fast_settings(*, retries: int = 3, **sections) -> Settings:
+    """Settings with fast retries and the given sections (``registries={...}``)."""
+    return Settings.model_validate({"http": {**FAST_HTTP, "max_retries": retries}, **sections})
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """No test reaches the network: a name that is not this machine does not resolve."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name != "localhost":
+            try:
+                loopback = ipaddress.ip_address(name).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                raise socket.gaierror(socket.EAI_NONAME, f"tests stay on 127.0.0.1, not {name}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+async def registry_client():
+    """Opens registry clients (``await registry_client(Kind, settings)``), closed after."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def open_client(kind, settings: Settings, **options):
+            http = await stack.enter_async_context(kind.client_for(settings))
+            return kind(settings, http, **options)
+
+        yield open_client
 
 
 def write_config(
@@ -49,8 +88,15 @@ def write_config(
     """
     path = folder / "config.toml"
     text = (
-        f'[cache]\npath = "{cache_path}"\nttl_hours = {ttl_hours}\n'
-        + FAST_HTTP.format(timeout=timeout, retries=retries)
+        f'[cache]\npath = "{cache_path}"\nttl_hours = {ttl_hours}\n\n[http]\n'
+        + "".join(
+            f"{key} = {json.dumps(value)}\n"
+            for key, value in {
+                **FAST_HTTP,
+                "timeout_seconds": timeout,
+                "max_retries": retries,
+            }.items()
+        )
         + "\n[registries]\nenabled = ["
         + ", ".join(f'"{name}"' for name in ["ctgov", *(registry_urls or {})])
         + "]\n"

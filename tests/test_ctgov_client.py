@@ -24,20 +24,13 @@ def standin() -> CtgovStandin:
 
 
 @pytest.fixture
-async def make_registry(aiohttp_server, standin, tmp_path):
-    clients = []
-
+def make_registry(aiohttp_server, standin, tmp_path, registry_client):
     async def make(page_size: int = 1000) -> CtgovRegistry:
         server = await aiohttp_server(standin.app())
         config = write_config(tmp_path, str(server.make_url("/api/v2")), page_size=page_size)
-        settings = load_settings(config)
-        http = await CtgovRegistry.client_for(settings).__aenter__()
-        clients.append(http)
-        return CtgovRegistry(settings, http)
+        return await registry_client(CtgovRegistry, load_settings(config))
 
-    yield make
-    for http in clients:
-        await http.__aexit__(None, None, None)
+    return make
 
 
 async def test_open_blinatumomab_trials(make_registry, standin):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import fast_settings
 from tests.standins.ctis import CtisStandin, load_fixture_trials, synthetic_trials
 from trialfinder.config import Settings
 from trialfinder.errors import (
@@ -29,21 +30,8 @@ TWIN = "2024-513914-25-00"
 
 
 def settings_for(base_url: str, *, page_size: int = 100, retries: int = 3) -> Settings:
-    return Settings.model_validate(
-        {
-            "http": {
-                "user_agent": "trialfinder-tests/1.0 (+https://example.org/trialfinder)",
-                "timeout_seconds": 5,
-                "max_retries": retries,
-                "backoff_base_seconds": 0.01,
-                "backoff_max_seconds": 0.05,
-                "max_retry_after_seconds": 5,
-            },
-            "registries": {
-                "ctis": {"base_url": base_url, "requests_per_second": 1000, "page_size": page_size}
-            },
-        }
-    )
+    ctis = {"base_url": base_url, "requests_per_second": 1000, "page_size": page_size}
+    return fast_settings(retries=retries, registries={"ctis": ctis})
 
 
 def blinatumomab(**options) -> SearchQuery:
@@ -56,20 +44,15 @@ def standin() -> CtisStandin:
 
 
 @pytest.fixture
-async def make_registry(aiohttp_server, standin):
-    clients = []
-
+def make_registry(aiohttp_server, standin, registry_client):
     async def make(page_size: int = 100, retries: int = 3) -> CtisRegistry:
         server = await aiohttp_server(standin.app())
         base = str(server.make_url("/ctis-public-api"))
-        settings = settings_for(base, page_size=page_size, retries=retries)
-        http = await CtisRegistry.client_for(settings).__aenter__()
-        clients.append(http)
-        return CtisRegistry(settings, http)
+        return await registry_client(
+            CtisRegistry, settings_for(base, page_size=page_size, retries=retries)
+        )
 
-    yield make
-    for http in clients:
-        await http.__aexit__(None, None, None)
+    return make
 
 
 async def test_open_trials_by_product_name_and_full_text(make_registry, standin):

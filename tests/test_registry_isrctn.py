@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from tests.conftest import fast_settings
 from tests.standins.isrctn import IsrctnStandin, synthetic_records
 from trialfinder.config import Settings
 from trialfinder.errors import (
@@ -30,19 +31,8 @@ TWIN = "ISRCTN39146250"
 
 
 def settings_for(base_url: str, *, retries: int = 3) -> Settings:
-    return Settings.model_validate(
-        {
-            "http": {
-                "user_agent": "trialfinder-tests/1.0 (+https://example.org/trialfinder)",
-                "timeout_seconds": 5,
-                "max_retries": retries,
-                "backoff_base_seconds": 0.01,
-                "backoff_max_seconds": 0.05,
-                "max_retry_after_seconds": 5,
-            },
-            "registries": {"isrctn": {"base_url": base_url, "requests_per_second": 1000}},
-        }
-    )
+    isrctn = {"base_url": base_url, "requests_per_second": 1000}
+    return fast_settings(retries=retries, registries={"isrctn": isrctn})
 
 
 def blinatumomab(**options) -> SearchQuery:
@@ -55,19 +45,13 @@ def standin() -> IsrctnStandin:
 
 
 @pytest.fixture
-async def make_registry(aiohttp_server, standin):
-    clients = []
-
+def make_registry(aiohttp_server, standin, registry_client):
     async def make(retries: int = 3) -> IsrctnRegistry:
         server = await aiohttp_server(standin.app())
         settings = settings_for(str(server.make_url("/api")), retries=retries)
-        http = await IsrctnRegistry.client_for(settings).__aenter__()
-        clients.append(http)
-        return IsrctnRegistry(settings, http, today=lambda: TODAY)
+        return await registry_client(IsrctnRegistry, settings, today=lambda: TODAY)
 
-    yield make
-    for http in clients:
-        await http.__aexit__(None, None, None)
+    return make
 
 
 def test_the_query_ors_every_name_as_a_phrase():

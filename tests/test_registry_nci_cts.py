@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import fast_settings
 from tests.standins.nci_cts import API_KEY, NciCtsStandin, load_fixture_trials, synthetic_trials
 from trialfinder.config import Settings
 from trialfinder.errors import (
@@ -23,21 +24,8 @@ TWIN = "NCI-2019-02306"
 
 
 def settings_for(base_url: str, *, api_key: str | None = API_KEY, retries: int = 3) -> Settings:
-    return Settings.model_validate(
-        {
-            "http": {
-                "user_agent": "trialfinder-tests/1.0 (+https://example.org/trialfinder)",
-                "timeout_seconds": 5,
-                "max_retries": retries,
-                "backoff_base_seconds": 0.01,
-                "backoff_max_seconds": 0.05,
-                "max_retry_after_seconds": 5,
-            },
-            "registries": {
-                "nci_cts": {"base_url": base_url, "requests_per_second": 1000, "api_key": api_key}
-            },
-        }
-    )
+    nci_cts = {"base_url": base_url, "requests_per_second": 1000, "api_key": api_key}
+    return fast_settings(retries=retries, registries={"nci_cts": nci_cts})
 
 
 def blinatumomab(**options) -> SearchQuery:
@@ -50,19 +38,13 @@ def standin() -> NciCtsStandin:
 
 
 @pytest.fixture
-async def make_registry(aiohttp_server, standin):
-    clients = []
-
+def make_registry(aiohttp_server, standin, registry_client):
     async def make(api_key: str | None = API_KEY, retries: int = 3) -> NciCtsRegistry:
         server = await aiohttp_server(standin.app())
         settings = settings_for(str(server.make_url("/api/v2")), api_key=api_key, retries=retries)
-        http = await NciCtsRegistry.client_for(settings).__aenter__()
-        clients.append(http)
-        return NciCtsRegistry(settings, http)
+        return await registry_client(NciCtsRegistry, settings)
 
-    yield make
-    for http in clients:
-        await http.__aexit__(None, None, None)
+    return make
 
 
 async def test_off_without_a_key_is_not_an_error(make_registry, standin):
