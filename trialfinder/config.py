@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trialfinder import __version__
 from trialfinder.errors import ConfigError
+from trialfinder.registries import LABELS
 
 CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
 OPENFDA_KEY_ENV_VAR = "TRIALFINDER_OPENFDA_API_KEY"
@@ -87,7 +88,7 @@ class NciCtsSettings(_Service):
     api_key: str | None = None
 
 
-REGISTRY_NAMES = ("ctgov", "ctis", "isrctn", "nci_cts")
+REGISTRY_NAMES = tuple(LABELS)
 
 
 class RegistriesSettings(_Section):

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from trialfinder.drug_search import trial_counts
 from trialfinder.models import SearchResult, StatusCategory, Trial
 from trialfinder.resolve import Resolution
+from trialfinder.store.store import utc_now
 
 OPEN_TRIALS_SHOWN = 10
+
+
+def age_label(when: datetime, now: datetime | None = None) -> str:
+    """``3 hours ago``: how old the data is, in the unit a reader thinks in."""
+    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
 
 
 def trial_json(trial: Trial) -> dict[str, Any]:

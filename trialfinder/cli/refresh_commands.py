@@ -9,8 +9,9 @@ import click
 
 from trialfinder import filters
 from trialfinder.cli.context import AppContext, pass_app
-from trialfinder.cli.render import age_label, write_changes
+from trialfinder.cli.render import write_changes
 from trialfinder.store.store import utc_now
+from trialfinder.views import age_label
 
 
 @click.group("track")

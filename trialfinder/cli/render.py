@@ -16,7 +16,7 @@ from typing import IO
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.resolve import Resolution
 from trialfinder.store.store import CacheInfo, utc_now
-from trialfinder.views import OPEN_TRIALS_SHOWN, drug_page_json, search_json, trial_json
+from trialfinder.views import OPEN_TRIALS_SHOWN, age_label, drug_page_json, search_json, trial_json
 
 PIPE_WIDTH = 160
 FORMATS = ("table", "json", "csv", "ndjson")
@@ -107,15 +107,6 @@ def where_label(trial: Trial) -> str:
         return "-"
     more = f" +{len(countries) - 1}" if len(countries) > 1 else ""
     return f"{countries[0]}{more} ({len(trial.sites)} sites)"
-
-
-def age_label(when: datetime, now: datetime | None = None) -> str:
-    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -17,6 +17,8 @@ from aiohttp import web
 
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType
+from trialfinder.registries import HOMES, LABELS
+from trialfinder.views import age_label
 from trialfinder.web.api import (
     MAX_LIMIT,
     STALE_MAX_AGE,
@@ -31,7 +33,7 @@ from trialfinder.web.flights import FetchPending
 from trialfinder.web.httpcache import Representation, cache_control, respond
 from trialfinder.web.keys import ASSETS, SERVICE, SETTINGS
 from trialfinder.web.params import Params
-from trialfinder.web.present import REGISTRY_HOMES, REGISTRY_NAMES, age_label, card
+from trialfinder.web.present import card
 from trialfinder.web.security import demo_page_csp, safe_url, widget_page_csp
 from trialfinder.web.service import STALE
 
@@ -96,8 +98,8 @@ async def widget_page(request: web.Request) -> web.Response:
         count=len(ranked),
         summary=summary(min(limit, len(ranked)), len(ranked), result.query.status),
         fetched_at=result.fetched_at,
-        registry_name=REGISTRY_NAMES.get(result.registry, result.registry),
-        registry_home=REGISTRY_HOMES.get(result.registry, "https://clinicaltrials.gov/"),
+        registry_name=LABELS.get(result.registry, result.registry),
+        registry_home=HOMES.get(result.registry, HOMES["ctgov"]),
     )
     settings = request.app[SETTINGS]
     server = settings.server

@@ -9,14 +9,9 @@ escape them, never mark them safe.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from trialfinder.models import Site, StatusCategory, Trial
-from trialfinder.store.store import utc_now
 from trialfinder.web.security import safe_url
-
-REGISTRY_NAMES = {"ctgov": "ClinicalTrials.gov"}
-REGISTRY_HOMES = {"ctgov": "https://clinicaltrials.gov/"}
 
 
 def status_label(status: str) -> str:
@@ -36,16 +31,6 @@ def phase_label(phases: list[str]) -> str:
         else:
             names.append(phase.removeprefix("PHASE"))
     return ("Phase " + "/".join(names)) if names else ""
-
-
-def age_label(when: datetime, now: datetime | None = None) -> str:
-    """``3 hours ago``: how old the data is, in the unit a reader thinks in."""
-    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
 
 
 def site_label(site: Site) -> str:

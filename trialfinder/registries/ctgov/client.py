@@ -12,13 +12,14 @@ from trialfinder.errors import (
 )
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries import LABELS
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.ctgov.parse import REGISTRY, MalformedStudyError, parse_study
 from trialfinder.registries.ctgov.query import SEARCH_FIELDS, search_params
 
 IDS_PER_REQUEST = 100  # NCT ids per filter.ids request: keeps the URL short
 
-LABEL = "ClinicalTrials.gov"
+LABEL = LABELS["ctgov"]
 # A guard against a registry that hands back the same token for ever.
 MAX_PAGES = 10_000
 

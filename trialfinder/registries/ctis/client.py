@@ -26,6 +26,7 @@ from trialfinder.errors import (
 )
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries import LABELS
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.ctis.parse import (
     REGISTRY,
@@ -39,7 +40,7 @@ from trialfinder.registries.ctis.query import search_body, search_criteria
 from trialfinder.registries.ctis.vocabulary import STATUSES, phases_of, status_codes
 from trialfinder.registries.ids import EUCT, normalise
 
-LABEL = "EU CTIS"
+LABEL = LABELS["ctis"]
 MAX_RESULTS = 10_000  # CTIS serves no more rows than this of one search
 MAX_PAGES = 1_000  # a guard against a registry that always says there is a next page
 

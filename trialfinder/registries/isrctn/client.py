@@ -28,6 +28,7 @@ from trialfinder.errors import (
 )
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries import LABELS
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.ids import ISRCTN, normalise
 from trialfinder.registries.isrctn.parse import (
@@ -41,7 +42,7 @@ from trialfinder.registries.isrctn.parse import (
 )
 from trialfinder.registries.isrctn.vocabulary import statuses_for
 
-LABEL = "ISRCTN"
+LABEL = LABELS["isrctn"]
 FIRST_LIMIT = 100  # records are 10-30 KB each: most drugs fit in one answer of this size
 # The most records asked for in one answer (about 40 MB); ISRCTN holds some 26,000 in all.
 MAX_RESULTS = 2_000

@@ -23,6 +23,7 @@ from trialfinder.errors import (
 )
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
+from trialfinder.registries import LABELS
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.nci_cts.parse import (
     REGISTRY,
@@ -32,7 +33,7 @@ from trialfinder.registries.nci_cts.parse import (
 )
 from trialfinder.registries.nci_cts.vocabulary import STATUS_WORDS, statuses_for
 
-LABEL = "NCI CTS"
+LABEL = LABELS["nci_cts"]
 PAGE_SIZE = 50  # the most NCI CTS gives in one page
 MAX_RESULTS = 10_000  # the deepest NCI CTS pages go (from + size)
 MAX_PAGES = 1_000
