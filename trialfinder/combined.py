@@ -21,7 +21,14 @@ from trialfinder.errors import (
 )
 from trialfinder.models import DrugPage, SearchQuery, SearchResult
 from trialfinder.registries.base import ProgressCallback
-from trialfinder.search import REGISTRY, REGISTRY_CLIENTS, display_order, find_trials, lookup
+from trialfinder.search import (
+    REGISTRY,
+    REGISTRY_CLIENTS,
+    display_order,
+    find_trials,
+    lookup,
+    served_stale,
+)
 from trialfinder.store import Store
 from trialfinder.store.store import utc_now
 
@@ -198,9 +205,7 @@ def _use_cache_instead(
     except NothingCachedError:
         errors[name] = why
         return
-    cached.stale = True
-    cached.warnings.append(f"{why}; showing the cached answer")
-    results[name] = cached
+    results[name] = served_stale(cached, f"{why}; showing the cached answer")
 
 
 def _remember_outcome(store: Store, name: str, outcome) -> None:

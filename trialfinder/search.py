@@ -68,7 +68,9 @@ def lookup(
                 f"nothing cached for {query.drug!r} in {registry} with these options; "
                 "run without --offline"
             )
-        return _stale(cached, "offline: showing the cached answer, older than the cache TTL"), True
+        return served_stale(
+            cached, "offline: showing the cached answer, older than the cache TTL"
+        ), True
     return cached, False
 
 
@@ -115,7 +117,7 @@ async def fetch_and_store(
     except RegistryUnavailableError as error:
         if cached is None:
             raise
-        return _stale(cached, f"{error}; showing the cached answer")
+        return served_stale(cached, f"{error}; showing the cached answer")
     store.save_search(result, drug if drug is not None and drug.known else None)
     if not include_mentions:
         shown = [t for t in result.trials if not t.mention_only]
@@ -179,7 +181,8 @@ def display_order(trial: Trial) -> tuple:
     return (_CATEGORY_ORDER[trial.status_category], not updated, updated, trial.id)
 
 
-def _stale(cached: SearchResult, warning: str) -> SearchResult:
+def served_stale(cached: SearchResult, warning: str) -> SearchResult:
+    """``cached``, marked as older than it should be, with why it is served anyway."""
     cached.stale = True
     cached.warnings.append(warning)
     return cached

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trialfinder.models import DrugFacts
 from trialfinder.terms import fold
+
+if TYPE_CHECKING:
+    from trialfinder.http import PoliteClient
 
 
 class DrugSource(Protocol):
@@ -15,6 +18,14 @@ class DrugSource(Protocol):
     async def lookup(self, name: str) -> DrugFacts | None:
         """Facts about the drug called ``name``, or None if the source does not know it."""
         ...
+
+
+class HttpSource:
+    """A source asked over HTTP at ``base_url``, through the polite client it is given."""
+
+    def __init__(self, base_url: str, http: PoliteClient) -> None:
+        self.base_url = base_url
+        self.http = http
 
 
 def same_name(a: str | None, b: str | None) -> bool:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from trialfinder.errors import NotFoundError
 from trialfinder.models import Alias, AliasType, DrugFacts
-from trialfinder.sources.base import as_dict, as_list, same_name
+from trialfinder.sources.base import HttpSource, as_dict, as_list, same_name
 
 if TYPE_CHECKING:
-    from trialfinder.http import PoliteClient
+    pass
 
 NAME = "nci_drug_dictionary"
 LABEL = "NCI Drug Dictionary"
@@ -35,13 +35,9 @@ ALIAS_TYPES = {
 }
 
 
-class NciDrugDictionary:
+class NciDrugDictionary(HttpSource):
     name = NAME
     label = LABEL
-
-    def __init__(self, base_url: str, http: PoliteClient) -> None:
-        self.base_url = base_url
-        self.http = http
 
     async def lookup(self, name: str) -> DrugFacts | None:
         page = await self.http.get_json(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from trialfinder.errors import NotFoundError
 from trialfinder.models import DrugFacts, Label
-from trialfinder.sources.base import as_dict, as_list, same_name
+from trialfinder.sources.base import HttpSource, as_dict, as_list, same_name
 
 if TYPE_CHECKING:
     from trialfinder.http import PoliteClient
@@ -25,7 +25,7 @@ _SECTION_HEADING = re.compile(r"^\s*1\s+INDICATIONS\s+(AND|&)\s+USAGE\s*", re.IG
 _UNSAFE = re.compile(r'["\\:()\[\]{}+^~*?]')
 
 
-class OpenFda:
+class OpenFda(HttpSource):
     name = NAME
     label = LABEL
 
@@ -36,8 +36,7 @@ class OpenFda:
         dailymed_url: str,
         api_key: str | None = None,
     ) -> None:
-        self.base_url = base_url
-        self.http = http
+        super().__init__(base_url, http)
         self.dailymed_url = dailymed_url
         self.api_key = api_key
 

@@ -9,22 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trialfinder.models import DrugFacts
-from trialfinder.sources.base import as_dict, as_list
+from trialfinder.sources.base import HttpSource, as_dict, as_list
 
 if TYPE_CHECKING:
-    from trialfinder.http import PoliteClient
+    pass
 
 NAME = "rxnav"
 LABEL = "RxNav"
 
 
-class RxNav:
+class RxNav(HttpSource):
     name = NAME
     label = LABEL
-
-    def __init__(self, base_url: str, http: PoliteClient) -> None:
-        self.base_url = base_url
-        self.http = http
 
     async def lookup(self, name: str) -> DrugFacts | None:
         body = await self.http.get_json(

@@ -23,7 +23,7 @@ from trialfinder.errors import NothingCachedError
 from trialfinder.filters import build_query, clean_text
 from trialfinder.models import ChangeEvent, SearchQuery, SearchResult, Trial
 from trialfinder.resolve import Resolution, lookup_cached, resolve
-from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh
+from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh, served_stale
 from trialfinder.store import Store
 from trialfinder.terms import fold
 from trialfinder.web.flights import FetchPending, Flights
@@ -82,9 +82,7 @@ class TrialService:
             if resolution is None or cached is None:
                 raise
             self.metrics.cache.inc(STALE)
-            cached.stale = True
-            cached.warnings.append(STALE_WARNING)
-            return DrugSearch(resolution, cached), STALE
+            return DrugSearch(resolution, served_stale(cached, STALE_WARNING)), STALE
         self.metrics.cache.inc(MISS)
         self._track(found.resolution)
         return found, MISS
