@@ -110,7 +110,8 @@ class PoliteClient:
         self.settings = settings
         self.requests_per_second = requests_per_second
         self.extra_headers = dict(headers or {})  # e.g. an API key
-        self.limiter = RateLimiter(requests_per_second)
+        # Taken when the session opens: the limiter this loop shares for the registry.
+        self.limiter: RateLimiter | None = None
         self.requests_made = 0
         self.bytes_received = 0
         self._sleep = sleep
@@ -183,7 +184,7 @@ class PoliteClient:
         body: Any,
         text: bool,
     ) -> Any:
-        if self._session is None:
+        if self._session is None or self.limiter is None:
             raise RuntimeError("use PoliteClient as an async context manager")
         await self.limiter.wait()
         self.requests_made += 1
