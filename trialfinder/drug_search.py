@@ -61,13 +61,15 @@ async def search_drug(
     limit: int | None = None,
     progress: ProgressCallback | None = None,
     registries: list[str] | None = None,
+    resolution: Resolution | None = None,
 ) -> DrugSearch:
     """The trials of the drug ``query.drug`` names (resolved unless ``exact``), from
-    ``registries`` (default: the enabled ones), merged."""
+    ``registries`` (default: the enabled ones), merged. ``resolution``, when the caller
+    has a fresh one already, is used instead of resolving the name again."""
     names = registries_for(settings, registries)
     if exact:
         resolution = literal(query.drug, [], None)
-    else:
+    elif resolution is None or resolution.stale:
         resolution = await resolve(settings, store, query.drug, offline=offline, refresh=refresh)
     result = await find_everywhere(
         settings,
@@ -118,11 +120,19 @@ def search_drug_blocking(
             return DrugSearch(resolution, cached)
     import asyncio
 
-    options = {"exact": exact, "include_mentions": include_mentions, "offline": offline}
-    options["registries"] = names
     return asyncio.run(
         search_drug(
-            settings, store, query, refresh=refresh, limit=limit, progress=progress, **options
+            settings,
+            store,
+            query,
+            exact=exact,
+            include_mentions=include_mentions,
+            offline=offline,
+            refresh=refresh,
+            limit=limit,
+            progress=progress,
+            registries=names,
+            resolution=resolution,
         )
     )
 

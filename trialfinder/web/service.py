@@ -74,7 +74,9 @@ class TrialService:
             found = await self._fetch(
                 key,
                 "search",
-                lambda: search_drug(settings, store, query, include_mentions=include_mentions),
+                lambda: search_drug(
+                    settings, store, query, include_mentions=include_mentions, resolution=resolution
+                ),
             )
         except FetchPending:
             if resolution is not None and cached is None:
