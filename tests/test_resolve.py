@@ -208,3 +208,17 @@ async def test_rxnav_403_when_hurried_is_retried(env, standins):
     standins.rxnav.fail_next("403")
     drug = (await resolve(settings, store, "blinatumomab")).drug
     assert drug.rxcui == "1597258" and drug.missing == []
+
+
+async def test_an_outage_that_goes_on_is_remembered_again(env, standins):
+    settings, store = env
+    for service in standins.services:
+        service.down = True
+    await resolve(settings, store, "blinatumomab")
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # the cool-down has passed
+    store.conn.execute("UPDATE drugs SET page_json = json_set(page_json, '$.fetched_at', ?)", [old])
+    store.conn.commit()
+    await resolve(settings, store, "blinatumomab")  # asks again: still down
+    asked = requests_per_source(standins)
+    again = await resolve(settings, store, "blinatumomab")
+    assert again.from_cache and requests_per_source(standins) == asked

@@ -55,7 +55,7 @@ async def resolve(
 
     resolution = await resolve_online(settings, typed)
     drug = resolution.drug
-    if not drug.known and cached is not None:
+    if not drug.known and cached is not None and cached.drug.known:
         cached.notes.append("the drug sources did not answer; using the cached drug page")
         return cached
     # An outage is remembered too, but only for the registries' failure cool-down
