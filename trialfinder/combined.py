@@ -22,7 +22,6 @@ from trialfinder.errors import (
 from trialfinder.models import DrugPage, SearchQuery, SearchResult
 from trialfinder.registries.base import ProgressCallback
 from trialfinder.search import (
-    REGISTRY,
     REGISTRY_CLIENTS,
     display_order,
     find_trials,
@@ -97,6 +96,7 @@ def cached_everywhere(
                 query,
                 offline=offline,
                 refresh=refresh,
+                limit=_read_limit(registries, limit),
                 include_mentions=include_mentions,
                 registry=name,
             )
@@ -147,6 +147,7 @@ async def find_everywhere(
                 query,
                 offline=offline,
                 refresh=refresh,
+                limit=_read_limit(registries, limit),
                 progress=progress,
                 include_mentions=include_mentions,
                 drug=drug,
@@ -171,6 +172,11 @@ async def find_everywhere(
         raise RegistryUnavailableError(", ".join(errors), "; ".join(errors.values()))
     errors.update({n: str(e) for n, e in failures.items()})
     return combine(settings, results, errors, limit)
+
+
+def _read_limit(registries: list[str], limit: int | None) -> int | None:
+    """One registry's answer may be cut when read; several must be whole to be merged."""
+    return limit if len(registries) == 1 else None
 
 
 def _resting(
@@ -237,21 +243,18 @@ def combine(
     )
     trials.sort(key=display_order)
     first = next(iter(results.values()))
-    merged = SearchResult(
+    hidden = sum(r.hidden_mentions for r in results.values())
+    return SearchResult(
         query=first.query,
         registry=",".join(results),
         trials=trials[:limit] if limit is not None else trials,
-        total=len(trials) + sum(r.hidden_mentions for r in results.values()),
+        total=len(trials) + hidden,
         fetched_at=min(r.fetched_at for r in results.values()),
         from_cache=all(r.from_cache for r in results.values()),
         stale=any(r.stale for r in results.values()),
-        hidden_mentions=sum(r.hidden_mentions for r in results.values()),
+        hidden_mentions=hidden,
         warnings=[w for r in results.values() for w in r.warnings]
         + [f"left out: {error}" for error in errors.values()],
         registry_totals={name: r.total for name, r in results.items()},
         registry_errors=errors,
     )
-    return merged
-
-
-__all__ = ["REGISTRY", "cached_everywhere", "combine", "find_everywhere", "registries_for"]
