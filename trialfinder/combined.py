@@ -48,10 +48,9 @@ def registries_for(settings: Settings, requested: list[str] | None = None) -> li
         )
     keyless = not settings.registries.nci_cts.api_key
     if requested and NEEDS_KEY in requested and keyless:
-        raise BadInputError(
-            "NCI CTS needs an API key: set TRIALFINDER_NCI_CTS_API_KEY "
-            "or [registries.nci_cts] api_key"
-        )
+        from trialfinder.registries.nci_cts.vocabulary import OFF
+
+        raise BadInputError(OFF)
     chosen = [n for n in dict.fromkeys(names) if not (n == NEEDS_KEY and keyless)]
     if not chosen:
         raise BadInputError("no registry to ask: enable one in [registries] enabled")

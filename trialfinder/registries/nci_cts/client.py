@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trialfinder.config import NCI_CTS_KEY_ENV_VAR, Settings
+from trialfinder.config import Settings
 from trialfinder.errors import (
     IncompleteResultError,
     NotFoundError,
@@ -31,16 +31,12 @@ from trialfinder.registries.nci_cts.parse import (
     nci_id_of,
     parse_trial,
 )
-from trialfinder.registries.nci_cts.vocabulary import STATUS_WORDS, statuses_for
+from trialfinder.registries.nci_cts.vocabulary import OFF, STATUS_WORDS, statuses_for
 
 LABEL = LABELS["nci_cts"]
 PAGE_SIZE = 50  # the most NCI CTS gives in one page
 MAX_RESULTS = 10_000  # the deepest NCI CTS pages go (from + size)
 MAX_PAGES = 1_000
-OFF = (
-    f"{LABEL} is off: it needs an API key (free from NCI); set [registries.nci_cts] "
-    f"api_key or {NCI_CTS_KEY_ENV_VAR}"
-)
 # Only what the Trial model reads.
 INCLUDE = [
     "nci_id", "nct_id", "protocol_id", "ctep_id", "dcp_id", "ccr_id", "other_ids",

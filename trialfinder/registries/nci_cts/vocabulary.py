@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import re
 
+from trialfinder.config import NCI_CTS_KEY_ENV_VAR
 from trialfinder.models import StatusCategory
+from trialfinder.registries import LABELS
 from trialfinder.registries.ctgov.vocabulary import PHASES
 from trialfinder.registries.statuses import translate
+
+# Why NCI CTS is not asked, said the same way wherever it is said.
+OFF = (
+    f"{LABELS['nci_cts']} is off: it needs an API key (free from NCI); set "
+    f"[registries.nci_cts] api_key or {NCI_CTS_KEY_ENV_VAR}"
+)
 
 TRIAL_URL = "https://www.cancer.gov/research/participate/clinical-trials-search/v?id={nci_id}"
 
