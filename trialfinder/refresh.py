@@ -150,28 +150,34 @@ async def _refresh_due(
     report.full_listing = bool(full_listing and known)
     async with open_registry(settings) as registry:
         try:
-            try:
-                stamp = await registry.data_timestamp()
-            except TrialfinderError as error:
-                _fail(store, settings, tracked, report, str(error))
-                return
-            report.data_timestamp = stamp
-            previous, _ = store.registry_timestamp(REGISTRY)
-            if stamp == previous and not baseline and not report.full_listing:
-                report.skipped = f"registry data unchanged since {stamp}"
-                for t in known:
-                    store.record_attempt(t.entry.name, report.started_at)
-                    report.drugs.append(DrugOutcome(t.entry.name, ok=True))
-                return
-            for t in baseline:
-                await _baseline(settings, store, registry, t, report)
-            if known:
-                await _incremental(settings, store, registry, known, report)
-            if report.ok:
-                store.set_registry_timestamp(REGISTRY, stamp, report.started_at)
+            await _ask_registry(settings, store, registry, baseline, known, report)
         finally:
             report.requests = registry.http.requests_made
             report.bytes_received = registry.http.bytes_received
+
+
+async def _ask_registry(settings, store, registry, baseline, known, report) -> None:
+    """The data timestamp first; then only what it says may have changed."""
+    try:
+        stamp = await registry.data_timestamp()
+    except TrialfinderError as error:
+        for t in [*baseline, *known]:
+            _record_failure(store, settings, t.entry, report, str(error))
+        return
+    report.data_timestamp = stamp
+    previous, _ = store.registry_timestamp(REGISTRY)
+    if stamp == previous and not baseline and not report.full_listing:
+        report.skipped = f"registry data unchanged since {stamp}"
+        for t in known:
+            store.record_attempt(t.entry.name, report.started_at)
+            report.drugs.append(DrugOutcome(t.entry.name, ok=True))
+        return
+    for t in baseline:
+        await _baseline(settings, store, registry, t, report)
+    if known:
+        await _incremental(settings, store, registry, known, report)
+    if report.ok:
+        store.set_registry_timestamp(REGISTRY, stamp, report.started_at)
 
 
 async def _resolve_all(
@@ -274,11 +280,6 @@ def batches(tracked: list[_Tracked], max_chars: int) -> list[list[_Tracked]]:
 def _listing_due(entry: TrackedDrug, settings: Settings, now: datetime) -> bool:
     every = timedelta(hours=settings.refresh.full_relisting_hours)
     return entry.last_full_listing_at is None or now - entry.last_full_listing_at >= every
-
-
-def _fail(store, settings, tracked: list[_Tracked], report, error: str) -> None:
-    for t in tracked:
-        _record_failure(store, settings, t.entry, report, error)
 
 
 def _record_failure(store, settings, entry: TrackedDrug, report, error: str) -> None:
