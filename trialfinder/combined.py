@@ -79,14 +79,10 @@ def cached_everywhere(
     include_mentions: bool = True,
 ) -> SearchResult | None:
     """The merged answer if every registry can answer from the cache, else None."""
-    results: dict[str, SearchResult] = {}
-    errors: dict[str, str] = {}
     resting = _resting(settings, store, registries, refresh)
+    results, errors = _cached_answers(settings, store, query, resting, include_mentions)
     for name in registries:
         if name in resting:
-            _use_cache_instead(
-                settings, store, query, name, resting[name], results, errors, include_mentions
-            )
             continue
         try:
             cached, usable = lookup(
@@ -109,7 +105,7 @@ def cached_everywhere(
         if resting and len(resting) == len(errors):
             return None  # only resting registries without answers: let them be asked
         raise NothingCachedError(next(iter(errors.values())))
-    return combine(settings, results, errors, limit)
+    return combine(settings, _in_order(results, registries), errors, limit)
 
 
 async def find_everywhere(
@@ -128,15 +124,10 @@ async def find_everywhere(
     """Every chosen registry at once; a registry that fails is named, the rest answer."""
     import asyncio
 
-    results: dict[str, SearchResult] = {}
-    errors: dict[str, str] = {}
     resting = _resting(settings, store, registries, refresh)
     if len(resting) == len(registries):
         resting = {}  # every registry failed lately: ask them all rather than answer nothing
-    for name in resting:
-        _use_cache_instead(
-            settings, store, query, name, resting[name], results, errors, include_mentions
-        )
+    results, errors = _cached_answers(settings, store, query, resting, include_mentions)
     asked = [name for name in registries if name not in resting]
     outcomes = await asyncio.gather(
         *(
@@ -170,7 +161,7 @@ async def find_everywhere(
             raise next(iter(failures.values()))
         raise RegistryUnavailableError(", ".join(errors), "; ".join(errors.values()))
     errors.update({n: str(e) for n, e in failures.items()})
-    return combine(settings, results, errors, limit)
+    return combine(settings, _in_order(results, registries), errors, limit)
 
 
 def _read_limit(registries: list[str], limit: int | None) -> int | None:
@@ -199,18 +190,35 @@ def _resting(
     return resting
 
 
-def _use_cache_instead(
-    settings, store, query, name, why, results, errors, include_mentions
-) -> None:
-    """A resting registry's cached answer, however old, or a note that there is none."""
-    try:
-        cached, _ = lookup(
-            settings, store, query, offline=True, include_mentions=include_mentions, registry=name
-        )
-    except NothingCachedError:
-        errors[name] = why
-        return
-    results[name] = served_stale(cached, f"{why}; showing the cached answer")
+def _cached_answers(
+    settings: Settings,
+    store: Store,
+    query: SearchQuery,
+    resting: dict[str, str],
+    include_mentions: bool,
+) -> tuple[dict[str, SearchResult], dict[str, str]]:
+    """Resting registries' cached answers, however old, and why the others are missing."""
+    results: dict[str, SearchResult] = {}
+    errors: dict[str, str] = {}
+    for name, why in resting.items():
+        try:
+            cached, _ = lookup(
+                settings,
+                store,
+                query,
+                offline=True,
+                include_mentions=include_mentions,
+                registry=name,
+            )
+        except NothingCachedError:
+            errors[name] = why
+            continue
+        results[name] = served_stale(cached, f"{why}; showing the cached answer")
+    return results, errors
+
+
+def _in_order(results: dict[str, SearchResult], registries: list[str]) -> dict[str, SearchResult]:
+    return {name: results[name] for name in registries if name in results}
 
 
 def _remember_outcome(store: Store, name: str, outcome) -> None:
