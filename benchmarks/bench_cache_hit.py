@@ -37,12 +37,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,16 +48,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.cli_runs import BenchError, child_env, run_cli  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
 
 TARGET_MS = 250.0
 SYNTHETIC = 200
-
-
-class BenchError(Exception):
-    """Something went wrong (not a missed target): the script exits 1."""
 
 
 @dataclass
@@ -92,26 +86,6 @@ class Timing:
         return min(self.samples_ms)
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("TRIALFINDER_CONFIG", None)  # --config is given explicitly
-    env.pop("TRIALFINDER_DEBUG", None)
-    env.pop("COLUMNS", None)  # output is piped: the table takes trialfinder's own pipe width
-    return env
-
-
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, env=env, cwd=REPO, check=False)
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    if done.returncode != 0:
-        raise BenchError(
-            f"{' '.join(argv)} exited {done.returncode}:\n"
-            + done.stderr.decode("utf-8", errors="replace")
-        )
-    return elapsed_ms, done
-
-
 def check_json(case: Case, stdout: bytes, *, from_cache: bool) -> None:
     try:
         answer = json.loads(stdout)
@@ -127,10 +101,10 @@ def check_json(case: Case, stdout: bytes, *, from_cache: bool) -> None:
 
 def time_case(case: Case, runs: int, env: dict[str, str]) -> Timing:
     seen_before = len(case.standin.requests) if case.standin else 0
-    run_once(case.argv, env)  # one untimed run: OS file cache, .pyc files
+    run_cli(case.argv, env)  # one untimed run: OS file cache, .pyc files
     samples = []
     for _ in range(runs):
-        elapsed_ms, done = run_once(case.argv, env)
+        elapsed_ms, done = run_cli(case.argv, env)
         samples.append(elapsed_ms)
         if "--format" in case.argv and case.argv[case.argv.index("--format") + 1] == "json":
             check_json(case, done.stdout, from_cache=True)
@@ -157,7 +131,7 @@ def standin_config(standin: CtgovStandin, folder: Path) -> Iterator[Path]:
 def warm(label: str, argv: list[str], standin: CtgovStandin, env, expect: int) -> float:
     """The first run: fetch from the stand-in (one request) and fill the cache."""
     before = len(standin.study_requests)
-    elapsed_ms, done = run_once([*argv, "--format", "json"], env)
+    elapsed_ms, done = run_cli([*argv, "--format", "json"], env)
     check_json(Case(label, argv, expect_trials=expect), done.stdout, from_cache=False)
     sent = len(standin.study_requests) - before
     if sent != 1:
@@ -184,7 +158,6 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    env = child_env()
     tf = [sys.executable, "-m", "trialfinder"]
     fixtures = CtgovStandin()
     bigger = CtgovStandin()
@@ -195,6 +168,7 @@ def main() -> int:
         standin_config(fixtures, Path(tmp, "fixtures").resolve()) as small_cfg,
         standin_config(bigger, Path(tmp, "synthetic").resolve()) as big_cfg,
     ):
+        env = child_env(Path(tmp))
         small = [*tf, "--config", str(small_cfg), "search", "blinatumomab"]
         big = [*tf, "--config", str(big_cfg), "search", "syntheticumab", "--status", "all"]
         firsts = {

@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,7 @@ if str(REPO) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
+from benchmarks.cli_runs import BenchError, child_env, run_cli  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
@@ -97,10 +97,6 @@ SOURCES = {  # stand-in attribute -> label
     "openfda": "openFDA",
 }
 TARGET_LOOKUP_MS = 5.0
-
-
-class BenchError(Exception):
-    """Something went wrong (not a missed target): the script exits 1."""
 
 
 @dataclass
@@ -335,30 +331,6 @@ def print_cached(rows: list[tuple[str, str, list[float]]], lookups: int) -> None
 
 
 # -- (b) cached, whole process ---------------------------------------------------------------
-
-
-def child_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("TRIALFINDER_CONFIG", "TRIALFINDER_DEBUG", "COLUMNS"):
-        env.pop(name, None)
-    # Compiled modules as a user's install has them, kept in the temporary folder (not in
-    # the repository), even where PYTHONDONTWRITEBYTECODE is set: the untimed first runs
-    # compile, the timed runs measure trialfinder rather than Python's compiler.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    return env
-
-
-def run_cli(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, env=env, cwd=REPO, check=False)
-    elapsed_ms = (time.perf_counter() - start) * 1000
-    if done.returncode != 0:
-        raise BenchError(
-            f"{' '.join(argv)} exited {done.returncode}:\n"
-            + done.stderr.decode("utf-8", errors="replace")
-        )
-    return elapsed_ms, done
 
 
 def json_answer(done: subprocess.CompletedProcess, label: str, from_cache: bool) -> dict:
