@@ -80,15 +80,17 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 """
 
 TRIALFINDER_SERVER = """
-import logging, sys
+import sys
 from trialfinder.config import load_settings
-from trialfinder.web import httpcache
+from trialfinder.web import memo
 from trialfinder.serving import run
+settings = load_settings(sys.argv[1])
 if sys.argv[3] == "no-memo":
-    httpcache.MEMO_SECONDS = 0
+    memo.MEMO_SECONDS = 0
 if sys.argv[4] == "no-log":
-    logging.getLogger("trialfinder.access").setLevel(logging.WARNING)
-run(load_settings(sys.argv[1]), port=int(sys.argv[2]))
+    server = settings.server.model_copy(update={"access_log": "off"})
+    settings = settings.model_copy(update={"server": server})
+run(settings, port=int(sys.argv[2]))
 """
 
 # The Python load generator, run in its own process: 50 connections, a fixed time.

@@ -310,8 +310,15 @@ async def test_cors_from_a_configured_list(make_client):
     client = await make_client(cors_origins=["https://drugs.example"])
     allowed = await client.get(TRIALS, headers={"Origin": "https://drugs.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://drugs.example"
-    assert "Origin" in allowed.headers.getall("Vary")
+    assert allowed.headers["Vary"] == "Accept-Encoding, Origin"
     other = await client.get(TRIALS, headers={"Origin": "https://elsewhere.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    # Memoised answers are kept per origin: neither is handed the other's.
+    again = await client.get(TRIALS, headers={"Origin": "https://drugs.example"})
+    assert again.headers["X-Cache"] == "memo"
+    assert again.headers["Access-Control-Allow-Origin"] == "https://drugs.example"
+    other = await client.get(TRIALS, headers={"Origin": "https://elsewhere.example"})
+    assert other.headers["X-Cache"] == "memo"
     assert "Access-Control-Allow-Origin" not in other.headers
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -20,7 +19,6 @@ from tests.standins.webapp import web_settings
 from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
 from trialfinder.web.metrics import Metrics
-from trialfinder.web.observe import JsonFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,19 +107,43 @@ def test_metric_labels_are_escaped():
     assert 'route="a\\"b\\\\c\\nd"' in metrics.render()
 
 
-async def test_access_log_is_one_json_line_per_request(make_client, caplog):
-    client = await make_client()
-    with caplog.at_level(logging.INFO, logger="trialfinder.access"):
-        await client.get("/api/v1/drugs/blinatumomab/trials?limit=2", headers={"User-Agent": "t/1"})
-    record = next(r for r in caplog.records if r.name == "trialfinder.access")
-    line = json.loads(JsonFormatter().format(record))
-    assert line["level"] == "info" and line["logger"] == "trialfinder.access"
-    assert line["method"] == "GET" and line["status"] == 200
-    assert line["path"] == "/api/v1/drugs/blinatumomab/trials?limit=2"
-    assert line["route"] == "/api/v1/drugs/{name}/trials"
-    assert line["user_agent"] == "t/1" and line["cache"] == "miss"
-    assert line["duration_ms"] > 0 and line["remote"] == "127.0.0.1"
-    assert "\n" not in JsonFormatter().format(record)
+async def test_access_log_is_one_json_line_per_request(make_client, tmp_path):
+    log_file = tmp_path / "logs" / "access.jsonl"
+    client = await make_client(access_log=str(log_file))
+    hostile = 'x" \\ "y <img src=x onerror=alert(1)> Ünïcode'
+    await client.get("/api/v1/drugs/blinatumomab/trials?limit=2", headers={"User-Agent": "t/1"})
+    await client.get("/api/v1/drugs/blinatumomab/trials?limit=2", headers={"User-Agent": hostile})
+    await client.get("/no/%22such%22/page")
+    await client.close()  # the app stops: what is gathered is written
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    first, second, third = (json.loads(line) for line in lines)
+    assert first["level"] == "info" and first["logger"] == "trialfinder.access"
+    assert first["ts"].endswith("Z") and first["msg"].startswith("GET /api/v1/drugs/")
+    assert first["method"] == "GET" and first["status"] == 200
+    assert first["path"] == "/api/v1/drugs/blinatumomab/trials?limit=2"
+    assert first["route"] == "/api/v1/drugs/{name}/trials"
+    assert first["user_agent"] == "t/1" and first["cache"] == "miss"
+    assert first["duration_ms"] > 0 and first["remote"] == "127.0.0.1" and first["bytes"] > 0
+    assert second["user_agent"] == hostile and second["cache"] == "memo"
+    assert third["status"] == 404 and third["path"] == "/no/%22such%22/page"
+    assert third["msg"] == 'GET /no/"such"/page 404' and third["route"] == "unmatched"
+    assert third["cache"] is None
+
+
+async def test_access_log_off_writes_nothing(make_client, capfd):
+    client = await make_client(access_log="off")
+    response = await client.get("/healthz")
+    assert response.status == 200
+    await client.close()
+    assert "trialfinder.access" not in capfd.readouterr().err
+
+
+def test_a_relative_access_log_path_is_the_config_files_neighbour(tmp_path):
+    settings = web_settings(tmp_path, "http://127.0.0.1:9/api/v2", None, access_log="a.jsonl")
+    assert settings.server.access_log == str(tmp_path / "a.jsonl")
+    assert (
+        web_settings(tmp_path, "http://x/api/v2", None, access_log="off").server.access_log == "off"
+    )
 
 
 def _free_port() -> int:

@@ -191,6 +191,8 @@ class ServerSettings(_Section):
     # Bearer token for writes (POST /api/v1/refresh, tracking); also
     # TRIALFINDER_ADMIN_TOKEN. Without one, writes are off.
     admin_token: str | None = None
+    # Where the JSON access log goes: "stderr", "off", or a file path (appended to).
+    access_log: str = Field("stderr", min_length=1)
 
 
 class Settings(_Section):
@@ -271,7 +273,12 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if not cache_path.is_absolute():
         cache_path = base / cache_path
     cache = settings.cache.model_copy(update={"path": cache_path})
-    return _with_secrets(settings.model_copy(update={"cache": cache}))
+    server = settings.server
+    if server.access_log not in ("stderr", "off"):
+        log_path = Path(server.access_log).expanduser()
+        if not log_path.is_absolute():
+            server = server.model_copy(update={"access_log": str(base / log_path)})
+    return _with_secrets(settings.model_copy(update={"cache": cache, "server": server}))
 
 
 def _with_secrets(settings: Settings) -> Settings:

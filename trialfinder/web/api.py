@@ -3,8 +3,9 @@
 Handlers parse and bound their parameters, ask ``TrialService``, and answer
 with the JSON views the CLI prints (``trialfinder.views``), so the CLI and the
 API agree on every field. Each answer is a cacheable representation (ETag,
-Cache-Control, gzip) and is memoised for a few seconds, so that a popular
-drug costs one read and one render per few seconds, not one per request.
+Cache-Control, gzip) offered to the memo (``memo.AnswerMemo``), so that a
+popular drug costs one read and one render per few seconds, not one per
+request: the memo answers before the handler is reached.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from trialfinder.web.httpcache import (
     respond,
 )
 from trialfinder.web.keys import SERVICE, SETTINGS
+from trialfinder.web.memo import MEMOISE
 from trialfinder.web.params import Params, bad, decode_cursor, encode_cursor, parse_since
-from trialfinder.web.service import MEMO, STALE
+from trialfinder.web.service import STALE
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -51,30 +53,13 @@ def cache_control_for(request: web.Request, how: str) -> str:
     return cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
 
 
-def memoised(request: web.Request, key) -> web.Response | None:
-    """The memoised answer for ``key``, if one is still young enough."""
-    service = request.app[SERVICE]
-    rep = service.memo.get(key)
-    if rep is None:
-        return None
-    service.metrics.cache.inc(MEMO)
-    response = respond(request, rep)
-    response.headers["X-Cache"] = MEMO
-    return response
-
-
-def remember(request: web.Request, key, rep: Representation, how: str) -> web.Response:
-    """Answer with ``rep``, memoised unless it is a stale stopgap."""
-    if how != STALE:
-        request.app[SERVICE].memo.put(key, rep)
+def answer(request: web.Request, rep: Representation, how: str) -> web.Response:
+    """Answer with ``rep``, offered to the memo unless it is a stale stopgap."""
     response = respond(request, rep)
     response.headers["X-Cache"] = how
+    if how != STALE:
+        response[MEMOISE] = rep
     return response
-
-
-def memo_key(request: web.Request, kind: str) -> tuple:
-    """The answer's key: the name as typed and the query string as sent (checked first)."""
-    return (kind, request.match_info.get("name") or "", request.query_string)
 
 
 class TrialFilters:
@@ -117,22 +102,16 @@ class TrialFilters:
 
 async def drug(request: web.Request) -> web.Response:
     Params(request, frozenset())
-    key = memo_key(request, "drug")
-    if (hit := memoised(request, key)) is not None:
-        return hit
     found, how = await request.app[SERVICE].drug_page(request.match_info["name"])
     data = drug_page_json(found.resolution, found.result)
     data["notes"] = found.notes
     data["warnings"] = found.result.warnings
     rep = json_representation(data, cache_control_for(request, how))
-    return remember(request, key, rep, how)
+    return answer(request, rep, how)
 
 
 async def trials(request: web.Request) -> web.Response:
     params = Params(request, TRIALS_PARAMS)
-    key = memo_key(request, "trials")
-    if (hit := memoised(request, key)) is not None:
-        return hit
     filters = TrialFilters(params, request.match_info["name"])
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = decode_cursor(params.text("cursor"))
@@ -158,26 +137,20 @@ async def trials(request: web.Request) -> web.Response:
         "next_cursor": encode_cursor(following) if following < len(ranked) else None,
     }
     rep = json_representation(data, cache_control_for(request, how))
-    return remember(request, key, rep, how)
+    return answer(request, rep, how)
 
 
 async def trial(request: web.Request) -> web.Response:
     Params(request, frozenset())
     trial_id = parse_trial_id(request.match_info["id"])
-    key = ("trial", trial_id)
-    if (hit := memoised(request, key)) is not None:
-        return hit
     (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id)
     data = {**trial_json(found), "fetched_at": fetched_at.isoformat(), "warnings": warnings}
     rep = json_representation(data, cache_control_for(request, how))
-    return remember(request, key, rep, how)
+    return answer(request, rep, how)
 
 
 async def changes(request: web.Request) -> web.Response:
     params = Params(request, frozenset({"since", "limit"}))
-    key = memo_key(request, "changes")
-    if (hit := memoised(request, key)) is not None:
-        return hit
     since = parse_since(params.text("since"), DEFAULT_SINCE)
     limit = params.integer("limit", DEFAULT_CHANGES, 1, MAX_CHANGES)
     service = request.app[SERVICE]
@@ -189,15 +162,11 @@ async def changes(request: web.Request) -> web.Response:
         "changes": [change.as_json() for change in found],
     }
     rep = json_representation(data, cache_control_for(request, "hit"))
-    return remember(request, key, rep, "hit")
+    return answer(request, rep, "hit")
 
 
 async def feed(request: web.Request) -> web.Response:
     Params(request, frozenset())
-    # The feed names its own URL, so the Host it was asked by is part of the key.
-    key = (*memo_key(request, "feed"), request.host)
-    if (hit := memoised(request, key)) is not None:
-        return hit
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])
     found = service.changes(resolution.drug.name, None, FEED_ENTRIES)
@@ -220,4 +189,4 @@ async def feed(request: web.Request) -> web.Response:
     rep = Representation(
         body, "application/atom+xml; charset=utf-8", cache_control_for(request, "hit")
     )
-    return remember(request, key, rep, "hit")
+    return answer(request, rep, "hit")

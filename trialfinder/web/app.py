@@ -6,7 +6,9 @@ request; fetches still running at shutdown are cancelled first. Callers may
 add cleanup contexts of their own (``contexts``): the refresh scheduler is one.
 
 One middleware (``pipeline``) puts every request through the same checks and
-gives every answer, errors included, the same headers, metrics and log line.
+gives every answer, errors included, the same headers, metrics and log line;
+it serves memoised answers (``memo``) before any handler runs. The access log
+is opened when the app starts and written out when it stops.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ from aiohttp import web
 from trialfinder.config import Settings
 from trialfinder.store import Store
 from trialfinder.web import admin, api, ops, pages
-from trialfinder.web.keys import ASSETS, METRICS, RATE_LIMITER, SERVICE, SETTINGS
+from trialfinder.web.accesslog import flushing, open_access_log
+from trialfinder.web.keys import (
+    ACCESS_LOG,
+    ANSWERS,
+    ASSETS,
+    METRICS,
+    RATE_LIMITER,
+    SERVICE,
+    SETTINGS,
+)
+from trialfinder.web.memo import AnswerMemo
 from trialfinder.web.metrics import Metrics
 from trialfinder.web.pipeline import pipeline
 from trialfinder.web.ratelimit import RateLimiter
@@ -38,15 +50,23 @@ def create_app(settings: Settings, contexts: Iterable[CleanupContext] = ()) -> w
     app[METRICS] = Metrics()
     app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
     app[ASSETS] = Assets.build(settings)
+    app[ANSWERS] = AnswerMemo(vary_on_origin="*" not in settings.server.cors_origins)
+    app.cleanup_ctx.append(_access_log)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.extend(contexts)
     _routes(app.router)
     return app
 
 
+async def _access_log(app: web.Application) -> AsyncIterator[None]:
+    log = app[ACCESS_LOG] = open_access_log(app[SETTINGS].server.access_log)
+    async with flushing(log):
+        yield
+
+
 async def _service(app: web.Application) -> AsyncIterator[None]:
     store = Store.open(app[SETTINGS].cache.path)
-    service = TrialService(app[SETTINGS], store, app[METRICS])
+    service = TrialService(app[SETTINGS], store, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     try:
         yield

@@ -8,6 +8,8 @@ send a cross-origin request carrying the admin token.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 from aiohttp import web
 
 from trialfinder.web.keys import SETTINGS
@@ -39,15 +41,20 @@ def preflight(request: web.Request) -> web.Response:
     return response
 
 
-def decorate(request: web.Request, response: web.StreamResponse) -> None:
+def decorate(request: web.Request, headers: MutableMapping[str, str]) -> None:
     """Say which origin may read this answer (public reads only, errors included)."""
     origins = request.app[SETTINGS].server.cors_origins
-    origin = request.headers.get("Origin")
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        allow = allowed_origin(origins, origin)
+        allow = allowed_origin(origins, request.headers.get("Origin"))
         if allow is not None:
-            response.headers["Access-Control-Allow-Origin"] = allow
+            headers["Access-Control-Allow-Origin"] = allow
             if request.method != "OPTIONS":
-                response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+                headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     if "*" not in origins:
-        response.headers.add("Vary", "Origin")
+        add_vary(headers, "Origin")
+
+
+def add_vary(headers: MutableMapping[str, str], name: str) -> None:
+    """Add ``name`` to Vary, beside what the answer varies on already."""
+    vary = headers.get("Vary")
+    headers["Vary"] = f"{vary}, {name}" if vary else name

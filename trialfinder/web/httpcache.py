@@ -1,4 +1,4 @@
-"""Answers as cacheable representations: ETag, 304, Cache-Control, gzip, and a memo.
+"""Answers as cacheable representations: ETag, 304, Cache-Control and gzip.
 
 A GET answer is rendered once into a ``Representation``: its bytes, a weak
 ETag (a hash of the bytes) and, when the body is worth it, its gzip form. A
@@ -6,10 +6,8 @@ client that sends the ETag back in ``If-None-Match`` gets a 304 with no body.
 Browsers and CDNs may keep an answer ``max_age`` seconds and serve it stale for
 ``stale_while_revalidate`` more while they ask again.
 
-The memo keeps rendered answers in memory for a few seconds, so a popular
-widget costs one SQLite read and one render per drug every few seconds rather
-than one per request. It is small (least recently used entries go first) and
-is emptied whenever this process stores new data.
+A representation is what ``memo.AnswerMemo`` keeps, so a popular answer is
+rendered once every few seconds rather than once per request.
 """
 
 from __future__ import annotations
@@ -17,16 +15,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import time
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-MEMO_SECONDS = 5.0
-MEMO_ENTRIES = 512
 GZIP_MIN_BYTES = 860  # below this, gzip's header costs more than it saves
 GZIP_LEVEL = 6
 
@@ -52,6 +45,10 @@ class Representation:
         }
         self.plain_headers = {**self.not_modified_headers, "Content-Type": self.content_type}
         self.gzip_headers = {**self.plain_headers, "Content-Encoding": "gzip"}
+
+    @property
+    def compressible(self) -> bool:
+        return len(self.body) >= GZIP_MIN_BYTES
 
     @property
     def gzipped(self) -> bytes:
@@ -81,7 +78,22 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def accepts_gzip(accept_encoding: str) -> bool:
+_GZIP_VERDICTS: dict[str, bool] = {}
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """``_allows_gzip``, remembered per header value: clients send few distinct ones."""
+    if not accept_encoding:
+        return False
+    verdict = _GZIP_VERDICTS.get(accept_encoding)
+    if verdict is None:
+        verdict = _allows_gzip(accept_encoding)
+        if len(_GZIP_VERDICTS) < 256:  # many odd values cannot grow it without bound
+            _GZIP_VERDICTS[accept_encoding] = verdict
+    return verdict
+
+
+def _allows_gzip(accept_encoding: str) -> bool:
     """Whether ``Accept-Encoding`` allows gzip (by name, or by ``*``) with a non-zero q."""
     star = False
     for part in accept_encoding.lower().split(","):
@@ -105,36 +117,6 @@ def respond(request: web.Request, rep: Representation, status: int = 200) -> web
     request_headers = request.headers
     if status == 200 and etag_matches(request_headers.get("If-None-Match"), rep.etag):
         return web.Response(status=304, headers=rep.not_modified_headers)
-    if len(rep.body) >= GZIP_MIN_BYTES and accepts_gzip(request_headers.get("Accept-Encoding", "")):
+    if rep.compressible and accepts_gzip(request_headers.get("Accept-Encoding")):
         return web.Response(status=status, body=rep.gzipped, headers=rep.gzip_headers)
     return web.Response(status=status, body=rep.body, headers=rep.plain_headers)
-
-
-class Memo:
-    """Rendered answers by key, each kept ``seconds``; least recently used go first."""
-
-    def __init__(self, seconds: float | None = None, entries: int = MEMO_ENTRIES) -> None:
-        self.seconds = MEMO_SECONDS if seconds is None else seconds
-        self.entries = entries
-        self._items: OrderedDict[Hashable, tuple[float, Representation]] = OrderedDict()
-
-    def get(self, key: Hashable) -> Representation | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[0] < time.monotonic():
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return item[1]
-
-    def put(self, key: Hashable, rep: Representation, seconds: float | None = None) -> None:
-        if self.seconds <= 0:
-            return
-        self._items[key] = (time.monotonic() + (self.seconds if seconds is None else seconds), rep)
-        self._items.move_to_end(key)
-        while len(self._items) > self.entries:
-            self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        self._items.clear()

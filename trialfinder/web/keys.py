@@ -14,6 +14,8 @@ from aiohttp import web
 from trialfinder.config import Settings
 
 if TYPE_CHECKING:
+    from trialfinder.web.accesslog import AccessLog
+    from trialfinder.web.memo import AnswerMemo
     from trialfinder.web.metrics import Metrics
     from trialfinder.web.ratelimit import RateLimiter
     from trialfinder.web.service import TrialService
@@ -24,6 +26,8 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SERVICE: web.AppKey[TrialService] = web.AppKey("service")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 ASSETS: web.AppKey[Assets] = web.AppKey("assets")
+ANSWERS: web.AppKey[AnswerMemo] = web.AppKey("answers")
+ACCESS_LOG: web.AppKey[AccessLog] = web.AppKey("access_log")
 
 # Set by the refresh scheduler's context (web/scheduling.py): a callable answering
 # whether the scheduler is running, read by /readyz.

@@ -24,9 +24,7 @@ from trialfinder.web.api import (
     STALE_MAX_AGE,
     TRIAL_FILTERS,
     TrialFilters,
-    memo_key,
-    memoised,
-    remember,
+    answer,
 )
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
@@ -81,9 +79,6 @@ def summary(shown: int, count: int, status: str) -> str:
 async def widget_page(request: web.Request) -> web.Response:
     """The widget's list rendered here, for pages that embed it with an iframe."""
     params = Params(request, TRIAL_FILTERS | {"limit", "theme"})
-    key = memo_key(request, "widget")
-    if (hit := memoised(request, key)) is not None:
-        return hit
     filters = TrialFilters(params, request.match_info["name"])
     limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
     theme = params.choice("theme", ("light", "dark", "auto"), "light")
@@ -114,7 +109,7 @@ async def widget_page(request: web.Request) -> web.Response:
         control,
         headers={"Content-Security-Policy": widget_page_csp(server.frame_ancestors)},
     )
-    return remember(request, key, rep, how)
+    return answer(request, rep, how)
 
 
 async def demo(request: web.Request) -> web.Response:

@@ -1,11 +1,12 @@
 """The one middleware: every request meets the same checks and headers, in one order.
 
-1. Refuse what is too big (``params.check_size``) or over its client's budget
-   (``ratelimit.check``), before any handler runs;
-2. answer a CORS preflight (``cors.preflight``), or run the handler;
-3. turn whatever was raised into an error answer (``errors.error_response``);
+1. Refuse a client over its budget (``ratelimit.check``), before anything else;
+2. serve a memoised answer (``memo``), finished already, and stop there; else
+3. refuse what is too big (``params.check_size``), answer a CORS preflight
+   (``cors.preflight``) or run the handler, and turn whatever was raised into
+   an error answer (``errors.error_response``);
 4. add CORS (``cors.decorate``) and security headers (``security.decorate``)
-   to every answer, errors included;
+   to every answer, errors included, and offer it to the memo;
 5. count and log it (``observe.record``).
 
 Each step is a plain function in the module that owns its idea; composing
@@ -16,30 +17,52 @@ aiohttp middleware is a coroutine a request must pass through).
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 
 from aiohttp import web
 
 from trialfinder.web import cors, observe, params, ratelimit, security
 from trialfinder.web.errors import error_response
+from trialfinder.web.keys import ANSWERS, METRICS
+from trialfinder.web.memo import MEMO
 
 
 @web.middleware
 async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
+    app = request.app
     try:
-        params.check_size(request)
         ratelimit.check(request)
-        if cors.is_preflight(request):
-            response: web.StreamResponse = cors.preflight(request)
+        response = app[ANSWERS].answer(request)
+        if response is not None:
+            app[METRICS].cache.inc(MEMO)
         else:
-            response = await handler(request)
+            response = await _handle(request, handler)
     except web.HTTPException as error:
         if error.status < 400:
             raise  # a redirect is an answer, not an error
-        response = error_response(request, error)
+        response = _finish(request, error_response(request, error))
     except Exception as error:
-        response = error_response(request, error)
-    cors.decorate(request, response)
-    security.decorate(response)
+        response = _finish(request, error_response(request, error))
     observe.record(request, response, started)
     return response
+
+
+async def _handle(request: web.Request, handler) -> web.StreamResponse:
+    params.check_size(request)
+    if cors.is_preflight(request):
+        return _finish(request, cors.preflight(request))
+    response = _finish(request, await handler(request))
+    request.app[ANSWERS].keep(request, response, decorate)
+    return response
+
+
+def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    decorate(request, response.headers)
+    return response
+
+
+def decorate(request: web.Request, headers: MutableMapping[str, str]) -> None:
+    """The headers every answer gets, whoever made it: CORS and security."""
+    cors.decorate(request, headers)
+    security.decorate(headers)

@@ -9,8 +9,7 @@ allows only what that page needs; JSON answers allow nothing at all.
 from __future__ import annotations
 
 import re
-
-from aiohttp import web
+from collections.abc import MutableMapping
 
 # An answer that is not a page: nothing may run, load or frame it.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -56,9 +55,8 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
-def decorate(response: web.StreamResponse) -> None:
+def decorate(headers: MutableMapping[str, str]) -> None:
     """Headers every answer carries; a page's own CSP, set by its handler, is kept."""
-    headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Content-Security-Policy", API_CSP)

@@ -6,7 +6,7 @@ goes through a single flight (``flights``): one fetch per question however many
 ask, each request waiting at most ``fetch_wait_seconds``. When an older answer
 exists it is served, marked stale, rather than a 503, while the fresh one is
 fetched in the background. Whatever a fetch stores empties the memo of
-rendered answers.
+finished answers (``memo.AnswerMemo``).
 """
 
 from __future__ import annotations
@@ -27,23 +27,25 @@ from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh, serve
 from trialfinder.store import Store
 from trialfinder.terms import fold
 from trialfinder.web.flights import FetchPending, Flights
-from trialfinder.web.httpcache import Memo
+from trialfinder.web.memo import AnswerMemo
 from trialfinder.web.metrics import Metrics
 
 log = logging.getLogger("trialfinder.web")
 
 # Cache outcomes, as X-Cache and the cache metric report them.
-HIT, MISS, STALE, MEMO = "hit", "miss", "stale", "memo"
+HIT, MISS, STALE = "hit", "miss", "stale"
 STALE_WARNING = "older than the cache TTL; a fresh answer is being fetched"
 
 
 class TrialService:
-    def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, metrics: Metrics, memo: AnswerMemo
+    ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.flights = Flights()
-        self.memo = Memo()
+        self.memo = memo
         self._tracked: set[str] = set()
 
     @property

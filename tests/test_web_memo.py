@@ -1,0 +1,154 @@
+"""The memo of finished answers: served before any handler, the same bytes and headers.
+
+A memoised answer must be indistinguishable from the handler's (but for
+``X-Cache`` and ``Date``): the same ETag, Cache-Control, CORS and security
+headers, 304 to its ETag, gzip only when accepted. It must never answer a
+question it was not asked (another query string, another Host, another
+Origin when CORS is a list), never keep an error, forget entries when they
+age or when new data is stored, and never let a client past its rate limit.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from tests.standins.webapp import web_settings
+from trialfinder.web import create_app
+from trialfinder.web.keys import ANSWERS
+
+TRIALS = "/api/v1/drugs/blinatumomab/trials"
+# Headers that differ between two answers made at different moments, by design.
+MOMENTARY = {"Date", "X-Cache"}
+
+
+@pytest.fixture
+async def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
+    ctgov = await aiohttp_server(ctgov_standin.app())
+    drugs = await aiohttp_server(drug_standins.app())
+
+    async def make(**server):
+        settings = web_settings(
+            tmp_path,
+            str(ctgov.make_url("/api/v2")),
+            drug_standins.base_urls(str(drugs.make_url("/"))),
+            **server,
+        )
+        return await aiohttp_client(create_app(settings))
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client):
+    return await make_client()
+
+
+def lasting(headers) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in MOMENTARY}
+
+
+async def fetch(client, path: str, **headers: str):
+    response = await client.get(path, headers=headers, auto_decompress=False)
+    return response, await response.read()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+async def test_a_memoised_answer_is_the_handlers_answer(client, encoding):
+    first, body = await fetch(client, TRIALS, **{"Accept-Encoding": encoding})
+    second, again = await fetch(client, TRIALS, **{"Accept-Encoding": encoding})
+    assert first.headers["X-Cache"] == "miss" and second.headers["X-Cache"] == "memo"
+    assert again == body
+    assert lasting(second.headers) == lasting(first.headers)
+    assert ("Content-Encoding" in second.headers) is (encoding == "gzip")
+    assert second.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert second.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_memo_answers_304_and_chooses_gzip_per_request(client):
+    _, plain = await fetch(client, TRIALS, **{"Accept-Encoding": "identity"})
+    response, _ = await fetch(client, TRIALS)
+    etag = response.headers["ETag"]
+    for sent in (etag, etag.removeprefix("W/"), f'"other", {etag}', "*"):
+        not_modified, body = await fetch(client, TRIALS, **{"If-None-Match": sent})
+        assert not_modified.status == 304 and body == b"", sent
+        assert not_modified.headers["X-Cache"] == "memo" and not_modified.headers["ETag"] == etag
+        assert "Content-Type" not in not_modified.headers
+    changed, body = await fetch(
+        client, TRIALS, **{"If-None-Match": '"other"', "Accept-Encoding": "identity"}
+    )
+    assert changed.status == 200 and body == plain
+    zipped, body = await fetch(client, TRIALS, **{"Accept-Encoding": "br, GZIP;q=0.5"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == plain
+    refused, body = await fetch(client, TRIALS, **{"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and body == plain
+
+
+async def test_head_is_served_from_the_memo_without_a_body(client):
+    await fetch(client, TRIALS)
+    response = await client.head(TRIALS)
+    assert response.status == 200 and response.headers["X-Cache"] == "memo"
+    assert await response.read() == b""
+
+
+async def test_each_url_and_host_is_its_own_answer(client):
+    await fetch(client, TRIALS)
+    limited, body = await fetch(client, TRIALS + "?limit=1")
+    assert limited.headers["X-Cache"] == "hit" and body.count(b'"nct_id"') < 5
+    feed = "/api/v1/drugs/blinatumomab/feed.atom"
+    _, one = await fetch(client, feed, Host="one.example")
+    other, two = await fetch(client, feed, Host="two.example")
+    assert other.headers["X-Cache"] == "hit"  # the feed names its own URL: per Host
+    assert b"one.example" in one and b"two.example" in two and b"one.example" not in two
+
+
+async def test_errors_and_refusals_are_never_memoised(client):
+    for _ in range(2):
+        response, _ = await fetch(client, TRIALS + "?limt=5")
+        assert response.status == 400 and "X-Cache" not in response.headers
+        response, _ = await fetch(client, "/api/v1/drugs/bevaciz/trials")
+        assert response.status == 404 and "X-Cache" not in response.headers
+    assert len(client.server.app[ANSWERS]) == 0
+
+
+async def test_the_widget_page_keeps_its_own_policy(client):
+    first, body = await fetch(client, "/widget/blinatumomab")
+    second, again = await fetch(client, "/widget/blinatumomab")
+    assert second.headers["X-Cache"] == "memo" and again == body
+    assert "frame-ancestors *" in second.headers["Content-Security-Policy"]
+    assert second.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+
+
+async def test_entries_age_out_and_new_data_empties_the_memo(client, ctgov_standin):
+    memo = client.server.app[ANSWERS]
+    now = [1000.0]
+    memo.clock = lambda: now[0]
+    await fetch(client, TRIALS)
+    response, _ = await fetch(client, TRIALS)
+    assert response.headers["X-Cache"] == "memo"
+    now[0] += memo.seconds + 0.1
+    response, _ = await fetch(client, TRIALS)
+    assert response.headers["X-Cache"] == "hit"  # aged out: asked of the store again
+    memo.clear()  # what a fetch that stores new data does
+    response, _ = await fetch(client, TRIALS)
+    assert response.headers["X-Cache"] == "hit"
+    assert len(ctgov_standin.study_requests) == 1
+
+
+async def test_the_rate_limit_counts_memoised_answers(make_client):
+    client = await make_client(rate_limit_per_minute=3)
+    statuses = [(await fetch(client, TRIALS))[0].status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_a_bounded_memo_lets_the_oldest_go(make_client):
+    client = await make_client()
+    memo = client.server.app[ANSWERS]
+    memo.entries = 2
+    for limit in (1, 2, 3):
+        await fetch(client, f"{TRIALS}?limit={limit}")
+    assert len(memo) == 2
+    first, _ = await fetch(client, f"{TRIALS}?limit=1")
+    latest, _ = await fetch(client, f"{TRIALS}?limit=3")
+    assert first.headers["X-Cache"] == "hit" and latest.headers["X-Cache"] == "memo"

@@ -1,0 +1,164 @@
+"""The access log: one JSON object per request, one per line, written in blocks.
+
+It does not go through ``logging``: building a LogRecord, taking the
+handler's lock and formatting through a dict cost a cached answer about a
+third of its time. Lines are put together here with JSON's own string
+escaping (registry-independent, but user agents and paths are the client's
+text) and gathered in a buffer that is written at least every
+``FLUSH_SECONDS`` and whenever ``BLOCK_BYTES`` have gathered.
+
+Where lines go is ``[server] access_log``: ``"stderr"`` (the default, beside
+the server's other JSON log lines), ``"off"``, or a file path, appended to.
+Each line has the fields the other log lines have (``ts``, ``level``,
+``logger``, ``msg``) and the request's: method, path (as sent, query
+included), route, status, duration_ms, remote, user_agent, bytes and cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from json.encoder import encode_basestring  # JSON string escaping, in C
+from pathlib import Path
+from typing import BinaryIO
+
+from aiohttp import web
+
+FLUSH_SECONDS = 1.0
+BLOCK_BYTES = 64 * 1024
+LOGGER = "trialfinder.access"
+OFF, STDERR = "off", "stderr"
+
+
+class AccessLog:
+    """Writes access lines to ``stream`` in blocks; ``None`` writes nothing."""
+
+    def __init__(self, stream: BinaryIO | None) -> None:
+        self.stream = stream
+        self._parts: list[str] = []
+        self._size = 0
+        self._stamp = Timestamps()
+
+    @property
+    def enabled(self) -> bool:
+        return self.stream is not None
+
+    def record(
+        self, request: web.Request, response: web.StreamResponse, route: str, elapsed: float
+    ) -> None:
+        if self.stream is None:
+            return
+        method, status, headers = request.method, response.status, request.headers
+        line = (
+            f'{{"ts":"{self._stamp.iso(time.time())}","level":"info","logger":"{LOGGER}",'
+            f'"msg":{encode_basestring(f"{method} {request.path} {status}")},'
+            f'"method":{encode_basestring(method)},"path":{encode_basestring(request.raw_path)},'
+            f'"route":{encode_basestring(route)},"status":{status},'
+            f'"duration_ms":{elapsed * 1000:.3f},"remote":{_string(request.remote)},'
+            f'"user_agent":{_string(headers.get("User-Agent"))},'
+            f'"bytes":{_number(response.content_length)},'
+            f'"cache":{_string(response.headers.get("X-Cache"))}}}\n'
+        )
+        self._parts.append(line)
+        self._size += len(line)
+        if self._size >= BLOCK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._parts or self.stream is None:
+            return
+        data = "".join(self._parts).encode("utf-8", "backslashreplace")
+        self._parts.clear()
+        self._size = 0
+        # A closed or full sink costs lines, never requests.
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(data)
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Write what is gathered and let go of the sink (stderr itself stays open)."""
+        self.flush()
+        if self.stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.stream.close()
+        self.stream = None
+
+
+class Timestamps:
+    """UTC times as ``2026-11-28T18:20:51.123Z``; the date and time part made once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._stamp = ""
+
+    def iso(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
+
+
+def open_access_log(where: str) -> AccessLog:
+    """The access log ``[server] access_log`` asks for."""
+    if where == OFF:
+        return AccessLog(None)
+    if where == STDERR:
+        return AccessLog(_stderr())
+    path = Path(where).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return AccessLog(path.open("ab"))
+
+
+def _stderr() -> BinaryIO:
+    """Standard error's file descriptor, with a buffer of our own; else ``sys.stderr``'s."""
+    try:
+        return open(sys.stderr.fileno(), "wb", buffering=BLOCK_BYTES, closefd=False)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return _TextSink()  # no real file behind stderr (a test's capture, say)
+
+
+class _TextSink(io.RawIOBase):
+    """Bytes written to whatever ``sys.stderr`` is at the time."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        sys.stderr.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@contextlib.asynccontextmanager
+async def flushing(log: AccessLog) -> AsyncIterator[AccessLog]:
+    """While open, lines never wait more than FLUSH_SECONDS; at the end, all are written."""
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            log.flush()
+
+    task = asyncio.get_running_loop().create_task(flusher())
+    try:
+        yield log
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        log.close()
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(value)
