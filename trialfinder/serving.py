@@ -48,9 +48,12 @@ def run(
     contexts: Iterable[CleanupContext] = (),
     *,
     scheduler: bool = False,
+    worker: int = 0,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until stopped by a signal (blocking); with ``scheduler``, refresh tracked
-    drugs on the ``[refresh]`` schedule in the same event loop."""
+    drugs on the ``[refresh]`` schedule in the same event loop. ``worker`` and
+    ``reuse_port`` are for one of several processes on one port (``workers``)."""
     from aiohttp import web
 
     from trialfinder.web.app import create_app
@@ -63,13 +66,16 @@ def run(
         from trialfinder.web.scheduling import scheduler_context
 
         contexts.append(scheduler_context(settings))
-    app = create_app(settings, contexts)
+    app = create_app(settings, contexts, worker=worker)
     web.run_app(
         app,
         host=host,
         port=port,
         shutdown_timeout=SHUTDOWN_SECONDS,
         access_log=None,  # the app logs each request itself, as JSON
-        print=lambda message: log.info("serving on http://%s:%s", host, port),
+        print=lambda message: log.info(
+            "%sserving on http://%s:%s", f"worker {worker} " if reuse_port else "", host, port
+        ),
         handle_signals=True,
+        reuse_port=reuse_port or None,
     )

@@ -210,15 +210,29 @@ def scheduler_command(app: AppContext) -> None:
 @click.option("--host", help="Address to listen on (default: [server] host).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [server] port).")
 @click.option("--no-scheduler", is_flag=True, help="Serve without refreshing tracked drugs.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (default: [server] workers).",
+)
 @pass_app
-def serve_command(app: AppContext, host: str | None, port: int | None, no_scheduler: bool) -> None:
+def serve_command(
+    app: AppContext, host: str | None, port: int | None, no_scheduler: bool, workers: int | None
+) -> None:
     """Serve the JSON API, the widget and the demo page; refresh tracked drugs on schedule."""
     from trialfinder import serving
 
     settings = app.settings
-    address = f"http://{host or settings.server.host}:{port or settings.server.port}/"
-    click.echo(f"serving on {address} (Ctrl-C stops)", err=True)
-    serving.run(settings, host, port, scheduler=not no_scheduler)
+    host, port = host or settings.server.host, port or settings.server.port
+    workers = workers or settings.server.workers
+    many = f" with {workers} workers" if workers > 1 else ""
+    click.echo(f"serving on http://{host}:{port}/{many} (Ctrl-C stops)", err=True)
+    if workers == 1:
+        serving.run(settings, host, port, scheduler=not no_scheduler)
+        return
+    from trialfinder.workers import serve_workers
+
+    sys.exit(serve_workers(settings, host, port, workers, scheduler=not no_scheduler))
 
 
 COMMANDS = [

@@ -5,7 +5,8 @@ handler's lock and formatting through a dict cost a cached answer about a
 third of its time. Lines are put together here with JSON's own string
 escaping (registry-independent, but user agents and paths are the client's
 text) and gathered in a buffer that is written at least every
-``FLUSH_SECONDS`` and whenever ``BLOCK_BYTES`` have gathered.
+``FLUSH_SECONDS`` and whenever ``BLOCK_BYTES`` have gathered, in writes of
+whole lines small enough never to be interleaved with another process's.
 
 Where lines go is ``[server] access_log``: ``"stderr"`` (the default, beside
 the server's other JSON log lines), ``"off"``, or a file path, appended to.
@@ -31,6 +32,10 @@ from aiohttp import web
 
 FLUSH_SECONDS = 1.0
 BLOCK_BYTES = 64 * 1024
+# Writes this small to a pipe are never interleaved with other processes' writes
+# (POSIX PIPE_BUF), nor are appends to a file: the lines of several server
+# processes sharing stderr or a log file stay whole.
+ATOMIC_BYTES = 4096
 LOGGER = "trialfinder.access"
 OFF, STDERR = "off", "stderr"
 
@@ -70,15 +75,28 @@ class AccessLog:
             self.flush()
 
     def flush(self) -> None:
+        """Write the gathered lines in writes of whole lines, each at most ``ATOMIC_BYTES``."""
         if not self._parts or self.stream is None:
             return
-        data = "".join(self._parts).encode("utf-8", "backslashreplace")
-        self._parts.clear()
-        self._size = 0
+        lines, self._parts, self._size = self._parts, [], 0
+        block: list[bytes] = []
+        size = 0
         # A closed or full sink costs lines, never requests.
         with contextlib.suppress(OSError, ValueError):
-            self.stream.write(data)
-            self.stream.flush()
+            for line in lines:
+                data = line.encode("utf-8", "backslashreplace")
+                if block and size + len(data) > ATOMIC_BYTES:
+                    self._write(b"".join(block))
+                    block, size = [], 0
+                block.append(data)
+                size += len(data)
+            self._write(b"".join(block))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self.stream.write(view)
+            view = view[written or 0 :]
 
     def close(self) -> None:
         """Write what is gathered and let go of the sink (stderr itself stays open)."""
@@ -112,13 +130,13 @@ def open_access_log(where: str) -> AccessLog:
         return AccessLog(_stderr())
     path = Path(where).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return AccessLog(path.open("ab"))
+    return AccessLog(path.open("ab", buffering=0))
 
 
 def _stderr() -> BinaryIO:
-    """Standard error's file descriptor, with a buffer of our own; else ``sys.stderr``'s."""
+    """Standard error's file descriptor, written directly; else whatever ``sys.stderr`` is."""
     try:
-        return open(sys.stderr.fileno(), "wb", buffering=BLOCK_BYTES, closefd=False)
+        return open(sys.stderr.fileno(), "wb", buffering=0, closefd=False)
     except (AttributeError, OSError, io.UnsupportedOperation):
         return _TextSink()  # no real file behind stderr (a test's capture, say)
 
@@ -131,10 +149,8 @@ class _TextSink(io.RawIOBase):
 
     def write(self, data) -> int:
         sys.stderr.write(bytes(data).decode("utf-8", "replace"))
-        return len(data)
-
-    def flush(self) -> None:
         sys.stderr.flush()
+        return len(data)
 
 
 @contextlib.asynccontextmanager

@@ -41,13 +41,16 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 MAX_BODY_BYTES = 64 * 1024
 
 
-def create_app(settings: Settings, contexts: Iterable[CleanupContext] = ()) -> web.Application:
+def create_app(
+    settings: Settings, contexts: Iterable[CleanupContext] = (), *, worker: int = 0
+) -> web.Application:
+    """The app; ``worker`` names this process among several serving one port."""
     app = web.Application(
         middlewares=[pipeline],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(worker)
     app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
     app[ASSETS] = Assets.build(settings)
     app[ANSWERS] = AnswerMemo(vary_on_origin="*" not in settings.server.cors_origins)

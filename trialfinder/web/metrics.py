@@ -8,6 +8,7 @@ values to a number, touched only from the event loop's thread.
 from __future__ import annotations
 
 import bisect
+import os
 from collections import defaultdict
 
 # Seconds: fine below 25 ms, where a cache hit should land, coarse above.
@@ -15,15 +16,19 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 
 class Counter:
-    def __init__(self, name: str, help_text: str, labels: tuple[str, ...]) -> None:
-        self.name, self.help, self.labels = name, help_text, labels
+    """Numbers by label values; ``kind`` "gauge" for one that is set, not counted up."""
+
+    def __init__(
+        self, name: str, help_text: str, labels: tuple[str, ...], kind: str = "counter"
+    ) -> None:
+        self.name, self.help, self.labels, self.kind = name, help_text, labels, kind
         self.values: dict[tuple[str, ...], float] = defaultdict(float)
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
         self.values[label_values] += amount
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
         for values, number in sorted(self.values.items()):
             lines.append(f"{self.name}{_labels(self.labels, values)} {_number(number)}")
         return lines
@@ -59,9 +64,20 @@ class Histogram:
 
 
 class Metrics:
-    """What /metrics reports. The refresh scheduler may count its runs in ``refreshes``."""
+    """What /metrics reports. The refresh scheduler may count its runs in ``refreshes``.
 
-    def __init__(self) -> None:
+    With several server processes (``[server] workers``) each counts its own
+    answers; ``trialfinder_worker_info`` says which process a scrape reached.
+    """
+
+    def __init__(self, worker: int = 0) -> None:
+        self.worker = Counter(
+            "trialfinder_worker_info",
+            "The server process that answered this scrape: its worker number and pid.",
+            ("worker", "pid"),
+            kind="gauge",
+        )
+        self.worker.inc(str(worker), str(os.getpid()))
         self.requests = Counter(
             "trialfinder_http_requests_total",
             "HTTP requests answered, by route, method and status.",
@@ -96,6 +112,7 @@ class Metrics:
     def render(self) -> str:
         lines: list[str] = []
         for metric in (
+            self.worker,
             self.requests,
             self.latency,
             self.cache,
