@@ -3,32 +3,40 @@
 What it measures
     Requests per second and p99 latency at 50 connections, on 127.0.0.1, of:
 
-    * ``hello``: a bare aiohttp app answering ``Hello, world`` (the ceiling
-      for any aiohttp handler on this machine);
+    * ``hello``: a bare aiohttp app answering ``Hello, world`` in one process
+      (the ceiling for any aiohttp handler on one core), and the same app in
+      ``--workers`` processes sharing the port (SO_REUSEPORT);
     * ``trials``: ``GET /api/v1/drugs/blinatumomab/trials`` on trialfinder,
       answered from the cache (the registry was asked once, before timing),
       with ``Accept-Encoding: gzip`` as a browser sends it: the memo of
-      rendered answers serves nearly all of them;
-    * ``trials, no memo``: the same with the memo off, so every request reads
-      SQLite, validates the trials and renders JSON (the worst cache hit);
+      finished answers serves nearly all of them;
     * ``304``: the same URL with ``If-None-Match`` and the answer's ETag;
+    * both in one process (``trialfinder serve``) and in ``--workers``
+      processes (``trialfinder serve --workers N``, the deployment for a
+      machine with N cores);
+    * ``trials, no memo``: one process with the memo off, so every request
+      reads SQLite, validates the trials and renders JSON (the worst cache hit);
     * the memo hit and the 304 again with the access log off, to show its price.
 
-    Each server runs alone in its own process (one core), with trialfinder's
-    JSON access log on (written to /dev/null) and its rate limit off; the load
-    comes from ``wrk`` (one thread) when it is installed (``apt-get install
-    wrk``), else from a Python aiohttp load generator in another process,
-    which is slower than the servers and so understates every figure.
-    Cases are interleaved over ``--rounds`` rounds and the median round kept.
+    trialfinder runs with its JSON access log on (written to /dev/null) and its
+    rate limit off; the load comes from ``wrk`` (one thread) when it is
+    installed (``apt-get install wrk``), else from a Python aiohttp load
+    generator in another process, which is slower than the servers and so
+    understates every figure. Cases are interleaved over ``--rounds`` rounds
+    and the median round kept. wrk shares the machine with the servers: on two
+    cores, a server process and wrk each have about one.
 
 Targets
     trials >= 0.6 x hello's requests/s, with p99 under 20 ms; the 304 >= 0.8 x
-    hello. A missed target is printed, not an error; the script exits 1 only
-    if something fails (a non-2xx/3xx answer, a server that will not start).
+    hello. Each trialfinder case is set beside the one-process hello-world
+    (the issue's baseline) and beside the hello-world with as many processes
+    (like for like). A missed target is printed, not an error; the script
+    exits 1 only if something fails (a non-2xx/3xx answer, a server that will
+    not start).
 
-How to rerun (from the repository root; about a minute)
+How to rerun (from the repository root; about four minutes)
     .venv/bin/python benchmarks/bench_api.py
-    .venv/bin/python benchmarks/bench_api.py --duration 10 --rounds 5
+    .venv/bin/python benchmarks/bench_api.py --duration 10 --rounds 5 --workers 4
     .venv/bin/python benchmarks/bench_api.py --python-load   # without wrk
 
 Nothing leaves the machine: the stand-in registry and drug sources run in a
@@ -76,7 +84,8 @@ async def hello(request):
     return web.Response(text="Hello, world")
 app = web.Application()
 app.router.add_get("/", hello)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            reuse_port=True)
 """
 
 TRIALFINDER_SERVER = """
@@ -84,13 +93,18 @@ import sys
 from trialfinder.config import load_settings
 from trialfinder.web import memo
 from trialfinder.serving import run
+from trialfinder.workers import serve_workers
 settings = load_settings(sys.argv[1])
+port, workers = int(sys.argv[2]), int(sys.argv[5])
 if sys.argv[3] == "no-memo":
     memo.MEMO_SECONDS = 0
 if sys.argv[4] == "no-log":
     server = settings.server.model_copy(update={"access_log": "off"})
     settings = settings.model_copy(update={"server": server})
-run(settings, port=int(sys.argv[2]))
+if workers == 1:
+    run(settings, port=port)
+else:
+    sys.exit(serve_workers(settings, "127.0.0.1", port, workers, scheduler=False))
 """
 
 # The Python load generator, run in its own process: 50 connections, a fixed time.
@@ -140,36 +154,60 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(program: str, args: list[str]) -> Iterator[str]:
-    """Run a server program in its own process until the block ends; yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", program, *args],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    port = args[0] if program is HELLO_SERVER else args[1]
+def serve(program: str, args: list[str], copies: int = 1) -> Iterator[str]:
+    """Run a server program (``copies`` of it) until the block ends; yield its base URL."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", program, *args],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        for _ in range(copies)
+    ]
+    hello = program is HELLO_SERVER
+    port = args[0] if hello else args[1]
     base = f"http://127.0.0.1:{port}"
-    probe = base + ("/" if program is HELLO_SERVER else "/healthz")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(probe).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError(f"the server at {base} did not start") from None
-                time.sleep(0.1)
+        _wait_until_up(base + ("/" if hello else "/healthz"), processes)
+        if not hello and int(args[4]) > 1:
+            _wait_for_workers(base, int(args[4]))
         yield base
     finally:
-        process.terminate()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(probe: str, processes: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            urllib.request.urlopen(probe).close()
+            return
+        except OSError:
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                raise BenchError(f"the server at {probe} did not start") from None
+            time.sleep(0.1)
+
+
+def _wait_for_workers(base: str, workers: int) -> None:
+    """Every worker listening (each says its number in /metrics), or BenchError."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise BenchError(f"only workers {sorted(seen)} of {workers} started")
+        request = urllib.request.Request(base + "/metrics", headers={"Connection": "close"})
+        with urllib.request.urlopen(request) as response:
+            text = response.read().decode()
+        seen.update(re.findall(r'trialfinder_worker_info\{worker="(\d+)"', text))
 
 
 def load(url: str, seconds: float, headers: dict[str, str], use_wrk: bool) -> Run:
@@ -239,14 +277,28 @@ def machine() -> str:
     )
 
 
+HELLO, HELLO_N = "hello-world (bare aiohttp)", "hello-world, {n} processes"
+HIT, NOT_MODIFIED = "trials, cache hit", "trials, 304 (If-None-Match)"
+
+
+@dataclass
+class Case:
+    url: str
+    headers: dict[str, str]
+    processes: int = 1
+    target: str = ""  # HIT or NOT_MODIFIED: the target this case is held to
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--python-load", action="store_true", help="never use wrk")
     args = parser.parse_args()
     use_wrk = not args.python_load and shutil.which("wrk") is not None
     gzip_header = {"Accept-Encoding": "gzip"}
+    n = args.workers
 
     ctgov, drugs = CtgovStandin(), DrugStandins()
     with (
@@ -259,67 +311,82 @@ def main() -> int:
         )
         config = str(settings.source)
         runs: dict[str, list[Run]] = {}
-        hello_port, memo_port, plain_port, quiet_port = (str(free_port()) for _ in range(4))
+        ports = [str(free_port()) for _ in range(6)]
         with (
-            serve(HELLO_SERVER, [hello_port]) as hello,
-            serve(TRIALFINDER_SERVER, [config, memo_port, "memo", "log"]) as memo,
-            serve(TRIALFINDER_SERVER, [config, plain_port, "no-memo", "log"]) as plain,
-            serve(TRIALFINDER_SERVER, [config, quiet_port, "memo", "no-log"]) as quiet,
+            serve(HELLO_SERVER, [ports[0]]) as hello,
+            serve(HELLO_SERVER, [ports[1]], copies=n) as hellos,
+            serve(TRIALFINDER_SERVER, [config, ports[2], "memo", "log", "1"]) as one,
+            serve(TRIALFINDER_SERVER, [config, ports[3], "no-memo", "log", "1"]) as plain,
+            serve(TRIALFINDER_SERVER, [config, ports[4], "memo", "no-log", "1"]) as quiet,
+            serve(TRIALFINDER_SERVER, [config, ports[5], "memo", "log", str(n)]) as many,
         ):
             etag_of(plain + TRIALS)  # the first request asks the registry and fills the cache
-            etag = etag_of(memo + TRIALS)  # from here on, every answer is a cache hit
-            if etag_of(plain + TRIALS) != etag:
-                raise BenchError("the two trialfinder servers gave different answers")
-            check_304(memo + TRIALS, etag)
+            etag = etag_of(one + TRIALS)  # from here on, every answer is a cache hit
+            for other in (plain, many):
+                if etag_of(other + TRIALS) != etag:
+                    raise BenchError("the trialfinder servers gave different answers")
+            check_304(one + TRIALS, etag)
             searches = len(ctgov.study_requests)
             not_modified = {"If-None-Match": etag}
             cases = {
-                "hello-world (bare aiohttp)": (hello + "/", {}),
-                "trials, cache hit": (memo + TRIALS, gzip_header),
-                "trials, cache hit, no access log": (quiet + TRIALS, gzip_header),
-                "trials, cache hit, no memo": (plain + TRIALS, gzip_header),
-                "trials, 304 (If-None-Match)": (memo + TRIALS, not_modified),
-                "trials, 304, no access log": (quiet + TRIALS, not_modified),
+                HELLO: Case(hello + "/", {}),
+                HELLO_N.format(n=n): Case(hellos + "/", {}, n),
+                HIT: Case(one + TRIALS, gzip_header, target=HIT),
+                NOT_MODIFIED: Case(one + TRIALS, not_modified, target=NOT_MODIFIED),
+                f"trials, cache hit, {n} workers": Case(many + TRIALS, gzip_header, n, HIT),
+                f"trials, 304, {n} workers": Case(many + TRIALS, not_modified, n, NOT_MODIFIED),
+                "trials, cache hit, no access log": Case(quiet + TRIALS, gzip_header),
+                "trials, 304, no access log": Case(quiet + TRIALS, not_modified),
+                "trials, cache hit, no memo": Case(plain + TRIALS, gzip_header),
             }
-            for url, headers in cases.values():  # warm-up, untimed
-                load(url, 1.0, headers, use_wrk)
+            for case in cases.values():  # warm-up, untimed
+                load(case.url, 1.0, case.headers, use_wrk)
             for _ in range(args.rounds):
-                for name, (url, headers) in cases.items():
-                    runs.setdefault(name, []).append(load(url, args.duration, headers, use_wrk))
+                for name, case in cases.items():
+                    run = load(case.url, args.duration, case.headers, use_wrk)
+                    runs.setdefault(name, []).append(run)
             if len(ctgov.study_requests) != searches:
                 raise BenchError("a timed request reached the registry: not a cache hit")
-            check_304(memo + TRIALS, etag)
+            check_304(one + TRIALS, etag)
 
+    report(runs, cases, n, args, use_wrk)
+    return 0
+
+
+def report(runs: dict[str, list[Run]], cases: dict[str, Case], n: int, args, use_wrk) -> None:
     def median(name: str) -> Run:
-        chosen = sorted(runs[name], key=lambda run: run.rps)[len(runs[name]) // 2]
-        return chosen
+        return sorted(runs[name], key=lambda run: run.rps)[len(runs[name]) // 2]
 
-    hello_rps = median("hello-world (bare aiohttp)").rps
-    print(f"Web API, {CONNECTIONS} connections, 127.0.0.1, one server process each")
+    hello_rps = {1: median(HELLO).rps, n: median(HELLO_N.format(n=n)).rps}
+    print(f"Web API, {CONNECTIONS} connections, 127.0.0.1")
     print(f"load: {'wrk -t1' if use_wrk else 'Python aiohttp client'}, {args.duration:g} s a run, "
           f"median of {args.rounds} interleaved rounds")  # fmt: skip
     print(f"machine: {machine()}\n")
-    header = f"{'case':36} {'req/s':>9} {'x hello':>8} {'p99 ms':>8}  target (access log on)"
-    print(header + "\n" + "-" * (len(header) + 24))
-    for name in runs:
+    header = (
+        f"{'case':34} {'procs':>5} {'req/s':>8} {'x hello':>8} {'x same':>7} {'p99 ms':>7}"
+        "  target (x hello, access log on)"
+    )
+    print(header + "\n" + "-" * (len(header) + 8))
+    for name, case in cases.items():
         run = median(name)
-        ratio = run.rps / hello_rps
-        if name == "trials, cache hit":
+        ratio = run.rps / hello_rps[1]
+        same = run.rps / hello_rps[case.processes]
+        target = ""
+        if case.target == HIT:
             met = ratio >= TARGET_RATIO and run.p99_ms < TARGET_P99_MS
-            target = f">= {TARGET_RATIO} x, p99 < {TARGET_P99_MS:g} ms: " + (
-                "met" if met else "MISSED"
-            )
-        elif name == "trials, 304 (If-None-Match)":
-            target = f">= {TARGET_304_RATIO} x: " + (
-                "met" if ratio >= TARGET_304_RATIO else "MISSED"
-            )
-        else:
-            target = ""
-        print(f"{name:36} {run.rps:9.0f} {ratio:8.2f} {run.p99_ms:8.2f}  {target}")
-    print("\nall rounds (req/s): " + "; ".join(
+            verdict = "met" if met else "MISSED"
+            target = f">= {TARGET_RATIO}, p99 < {TARGET_P99_MS:g} ms: {verdict}"
+        elif case.target == NOT_MODIFIED:
+            met = ratio >= TARGET_304_RATIO
+            target = f">= {TARGET_304_RATIO}: " + ("met" if met else "MISSED")
+        print(
+            f"{name:34} {case.processes:5} {run.rps:8.0f} {ratio:8.2f} {same:7.2f} "
+            f"{run.p99_ms:7.2f}  {target}"
+        )
+    print("\nx hello: against the one-process hello-world; x same: against the hello-world")
+    print("with as many processes. all rounds (req/s): " + "; ".join(
         f"{name}: {', '.join(f'{r.rps:.0f}' for r in rs)}" for name, rs in runs.items()
     ))  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":
