@@ -126,7 +126,7 @@ async def test_access_log_is_one_json_line_per_request(make_client, tmp_path):
     assert first["duration_ms"] > 0 and first["remote"] == "127.0.0.1" and first["bytes"] > 0
     assert second["user_agent"] == hostile and second["cache"] == "memo"
     assert third["status"] == 404 and third["path"] == "/no/%22such%22/page"
-    assert third["msg"] == 'GET /no/"such"/page 404' and third["route"] == "unmatched"
+    assert third["msg"] == "GET /no/%22such%22/page 404" and third["route"] == "unmatched"
     assert third["cache"] is None
 
 
@@ -195,3 +195,14 @@ def test_serving_run_stops_gracefully_on_sigterm(tmp_path):
     lines = [json.loads(line) for line in err.splitlines()]  # every log line is JSON
     assert any(line.get("route") == "/healthz" and line["status"] == 200 for line in lines)
     assert any(line["msg"] == f"serving on http://127.0.0.1:{port}" for line in lines)
+
+
+def test_access_log_times_are_utc_milliseconds_across_boundaries():
+    from trialfinder.web.accesslog import Timestamps
+
+    stamps = Timestamps()
+    assert stamps.iso(1764354051.1239) == "2025-11-28T18:20:51.123Z"
+    assert stamps.iso(1764354051.1239) == "2025-11-28T18:20:51.123Z"  # the same millisecond
+    assert stamps.iso(1764354051.9991) == "2025-11-28T18:20:51.999Z"
+    assert stamps.iso(1764354052.0004) == "2025-11-28T18:20:52.000Z"  # the next second
+    assert stamps.iso(0.5) == "1970-01-01T00:00:00.500Z"

@@ -56,18 +56,27 @@ class AccessLog:
     def record(
         self, request: web.Request, response: web.StreamResponse, route: str, elapsed: float
     ) -> None:
+        """Gather one request's line. Text that may come from outside (path, user
+        agent, remote address) is escaped; the method is an HTTP token, and the
+        route and X-Cache are ours: none of those can hold a quote."""
         if self.stream is None:
             return
-        method, status, headers = request.method, response.status, request.headers
+        status = response.status
+        path = encode_basestring(request.raw_path)  # '"/api/..."', quotes included
+        user_agent = request.headers.get("User-Agent")
+        user_agent = "null" if user_agent is None else encode_basestring(user_agent)
+        remote = request.remote
+        remote = "null" if remote is None else encode_basestring(remote)
+        size = response.content_length
+        cache = response.headers.get("X-Cache")
+        cache = "null" if cache is None else f'"{cache}"'
         line = (
             f'{{"ts":"{self._stamp.iso(time.time())}","level":"info","logger":"{LOGGER}",'
-            f'"msg":{encode_basestring(f"{method} {request.path} {status}")},'
-            f'"method":{encode_basestring(method)},"path":{encode_basestring(request.raw_path)},'
-            f'"route":{encode_basestring(route)},"status":{status},'
-            f'"duration_ms":{elapsed * 1000:.3f},"remote":{_string(request.remote)},'
-            f'"user_agent":{_string(headers.get("User-Agent"))},'
-            f'"bytes":{_number(response.content_length)},'
-            f'"cache":{_string(response.headers.get("X-Cache"))}}}\n'
+            f'"msg":"{request.method} {path[1:-1]} {status}",'
+            f'"method":"{request.method}","path":{path},"route":"{route}","status":{status},'
+            f'"duration_ms":{elapsed * 1000:.3f},'
+            f'"remote":{remote},"user_agent":{user_agent},'
+            f'"bytes":{"null" if size is None else size},"cache":{cache}}}\n'
         )
         self._parts.append(line)
         self._size += len(line)
@@ -108,18 +117,22 @@ class AccessLog:
 
 
 class Timestamps:
-    """UTC times as ``2026-11-28T18:20:51.123Z``; the date and time part made once a second."""
+    """UTC times as ``2026-11-28T18:20:51.123Z``, each made once per millisecond."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._stamp = ""
+        self._millisecond = self._second = -1
+        self._stamp = self._moment = ""
 
     def iso(self, now: float) -> str:
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
+        millisecond = int(now * 1000)
+        if millisecond != self._millisecond:  # a busy server answers several per ms
+            self._millisecond = millisecond
+            second, fraction = divmod(millisecond, 1000)
+            if second != self._second:
+                self._second = second
+                self._moment = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._stamp = f"{self._moment}.{fraction:03d}Z"
+        return self._stamp
 
 
 def open_access_log(where: str) -> AccessLog:
@@ -170,11 +183,3 @@ async def flushing(log: AccessLog) -> AsyncIterator[AccessLog]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         log.close()
-
-
-def _string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
-def _number(value: int | None) -> str:
-    return "null" if value is None else str(value)

@@ -81,9 +81,10 @@ class AnswerMemo:
         self._items: OrderedDict[Hashable, MemoisedAnswer] = OrderedDict()
 
     def key(self, request: web.Request) -> Hashable:
+        headers = request.headers
         if self.vary_on_origin:
-            return (request.raw_path, request.host, request.headers.get("Origin"))
-        return (request.raw_path, request.host)
+            return (request.raw_path, headers.get("Host"), headers.get("Origin"))
+        return (request.raw_path, headers.get("Host"))
 
     def answer(self, request: web.Request) -> web.Response | None:
         """The memoised answer to this request, or None if it must go to its handler."""

@@ -54,11 +54,12 @@ def route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def record(request: web.Request, response: web.StreamResponse, started: float) -> None:
+def record(
+    app: web.Application, request: web.Request, response: web.StreamResponse, started: float
+) -> None:
     """Count the answer and write its access line."""
     elapsed = time.perf_counter() - started
     route = route_of(request)
-    app = request.app
     metrics = app[METRICS]
     metrics.requests.inc(route, request.method, str(response.status))
     metrics.latency.observe(elapsed, route)

@@ -32,7 +32,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()
     app = request.app
     try:
-        ratelimit.check(request)
+        ratelimit.check(app, request)
         response = app[ANSWERS].answer(request)
         if response is not None:
             app[METRICS].cache.inc(MEMO)
@@ -44,7 +44,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
         response = _finish(request, error_response(request, error))
     except Exception as error:
         response = _finish(request, error_response(request, error))
-    observe.record(request, response, started)
+    observe.record(app, request, response, started)
     return response
 
 

@@ -52,13 +52,13 @@ class RateLimiter:
         }
 
 
-def check(request: web.Request) -> None:
+def check(app: web.Application, request: web.Request) -> None:
     """Raise a 429 if this client has spent its budget."""
-    limiter = request.app[RATE_LIMITER]
+    limiter = app[RATE_LIMITER]
     if limiter.enabled and request.path not in EXEMPT_PATHS:
         wait = limiter.take(request.remote or "unknown")
         if wait:
-            request.app[METRICS].rate_limited.inc()
+            app[METRICS].rate_limited.inc()
             raise ApiError(
                 429,
                 "rate_limited",
