@@ -147,6 +147,31 @@ async def test_one_trial(client, ctgov_standin):
     assert error["error"]["code"] == "not_found"
 
 
+async def test_a_trial_of_a_registry_this_server_does_not_ask_is_a_404(client):
+    _, error = await get_json(client, "/api/v1/trials/ISRCTN39146250", status=404)
+    assert error["error"]["code"] == "not_found" and "ISRCTN" in error["error"]["message"]
+
+
+async def test_a_trial_of_every_registry(aiohttp_client, tmp_path, urls):
+    from tests.standins.ctis import CtisStandin
+    from tests.standins.isrctn import IsrctnStandin
+    from tests.standins.server import serve_in_thread
+
+    with (
+        serve_in_thread(CtisStandin().app()) as ctis,
+        serve_in_thread(IsrctnStandin().app()) as isrctn,
+    ):
+        registries = {"ctis": f"{ctis}/ctis-public-api", "isrctn": f"{isrctn}/api"}
+        settings = web_settings(tmp_path, urls[0], urls[1], registry_urls=registries)
+        client = await aiohttp_client(create_app(settings))
+        _, data = await get_json(client, "/api/v1/trials/2024-513914-25-00")
+        assert data["registry"] == "ctis" and data["id"] == "2024-513914-25-00"
+        _, data = await get_json(client, "/api/v1/trials/isrctn%2039146250")  # any spelling
+        assert data["registry"] == "isrctn" and data["id"] == "ISRCTN39146250"
+        _, error = await get_json(client, "/api/v1/trials/2020-005891-36", status=400)
+        assert "EU CT number" in error["error"]["message"]  # a EudraCT number names no record
+
+
 async def test_an_unknown_drug_is_a_404_with_suggestions(client):
     _, error = await get_json(client, "/api/v1/drugs/bevaciz/trials", status=404)
     assert error["error"]["code"] == "unknown_drug"

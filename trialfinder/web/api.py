@@ -15,10 +15,12 @@ from datetime import timedelta
 from aiohttp import web
 
 from trialfinder.combined import parse_registries
-from trialfinder.filters import build_query, parse_trial_id
+from trialfinder.filters import build_query, parse_any_trial_id
 from trialfinder.models import SearchResult
+from trialfinder.registries import LABELS
 from trialfinder.search import REGISTRY_CLIENTS
 from trialfinder.views import drug_page_json, search_json, trial_json
+from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
 from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
 from trialfinder.web.httpcache import (
@@ -142,8 +144,15 @@ async def trials(request: web.Request) -> web.Response:
 
 async def trial(request: web.Request) -> web.Response:
     Params(request, frozenset())
-    trial_id = parse_trial_id(request.match_info["id"])
-    (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id)
+    registry, trial_id = parse_any_trial_id(request.match_info["id"])
+    if registry not in request.app[SETTINGS].registries.enabled:
+        raise ApiError(
+            404,
+            "not_found",
+            f"{trial_id} is a {LABELS[registry]} id, and this server does not ask "
+            f"{LABELS[registry]} (see [registries] enabled)",
+        )
+    (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id, registry)
     data = {**trial_json(found), "fetched_at": fetched_at.isoformat(), "warnings": warnings}
     rep = json_representation(data, cache_control_for(request, how))
     return answer(request, rep, how)

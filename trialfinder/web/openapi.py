@@ -258,6 +258,10 @@ def _param(name: str, where: str, schema: dict, description: str, required: bool
 
 
 TEXT = {"type": "string", "maxLength": MAX_VALUE_CHARS}
+# The canonical form of each registry's ids (the API also takes lower case and spaces).
+TRIAL_ID_PATTERN = (
+    r"^(NCT[0-9]{8}|[0-9]{4}-5[0-9]{5}-[0-9]{2}-[0-9]{2}|ISRCTN[0-9]{8}|NCI-[0-9]{4}-[0-9]{5})$"
+)
 DRUG = _param(
     "name",
     "path",
@@ -404,7 +408,16 @@ def build_spec() -> dict[str, Any]:
             "One trial, whole",
             "Every site and the eligibility criteria, as `trialfinder trial ID --format json`.",
             _ok("The trial.", ref("TrialRecord")),
-            [_param("id", "path", {"type": "string", "pattern": "^NCT[0-9]{8}$"}, "NCT id.")],
+            [
+                _param(
+                    "id",
+                    "path",
+                    {"type": "string", "pattern": TRIAL_ID_PATTERN},
+                    "A ClinicalTrials.gov (NCT01234567), EU CT (2023-501234-12-00), ISRCTN "
+                    "(ISRCTN12345678) or NCI (NCI-2019-02306) id. A registry this server "
+                    "does not ask answers 404.",
+                )
+            ],
             tag="trials",
         ),
         "/api/v1/drugs/{name}/changes": _read(

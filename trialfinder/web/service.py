@@ -107,7 +107,10 @@ class TrialService:
             lambda: resolve(self.settings, self.store, typed),
         )
 
-    async def trial(self, trial_id: str) -> tuple[tuple[Trial, datetime, list[str]], str]:
+    async def trial(
+        self, trial_id: str, registry: str = REGISTRY
+    ) -> tuple[tuple[Trial, datetime, list[str]], str]:
+        """One trial of ``registry``, whole, and how it was answered."""
         cached = self.store.load_trial(trial_id)
         if cached is not None and is_fresh(cached[1], self.settings):
             self.metrics.cache.inc(HIT)
@@ -116,7 +119,7 @@ class TrialService:
             found = await self._fetch(
                 ("trial", trial_id),
                 "trial",
-                lambda: get_trial(self.settings, self.store, trial_id),
+                lambda: get_trial(self.settings, self.store, trial_id, registry=registry),
             )
         except FetchPending:
             if cached is None:
