@@ -152,3 +152,24 @@ def _alive(pid: int) -> bool:
     # A zombie is not a worker: it has ended and waits for its parent to notice.
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "zombie" in status.read_text())
+
+
+def test_a_taken_address_is_a_clear_error_not_a_traceback(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = web_settings(tmp_path, "http://127.0.0.1:9/api/v2", None).source
+        for workers in ("1", "2"):
+            result = subprocess.run(
+                [sys.executable, "-m", "trialfinder", "--config", str(config), "serve",
+                 "--no-scheduler", "--port", str(port), "--workers", workers],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
+            assert result.returncode == 1
+            assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+            assert "Traceback" not in result.stderr

@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from multiprocessing.connection import wait
 from types import FrameType
@@ -48,6 +49,7 @@ def serve_workers(
     from trialfinder.store import Store
 
     configure_logging()
+    _check_address(host, port)
     Store.open(settings.cache.path).close()  # migrate once, before any worker opens it
     shared = settings.shared_by(workers)
     spawn = multiprocessing.get_context("spawn")
@@ -82,6 +84,20 @@ def serve_workers(
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+def _check_address(host: str, port: int) -> None:
+    """Raise OSError now, in the parent, if something listens on the address already.
+
+    The probe does not share the port (no SO_REUSEPORT): another trialfinder
+    serving there would otherwise be joined silently, not reported."""
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+            probe.bind(address)
+            probe.listen()
 
 
 def _watch(processes: list, stopping) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 
 import click
@@ -225,14 +226,25 @@ def serve_command(
     settings = app.settings
     host, port = host or settings.server.host, port or settings.server.port
     workers = workers or settings.server.workers
+    if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        raise click.UsageError(
+            "several workers share a port with SO_REUSEPORT, which this system lacks; "
+            "use --workers 1"
+        )
     many = f" with {workers} workers" if workers > 1 else ""
     click.echo(f"serving on http://{host}:{port}/{many} (Ctrl-C stops)", err=True)
-    if workers == 1:
-        serving.run(settings, host, port, scheduler=not no_scheduler)
-        return
-    from trialfinder.workers import serve_workers
+    try:
+        if workers == 1:
+            serving.run(settings, host, port, scheduler=not no_scheduler)
+            return
+        from trialfinder.workers import serve_workers
 
-    sys.exit(serve_workers(settings, host, port, workers, scheduler=not no_scheduler))
+        status = serve_workers(settings, host, port, workers, scheduler=not no_scheduler)
+    except OSError as error:  # the address is taken, or not this machine's
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
+    sys.exit(status)
 
 
 COMMANDS = [
