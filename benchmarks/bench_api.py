@@ -14,6 +14,9 @@ What it measures
     * both in one process (``trialfinder serve``) and in ``--workers``
       processes (``trialfinder serve --workers N``, the deployment for a
       machine with N cores);
+    * ``aiohttp floor``: an aiohttp app with trialfinder's routes and one
+      pass-through middleware answering a fixed 304 with trialfinder's 304
+      headers: what any app of this shape costs, before trialfinder's own code;
     * ``trials, no memo``: one process with the memo off, so every request
       reads SQLite, validates the trials and renders JSON (the worst cache hit);
     * the memo hit and the 304 again with the access log off, to show its price.
@@ -86,6 +89,32 @@ app = web.Application()
 app.router.add_get("/", hello)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
             reuse_port=True)
+"""
+
+# The floor for an aiohttp app shaped like trialfinder's: the same routes (read from
+# create_app), one pass-through middleware, and a fixed 304 with the headers of
+# trialfinder's own 304 (argv[2], JSON). What trialfinder's code adds is the rest.
+FLOOR_SERVER = """
+import json, sys
+from aiohttp import web
+from trialfinder.config import Settings
+from trialfinder.web import create_app
+headers = json.loads(sys.argv[2])
+async def not_modified(request):
+    return web.Response(status=304, headers=headers)
+async def elsewhere(request):
+    raise web.HTTPNotFound()
+@web.middleware
+async def passthrough(request, handler):
+    return await handler(request)
+app = web.Application(middlewares=[passthrough])
+for resource in create_app(Settings()).router.resources():
+    for route in resource:
+        if route.method != "HEAD":
+            trials = resource.canonical == "/api/v1/drugs/{name}/trials"
+            app.router.add_route(route.method, resource.canonical,
+                                 not_modified if trials else elsewhere)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
 
 TRIALFINDER_SERVER = """
@@ -166,11 +195,11 @@ def serve(program: str, args: list[str], copies: int = 1) -> Iterator[str]:
         )
         for _ in range(copies)
     ]
-    hello = program is HELLO_SERVER
+    hello = program in (HELLO_SERVER, FLOOR_SERVER)
     port = args[0] if hello else args[1]
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base + ("/" if hello else "/healthz"), processes)
+        _wait_until_up(base + ("/" if program is HELLO_SERVER else "/healthz"), processes)
         if not hello and int(args[4]) > 1:
             _wait_for_workers(base, int(args[4]))
         yield base
@@ -191,6 +220,8 @@ def _wait_until_up(probe: str, processes: list[subprocess.Popen]) -> None:
         try:
             urllib.request.urlopen(probe).close()
             return
+        except urllib.error.HTTPError:
+            return  # it answers (the floor server answers 404 to everything but one route)
         except OSError:
             if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                 raise BenchError(f"the server at {probe} did not start") from None
@@ -249,13 +280,16 @@ def etag_of(url: str) -> str:
         return response.headers["ETag"]
 
 
-def check_304(url: str, etag: str) -> None:
+def check_304(url: str, etag: str) -> dict[str, str]:
+    """The 304's own headers: not Date, Server and Content-Length, which aiohttp adds,
+    nor Connection, which answers this request's ``Connection: close``."""
     request = urllib.request.Request(url, headers={"If-None-Match": etag})
     try:
         urllib.request.urlopen(request).close()
     except urllib.error.HTTPError as error:
         if error.code == 304:
-            return
+            skip = {"date", "server", "content-length", "connection", "keep-alive"}
+            return {k: v for k, v in error.headers.items() if k.lower() not in skip}
         raise
     raise BenchError(f"{url} did not answer 304 to its own ETag")
 
@@ -279,6 +313,7 @@ def machine() -> str:
 
 HELLO, HELLO_N = "hello-world (bare aiohttp)", "hello-world, {n} processes"
 HIT, NOT_MODIFIED = "trials, cache hit", "trials, 304 (If-None-Match)"
+FLOOR = "aiohttp floor: our routes, 304"
 
 
 @dataclass
@@ -311,7 +346,7 @@ def main() -> int:
         )
         config = str(settings.source)
         runs: dict[str, list[Run]] = {}
-        ports = [str(free_port()) for _ in range(6)]
+        ports = [str(free_port()) for _ in range(7)]
         with (
             serve(HELLO_SERVER, [ports[0]]) as hello,
             serve(HELLO_SERVER, [ports[1]], copies=n) as hellos,
@@ -319,18 +354,21 @@ def main() -> int:
             serve(TRIALFINDER_SERVER, [config, ports[3], "no-memo", "log", "1"]) as plain,
             serve(TRIALFINDER_SERVER, [config, ports[4], "memo", "no-log", "1"]) as quiet,
             serve(TRIALFINDER_SERVER, [config, ports[5], "memo", "log", str(n)]) as many,
+            contextlib.ExitStack() as later,  # servers started once the cache is filled
         ):
             etag_of(plain + TRIALS)  # the first request asks the registry and fills the cache
             etag = etag_of(one + TRIALS)  # from here on, every answer is a cache hit
             for other in (plain, many):
                 if etag_of(other + TRIALS) != etag:
                     raise BenchError("the trialfinder servers gave different answers")
-            check_304(one + TRIALS, etag)
+            headers_304 = check_304(one + TRIALS, etag)
             searches = len(ctgov.study_requests)
             not_modified = {"If-None-Match": etag}
+            floor = later.enter_context(serve(FLOOR_SERVER, [ports[6], json.dumps(headers_304)]))
             cases = {
                 HELLO: Case(hello + "/", {}),
                 HELLO_N.format(n=n): Case(hellos + "/", {}, n),
+                FLOOR: Case(floor + TRIALS, not_modified),
                 HIT: Case(one + TRIALS, gzip_header, target=HIT),
                 NOT_MODIFIED: Case(one + TRIALS, not_modified, target=NOT_MODIFIED),
                 f"trials, cache hit, {n} workers": Case(many + TRIALS, gzip_header, n, HIT),
