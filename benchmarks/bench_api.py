@@ -26,8 +26,9 @@ What it measures
     installed (``apt-get install wrk``), else from a Python aiohttp load
     generator in another process, which is slower than the servers and so
     understates every figure. Cases are interleaved over ``--rounds`` rounds
-    and the median round kept. wrk shares the machine with the servers: on two
-    cores, a server process and wrk each have about one.
+    and the median round kept. Processes are pinned (``Placement``): the load
+    generator on the last CPU, a one-process server alone on the first, an
+    N-process server on all CPUs (so on two cores it shares one with wrk).
 
 Targets
     trials >= 0.6 x hello's requests/s, with p99 under 20 ms; the 304 >= 0.8 x
@@ -166,6 +167,34 @@ asyncio.run(main())
 """
 
 
+class Placement:
+    """Which CPUs each process may run on, so that runs are comparable.
+
+    Left to itself, Linux often runs a loopback server on the CPU of the client
+    that wakes it, and which process lands where changes from run to run (we saw
+    the same server vary by half). So, with two CPUs or more: the load generator
+    runs on the last CPU, a one-process server on the first, and a server of N
+    processes (trialfinder's workers, the N-process hello-world) on all of them.
+    ``--no-pin`` leaves placement to the kernel.
+    """
+
+    def __init__(self) -> None:
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.on = len(self.cpus) >= 2
+
+    def _only(self, cpus: set[int]):
+        return (lambda: os.sched_setaffinity(0, cpus)) if self.on else None
+
+    def server(self, processes: int):
+        return self._only({self.cpus[0]} if processes == 1 else set(self.cpus))
+
+    def load(self):
+        return self._only({self.cpus[-1]}) if self.on else None
+
+
+PLACEMENT = Placement()
+
+
 class BenchError(Exception):
     """Something went wrong (not a missed target): the script exits 1."""
 
@@ -183,8 +212,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(program: str, args: list[str], copies: int = 1) -> Iterator[str]:
-    """Run a server program (``copies`` of it) until the block ends; yield its base URL."""
+def serve(program: str, args: list[str], copies: int = 1, processes: int = 1) -> Iterator[str]:
+    """Run a server program (``copies`` of it) until the block ends; yield its base URL.
+    A one-process server gets the first CPU to itself (see ``Placement``)."""
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", program, *args],
@@ -192,6 +222,7 @@ def serve(program: str, args: list[str], copies: int = 1) -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": str(REPO)},
+            preexec_fn=PLACEMENT.server(max(copies, processes)),
         )
         for _ in range(copies)
     ]
@@ -253,7 +284,9 @@ def load(url: str, seconds: float, headers: dict[str, str], use_wrk: bool) -> Ru
         ]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            command, capture_output=True, text=True, check=True, preexec_fn=PLACEMENT.load()
+        ).stdout
         if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
             raise BenchError(f"wrk saw errors for {url}:\n{out}")
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -265,6 +298,7 @@ def load(url: str, seconds: float, headers: dict[str, str], use_wrk: bool) -> Ru
         capture_output=True,
         text=True,
         check=True,
+        preexec_fn=PLACEMENT.load(),
     ).stdout
     result = json.loads(out)
     if result["bad"]:
@@ -330,7 +364,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--python-load", action="store_true", help="never use wrk")
+    parser.add_argument("--no-pin", action="store_true", help="leave CPU placement to the kernel")
     args = parser.parse_args()
+    PLACEMENT.on = PLACEMENT.on and not args.no_pin
     use_wrk = not args.python_load and shutil.which("wrk") is not None
     gzip_header = {"Accept-Encoding": "gzip"}
     n = args.workers
@@ -353,7 +389,7 @@ def main() -> int:
             serve(TRIALFINDER_SERVER, [config, ports[2], "memo", "log", "1"]) as one,
             serve(TRIALFINDER_SERVER, [config, ports[3], "no-memo", "log", "1"]) as plain,
             serve(TRIALFINDER_SERVER, [config, ports[4], "memo", "no-log", "1"]) as quiet,
-            serve(TRIALFINDER_SERVER, [config, ports[5], "memo", "log", str(n)]) as many,
+            serve(TRIALFINDER_SERVER, [config, ports[5], "memo", "log", str(n)], 1, n) as many,
             contextlib.ExitStack() as later,  # servers started once the cache is filled
         ):
             etag_of(plain + TRIALS)  # the first request asks the registry and fills the cache
@@ -399,7 +435,13 @@ def report(runs: dict[str, list[Run]], cases: dict[str, Case], n: int, args, use
     print(f"Web API, {CONNECTIONS} connections, 127.0.0.1")
     print(f"load: {'wrk -t1' if use_wrk else 'Python aiohttp client'}, {args.duration:g} s a run, "
           f"median of {args.rounds} interleaved rounds")  # fmt: skip
-    print(f"machine: {machine()}\n")
+    placed = (
+        f"load on CPU {PLACEMENT.cpus[-1]}, one-process servers on CPU {PLACEMENT.cpus[0]}, "
+        "N-process servers on all"
+        if PLACEMENT.on
+        else "left to the kernel"
+    )
+    print(f"machine: {machine()}\nplacement: {placed}\n")
     header = (
         f"{'case':34} {'procs':>5} {'req/s':>8} {'x hello':>8} {'x same':>7} {'p99 ms':>7}"
         "  target (x hello, access log on)"
