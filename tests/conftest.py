@@ -157,3 +157,24 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip("../shared/reference is absent (as on a user's clone)")
     return REFERENCE
+
+
+@pytest.fixture
+def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
+    """A test client of trialfinder's web app against the stand-ins, on the test's loop;
+    ``[server]`` keys as given, and any extra cleanup contexts."""
+    from tests.standins.webapp import web_settings
+    from trialfinder.web import create_app
+
+    async def make(contexts=(), **server):
+        ctgov = await aiohttp_server(ctgov_standin.app())
+        drugs = await aiohttp_server(drug_standins.app())
+        settings = web_settings(
+            tmp_path,
+            str(ctgov.make_url("/api/v2")),
+            drug_standins.base_urls(str(drugs.make_url("/"))),
+            **server,
+        )
+        return await aiohttp_client(create_app(settings, contexts))
+
+    return make

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.standins.webapp import web_settings
 from trialfinder.store import Store
-from trialfinder.web import create_app
 
 TOKEN = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -14,22 +12,6 @@ needs_tracking = pytest.mark.skipif(
     not all(hasattr(Store, m) for m in ("track", "untrack", "tracked")),
     reason="Store.track/untrack/tracked are not in trialfinder/store yet (the lead adds them)",
 )
-
-
-@pytest.fixture
-def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
-    async def make(**server):
-        ctgov = await aiohttp_server(ctgov_standin.app())
-        drugs = await aiohttp_server(drug_standins.app())
-        settings = web_settings(
-            tmp_path,
-            str(ctgov.make_url("/api/v2")),
-            drug_standins.base_urls(str(drugs.make_url("/"))),
-            **server,
-        )
-        return await aiohttp_client(create_app(settings))
-
-    return make
 
 
 WRITES = [

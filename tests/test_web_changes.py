@@ -12,24 +12,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.standins.webapp import web_settings
 from trialfinder.store.store import utc_now
-from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
-async def client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
-    ctgov = await aiohttp_server(ctgov_standin.app())
-    drugs = await aiohttp_server(drug_standins.app())
-    settings = web_settings(
-        tmp_path,
-        str(ctgov.make_url("/api/v2")),
-        drug_standins.base_urls(str(drugs.make_url("/"))),
-    )
-    client = await aiohttp_client(create_app(settings))
+async def client(make_client):
+    client = await make_client()
     assert (await client.get("/api/v1/drugs/blinatumomab")).status == 200  # caches the drug
     return client
 

@@ -14,30 +14,11 @@ import gzip
 
 import pytest
 
-from tests.standins.webapp import web_settings
-from trialfinder.web import create_app
 from trialfinder.web.keys import ANSWERS
 
 TRIALS = "/api/v1/drugs/blinatumomab/trials"
 # Headers that differ between two answers made at different moments, by design.
 MOMENTARY = {"Date", "X-Cache"}
-
-
-@pytest.fixture
-async def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
-    ctgov = await aiohttp_server(ctgov_standin.app())
-    drugs = await aiohttp_server(drug_standins.app())
-
-    async def make(**server):
-        settings = web_settings(
-            tmp_path,
-            str(ctgov.make_url("/api/v2")),
-            drug_standins.base_urls(str(drugs.make_url("/"))),
-            **server,
-        )
-        return await aiohttp_client(create_app(settings))
-
-    return make
 
 
 @pytest.fixture

@@ -12,31 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import write_config
 from tests.standins.webapp import web_settings
-from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
 from trialfinder.web.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
-    async def make(contexts=(), **server):
-        ctgov = await aiohttp_server(ctgov_standin.app())
-        drugs = await aiohttp_server(drug_standins.app())
-        settings = web_settings(
-            tmp_path,
-            str(ctgov.make_url("/api/v2")),
-            drug_standins.base_urls(str(drugs.make_url("/"))),
-            **server,
-        )
-        return await aiohttp_client(create_app(settings, contexts))
-
-    return make
 
 
 async def test_healthz_and_readyz(make_client):

@@ -12,10 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.standins.webapp import web_settings
 from trialfinder.models import Site, StatusCategory, Trial
 from trialfinder.views import age_label
-from trialfinder.web import create_app
 from trialfinder.web.openapi import build_spec
 from trialfinder.web.pages import render
 from trialfinder.web.present import card, phase_label, status_label
@@ -25,16 +23,8 @@ HOSTILE_TITLE = "Blinatumomab <img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-async def client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins):
-    ctgov = await aiohttp_server(ctgov_standin.app())
-    drugs = await aiohttp_server(drug_standins.app())
-    settings = web_settings(
-        tmp_path,
-        str(ctgov.make_url("/api/v2")),
-        drug_standins.base_urls(str(drugs.make_url("/"))),
-        frame_ancestors=["https://drugs.example", "'self'", "x; script-src *"],
-    )
-    return await aiohttp_client(create_app(settings))
+async def client(make_client):
+    return await make_client(frame_ancestors=["https://drugs.example", "'self'", "x; script-src *"])
 
 
 async def page(client, path, status=200):
