@@ -80,6 +80,8 @@ def serve_workers(
             signal.signal(sig, handler)
         _terminate(processes)
         for process in processes:
+            if process.pid is None:
+                continue  # never started: a start before it failed
             process.join(STOP_SECONDS)
             if process.is_alive():
                 process.kill()
