@@ -34,7 +34,6 @@ Run them all on one port (for benchmarks or by hand)::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import difflib
 import json
@@ -48,6 +47,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.standins.faults import Fault, FaultyService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "drugs"
 HTML_PAGE = (
@@ -67,15 +68,9 @@ def load_fixture(name: str) -> Any:
 
 
 @dataclass
-class Fault:
-    kind: str  # 503, 500, 429, 403, html, garbage, drop, slow
-    retry_after: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class _Service:
-    """What the four stand-ins share: request log, latency, faults, and being down.
+class _Service(FaultyService):
+    """What the four stand-ins share: request log, latency, faults (``faults.py``, as
+    the registries' stand-ins), and being down.
 
     Each service is built as an aiohttp sub-application with relative routes,
     so it can run alone (``app()``, mounted at its prefix) or alongside the
@@ -83,15 +78,12 @@ class _Service:
     """
 
     prefix: ClassVar[str] = ""
+    html_page: ClassVar[bytes] = HTML_PAGE
 
     latency: float = 0.0
     down: bool = False  # a service that is down for the whole test: 503 for everything
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[web.Request] = field(default_factory=list)
-
-    def fail_next(self, kind: str, times: int = 1, **options: Any) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(kind, **options))
 
     def app(self) -> web.Application:
         """This service alone, at its real prefix (``/REST``, ``/api/v1``...)."""
@@ -100,55 +92,18 @@ class _Service:
         return root
 
     def subapp(self) -> web.Application:
-        app = web.Application(middlewares=[self._record_and_fault])
+        app = web.Application(middlewares=[self.record_and_fault])
         self._add_routes(app.router)
         return app
 
     def _add_routes(self, router: web.UrlDispatcher) -> None:
         raise NotImplementedError
 
-    def _on_arrival(self, request: web.Request) -> web.StreamResponse | None:
-        """A service's own refusal, decided when a request arrives (RxNav's 403)."""
-        return None
-
-    def _fault_body(self, kind: str) -> web.Response:
-        return web.Response(status=int(kind), text=f"HTTP {kind}", content_type="text/plain")
-
-    @web.middleware
-    async def _record_and_fault(self, request: web.Request, handler):
-        self.requests.append(request)
+    def before_faults(self, request: web.Request) -> web.Response | None:
+        """503 for everything while ``down``; a service adds its own refusals (RxNav's 403)."""
         if self.down:
-            return web.Response(status=503, text="HTTP 503", content_type="text/plain")
-        refusal = self._on_arrival(request)
-        if refusal is not None:
-            return refusal
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.faults:
-            fault = self.faults.popleft()
-            response = await self._fault(request, fault)
-            if response is not None:
-                return response
-        return await handler(request)
-
-    async def _fault(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
-        kind = fault.kind
-        if kind.isdigit():
-            response = self._fault_body(kind)
-            if fault.retry_after:
-                response.headers["Retry-After"] = fault.retry_after
-            return response
-        if kind == "html":
-            return web.Response(body=HTML_PAGE, content_type="text/html")
-        if kind == "garbage":
-            return web.Response(body=b"\x00\xffnot json{", content_type="application/json")
-        if kind == "slow":
-            await asyncio.sleep(fault.delay)
-            return None
-        if kind == "drop":
-            request.transport.close()
-            raise ConnectionResetError("stand-in dropped the connection")
-        raise ValueError(f"unknown fault {kind!r}")
+            return self.status_response(503, {})
+        return None
 
 
 # -- NCI Drug Dictionary --------------------------------------------------------------
@@ -385,7 +340,10 @@ class RxNavStandin(_Service):
         router.add_get("/rxcui.json", self._rxcui)
         router.add_get("/spellingsuggestions.json", self._suggestions)
 
-    def _on_arrival(self, request: web.Request) -> web.StreamResponse | None:
+    def before_faults(self, request: web.Request) -> web.Response | None:
+        refused = super().before_faults(request)
+        if refused is not None:
+            return refused
         now = time.monotonic()
         hurried = (
             self.min_interval > 0
@@ -446,14 +404,16 @@ class OpenFdaStandin(_Service):
     def _add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/label.json", self._labels)
 
-    def _fault_body(self, kind: str) -> web.Response:
-        if kind == "429":  # api.data.gov's gateway answers throttling in openFDA's error shape
-            return _openfda_error(
+    def status_response(self, status: int, headers: dict[str, str]) -> web.Response:
+        if status == 429:  # api.data.gov's gateway answers throttling in openFDA's error shape
+            response = _openfda_error(
                 429,
                 "OVER_RATE_LIMIT",
                 "You have exceeded your rate limit. Try again later.",
             )
-        return super()._fault_body(kind)
+            response.headers.update(headers)
+            return response
+        return super().status_response(status, headers)
 
     async def _labels(self, request: web.Request) -> web.Response:
         params = request.query
