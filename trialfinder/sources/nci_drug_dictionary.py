@@ -8,14 +8,11 @@ fetches a record whose id another source gave.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trialfinder.errors import NotFoundError
 from trialfinder.models import Alias, AliasType, DrugFacts
 from trialfinder.sources.base import HttpSource, as_dict, as_list, same_name
-
-if TYPE_CHECKING:
-    pass
 
 NAME = "nci_drug_dictionary"
 LABEL = "NCI Drug Dictionary"

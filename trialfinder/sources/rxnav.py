@@ -6,13 +6,8 @@ RxNav answers 403, not 429, when a client hurries; the polite client retries
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from trialfinder.models import DrugFacts
 from trialfinder.sources.base import HttpSource, as_dict, as_list
-
-if TYPE_CHECKING:
-    pass
 
 NAME = "rxnav"
 LABEL = "RxNav"
