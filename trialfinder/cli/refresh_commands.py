@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 
 import click
@@ -221,6 +220,8 @@ def serve_command(
     app: AppContext, host: str | None, port: int | None, no_scheduler: bool, workers: int | None
 ) -> None:
     """Serve the JSON API, the widget and the demo page; refresh tracked drugs on schedule."""
+    import socket
+
     from trialfinder import serving
 
     settings = app.settings
