@@ -61,11 +61,7 @@ def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, An
     drug = resolution.drug
     open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
     return {
-        "name": drug.name,
-        "input": resolution.typed,
-        "corrected_from": resolution.corrected_from,
-        "known": drug.known,
-        "ncit_code": drug.ncit_code,
+        **drug_json(resolution, result.query.search_terms),
         "nci_term_id": drug.nci_term_id,
         "rxcui": drug.rxcui,
         "aliases": [a.model_dump(mode="json") for a in drug.aliases],
@@ -75,7 +71,6 @@ def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, An
         "sources": {k: v.model_dump(mode="json") for k, v in drug.sources.items()},
         "missing": drug.missing,
         "fetched_at": drug.fetched_at.isoformat(),
-        "terms": result.query.search_terms,
         "trials": {
             **trial_counts(result.trials),
             "registry_total": result.total,
