@@ -72,6 +72,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.cli_runs import BenchError  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
@@ -193,10 +194,6 @@ class Placement:
 
 
 PLACEMENT = Placement()
-
-
-class BenchError(Exception):
-    """Something went wrong (not a missed target): the script exits 1."""
 
 
 @dataclass

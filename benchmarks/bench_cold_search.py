@@ -62,6 +62,7 @@ if str(REPO) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
+from benchmarks.cli_runs import BenchError  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
@@ -76,10 +77,6 @@ from trialfinder.store.store import utc_now  # noqa: E402
 DRUG = "syntheticumab"
 PAGE_SIZE = 1000
 TARGET_PARSE_STORE_S = 2.0
-
-
-class BenchError(Exception):
-    """Something went wrong (not a missed target): the script exits 1."""
 
 
 @dataclass
