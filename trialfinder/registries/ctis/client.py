@@ -27,6 +27,7 @@ from trialfinder.errors import (
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
+from trialfinder.registries.answers import country_fits, phase_fits
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.ctis.parse import (
     REGISTRY,
@@ -221,8 +222,7 @@ def _row_passes(row: dict[str, Any], query: SearchQuery, codes: tuple[int, ...] 
     status = row.get("ctStatus")
     if codes is not None and status not in codes and str(status) not in map(str, codes):
         return False
-    phases = phases_of(None, row.get("trialPhase"))
-    if query.phases and phases and not set(phases) & set(query.phases):
+    if not phase_fits(phases_of(None, row.get("trialPhase")), query):
         return False
     updated = ctis_date(row.get("lastUpdated"))
     return not (query.updated_since and updated and updated < query.updated_since)
@@ -232,9 +232,8 @@ def _trial_passes(
     trial: Trial, record: dict[str, Any] | None, row: dict[str, Any], query: SearchQuery
 ) -> bool:
     """The filters only a whole record answers: country (member states and beyond), phase."""
-    if query.phases and trial.phases and not set(trial.phases) & set(query.phases):
+    if not phase_fits(trial.phases, query):
         return False
-    if query.country:
-        countries = {*trial_countries(record, row), *trial.countries}
-        return query.country.casefold() in {c.casefold() for c in countries}
-    return True
+    return not query.country or country_fits(
+        [*trial_countries(record, row), *trial.countries], query
+    )

@@ -29,6 +29,7 @@ from trialfinder.errors import (
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
+from trialfinder.registries.answers import country_fits, fits
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.ids import ISRCTN, normalise
 from trialfinder.registries.isrctn.parse import (
@@ -166,13 +167,6 @@ def _parse(record: Element, today: date) -> Trial:
 def _passes(
     trial: Trial, record: Element, query: SearchQuery, wanted: tuple[str, ...] | None
 ) -> bool:
-    if wanted is not None and trial.status not in wanted:
+    if not fits(trial, query, wanted):
         return False
-    if query.phases and trial.phases and not set(trial.phases) & set(query.phases):
-        return False
-    if query.updated_since and trial.last_updated and trial.last_updated < query.updated_since:
-        return False
-    if query.country:
-        countries = {c.casefold() for c in recruitment_countries(record)}
-        return query.country.casefold() in countries
-    return True
+    return not query.country or country_fits(recruitment_countries(record), query)

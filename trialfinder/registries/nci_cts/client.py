@@ -24,6 +24,7 @@ from trialfinder.errors import (
 from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
+from trialfinder.registries.answers import country_fits, fits
 from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
 from trialfinder.registries.nci_cts.parse import (
     REGISTRY,
@@ -218,16 +219,10 @@ def _parse(raw: Any) -> Trial:
 
 
 def _passes(trial: Trial, query: SearchQuery, wanted: tuple[str, ...] | None) -> bool:
-    if wanted is not None and trial.status not in wanted:
-        return False
-    if query.phases and trial.phases and not set(trial.phases) & set(query.phases):
-        return False
-    if query.updated_since and trial.last_updated and trial.last_updated < query.updated_since:
+    if not fits(trial, query, wanted):
         return False
     if query.condition:
         condition = query.condition.casefold()
         if not any(condition in c.casefold() for c in trial.conditions):
             return False
-    if query.country:
-        return query.country.casefold() in {c.casefold() for c in trial.countries}
-    return True
+    return country_fits(trial.countries, query)
