@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 
-from trialfinder.errors import BadInputError
 from trialfinder.models import StatusCategory
-from trialfinder.registries.ctgov.vocabulary import ALL_STATUSES as CTGOV_STATUSES
 from trialfinder.registries.ctgov.vocabulary import PHASES
+from trialfinder.registries.statuses import translate
 
 PORTAL_URL = "https://euclinicaltrials.eu/ctis-public/view/{ct_number}"
 
@@ -114,23 +113,7 @@ def status_codes(status_option: str) -> tuple[int, ...] | None:
     ClinicalTrials.gov's (mapped to CTIS's nearest) or CTIS's own tokens. An empty
     tuple means no CTIS trial can match (e.g. ``ENROLLING_BY_INVITATION``).
     """
-    if status_option in GROUPS:
-        return GROUPS[status_option]
-    codes: set[int] = set()
-    unknown = []
-    for status in filter(None, (s.strip().upper() for s in status_option.split(","))):
-        if status in CODE_OF:
-            codes.add(CODE_OF[status])
-        elif status in FROM_CTGOV:
-            codes.update(FROM_CTGOV[status])
-        else:
-            unknown.append(status)
-    if unknown:
-        known = ", ".join([*CTGOV_STATUSES, *CODE_OF])
-        raise BadInputError(
-            f"unknown status {', '.join(unknown)}; use open, recruiting, all, {known}"
-        )
-    return tuple(sorted(codes))
+    return translate(status_option, GROUPS, CODE_OF, FROM_CTGOV)
 
 
 def phases_of(code: object = None, label: str | None = None) -> list[str]:
