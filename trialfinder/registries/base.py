@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trialfinder.models import SearchQuery, Trial
+
+if TYPE_CHECKING:
+    from trialfinder.config import Settings
+    from trialfinder.http import PoliteClient
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,30 @@ class Registry(Protocol):
     ) -> RegistrySearch: ...
 
     async def fetch_trial(self, trial_id: str) -> Trial: ...
+
+
+class HttpRegistry:
+    """What every registry client over HTTP shares: its ``[registries.NAME]``
+    settings, and the polite client at its configured rate that it is given."""
+
+    name: str
+    label: str
+
+    def __init__(self, settings: Settings, http: PoliteClient) -> None:
+        self.settings = getattr(settings.registries, self.name)
+        self.http = http
+
+    @classmethod
+    def client_for(cls, settings: Settings) -> PoliteClient:
+        """The polite HTTP client this registry should be given."""
+        from trialfinder.http import PoliteClient  # aiohttp: only when a registry is asked
+
+        section = getattr(settings.registries, cls.name)
+        return PoliteClient(
+            cls.label, settings.http, section.requests_per_second, headers=cls.headers(section)
+        )
+
+    @classmethod
+    def headers(cls, section: Any) -> dict[str, str] | None:
+        """Headers every request carries (an API key, say); none by default."""
+        return None

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from trialfinder.config import Settings
 from trialfinder.errors import (
     IncompleteResultError,
     NotFoundError,
     RegistryUnavailableError,
 )
-from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
-from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.base import (
+    FetchProgress,
+    HttpRegistry,
+    ProgressCallback,
+    RegistrySearch,
+)
 from trialfinder.registries.ctgov.parse import REGISTRY, MalformedStudyError, parse_study
 from trialfinder.registries.ctgov.query import SEARCH_FIELDS, search_params
 
@@ -24,20 +27,11 @@ LABEL = LABELS["ctgov"]
 MAX_PAGES = 10_000
 
 
-class CtgovRegistry:
+class CtgovRegistry(HttpRegistry):
     """Searches ``/studies`` page by page and fetches ``/studies/{nctId}``."""
 
     name = REGISTRY
     label = LABEL
-
-    def __init__(self, settings: Settings, http: PoliteClient) -> None:
-        self.settings = settings.registries.ctgov
-        self.http = http
-
-    @classmethod
-    def client_for(cls, settings: Settings) -> PoliteClient:
-        """The polite HTTP client this registry should be given."""
-        return PoliteClient(LABEL, settings.http, settings.registries.ctgov.requests_per_second)
 
     async def search(
         self,

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from trialfinder.config import Settings
 from trialfinder.errors import (
     BadInputError,
     IncompleteResultError,
@@ -28,7 +27,12 @@ from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
 from trialfinder.registries.answers import country_fits, phase_fits
-from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.base import (
+    FetchProgress,
+    HttpRegistry,
+    ProgressCallback,
+    RegistrySearch,
+)
 from trialfinder.registries.ctis.parse import (
     REGISTRY,
     MalformedRecordError,
@@ -46,21 +50,12 @@ MAX_RESULTS = 10_000  # CTIS serves no more rows than this of one search
 MAX_PAGES = 1_000  # a guard against a registry that always says there is a next page
 
 
-class CtisRegistry:
+class CtisRegistry(HttpRegistry):
     """Searches ``/search`` (POST) and fetches ``/retrieve/{ctNumber}``."""
 
     name = REGISTRY
     label = LABEL
     max_results = MAX_RESULTS
-
-    def __init__(self, settings: Settings, http: PoliteClient) -> None:
-        self.settings = settings.registries.ctis
-        self.http = http
-
-    @classmethod
-    def client_for(cls, settings: Settings) -> PoliteClient:
-        """The polite HTTP client this registry should be given."""
-        return PoliteClient(LABEL, settings.http, settings.registries.ctis.requests_per_second)
 
     async def search(
         self, query: SearchQuery, progress: ProgressCallback | None = None

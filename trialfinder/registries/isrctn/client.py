@@ -30,7 +30,12 @@ from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
 from trialfinder.registries.answers import country_fits, fits
-from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.base import (
+    FetchProgress,
+    HttpRegistry,
+    ProgressCallback,
+    RegistrySearch,
+)
 from trialfinder.registries.ids import ISRCTN, normalise
 from trialfinder.registries.isrctn.parse import (
     REGISTRY,
@@ -63,7 +68,7 @@ def search_q(query: SearchQuery) -> str:
     return q
 
 
-class IsrctnRegistry:
+class IsrctnRegistry(HttpRegistry):
     """Searches ``/query/format/default`` and picks one trial out of it by number."""
 
     name = REGISTRY
@@ -78,14 +83,8 @@ class IsrctnRegistry:
         *,
         today: Callable[[], date] | None = None,
     ) -> None:
-        self.settings = settings.registries.isrctn
-        self.http = http
+        super().__init__(settings, http)
         self.today = today or (lambda: datetime.now(UTC).date())
-
-    @classmethod
-    def client_for(cls, settings: Settings) -> PoliteClient:
-        """The polite HTTP client this registry should be given."""
-        return PoliteClient(LABEL, settings.http, settings.registries.isrctn.requests_per_second)
 
     async def search(
         self, query: SearchQuery, progress: ProgressCallback | None = None

@@ -15,17 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from trialfinder.config import Settings
+from trialfinder.config import NciCtsSettings
 from trialfinder.errors import (
     IncompleteResultError,
     NotFoundError,
     RegistryUnavailableError,
 )
-from trialfinder.http import PoliteClient
 from trialfinder.models import SearchQuery, Trial
 from trialfinder.registries import LABELS
 from trialfinder.registries.answers import country_fits, fits
-from trialfinder.registries.base import FetchProgress, ProgressCallback, RegistrySearch
+from trialfinder.registries.base import (
+    FetchProgress,
+    HttpRegistry,
+    ProgressCallback,
+    RegistrySearch,
+)
 from trialfinder.registries.nci_cts.parse import (
     REGISTRY,
     MalformedTrialError,
@@ -48,17 +52,13 @@ INCLUDE = [
 ]  # fmt: skip
 
 
-class NciCtsRegistry:
+class NciCtsRegistry(HttpRegistry):
     """Searches ``/trials`` (POST) by NCI Thesaurus code; fetches ``/trials/{id}``."""
 
     name = REGISTRY
     label = LABEL
     page_size = PAGE_SIZE
     max_results = MAX_RESULTS
-
-    def __init__(self, settings: Settings, http: PoliteClient) -> None:
-        self.settings = settings.registries.nci_cts
-        self.http = http
 
     @property
     def enabled(self) -> bool:
@@ -69,11 +69,9 @@ class NciCtsRegistry:
         return None if self.enabled else OFF
 
     @classmethod
-    def client_for(cls, settings: Settings) -> PoliteClient:
-        """The polite HTTP client this registry should be given (with the key, if any)."""
-        cts = settings.registries.nci_cts
-        headers = {"X-API-KEY": cts.api_key} if cts.api_key else None
-        return PoliteClient(LABEL, settings.http, cts.requests_per_second, headers=headers)
+    def headers(cls, section: NciCtsSettings) -> dict[str, str] | None:
+        """The API key, if any, on every request."""
+        return {"X-API-KEY": section.api_key} if section.api_key else None
 
     async def intervention_codes(self, name: str) -> list[tuple[str, list[str]]]:
         """NCI Thesaurus codes of the interventions NCI CTS finds for ``name``, with their names.
