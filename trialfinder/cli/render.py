@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import IO
 
 from trialfinder.models import DrugPage, SearchResult, Trial
+from trialfinder.registries import LABELS
 from trialfinder.resolve import Resolution
 from trialfinder.store.store import CacheInfo, utc_now
 from trialfinder.views import OPEN_TRIALS_SHOWN, age_label, drug_page_json, search_json, trial_json
@@ -120,6 +121,19 @@ def _plain(*values: str):
     return [Text(_CONTROL.sub("", value)) for value in values]
 
 
+def _print_facts(console, facts: list[tuple[str, str | None]]) -> None:
+    """Label and value, one pair a line; pairs without a value left out."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in facts:
+        if value:
+            grid.add_row(*_plain(label, value))
+    console.print(grid)
+
+
 def _console(out: IO[str]):
     from rich.console import Console
 
@@ -160,13 +174,7 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
                 end_section=False,
             )
         console.print(table)
-    names = {
-        "ctgov": "ClinicalTrials.gov",
-        "ctis": "EU CTIS",
-        "isrctn": "ISRCTN",
-        "nci_cts": "NCI CTS",
-    }
-    registries = ", ".join(names.get(r, r) for r in result.registry.split(","))
+    registries = ", ".join(LABELS.get(r, r) for r in result.registry.split(","))
     source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
     console.print(
@@ -212,13 +220,7 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
         ("Also registered", "; ".join(f"{r.registry} {r.id}" for r in trial.also_registered)),
         ("Fetched", age_label(fetched_at)),
     ]
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for label, value in facts:
-        if value:
-            grid.add_row(*_plain(label, value))
-    console.print(grid)
+    _print_facts(console, facts)
     if trial.summary:
         console.print("\n[bold]Summary[/bold]")
         console.print(*_plain(trial.summary))
@@ -307,17 +309,10 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
         json.dump(page, out, ensure_ascii=False, indent=2)
         out.write("\n")
         return
-    from rich.table import Table
 
     console = _console(out)
     drug = resolution.drug
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for label, value in _drug_facts(drug):
-        if value:
-            grid.add_row(*_plain(label, value))
-    console.print(grid)
+    _print_facts(console, _drug_facts(drug))
     if drug.definition:
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))
