@@ -49,10 +49,6 @@ class AccessLog:
         self._size = 0
         self._stamp = Timestamps()
 
-    @property
-    def enabled(self) -> bool:
-        return self.stream is not None
-
     def record(
         self, request: web.Request, response: web.StreamResponse, route: str, elapsed: float
     ) -> None:

@@ -15,13 +15,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 GZIP_MIN_BYTES = 860  # below this, gzip's header costs more than it saves
 GZIP_LEVEL = 6
+# The forms an answer made from a representation takes.
+NOT_MODIFIED, PLAIN, GZIPPED = "not_modified", "plain", "gzipped"
 
 
 @dataclass
@@ -36,15 +40,19 @@ class Representation:
     def __post_init__(self) -> None:
         if not self.etag:
             self.etag = 'W/"' + hashlib.blake2b(self.body, digest_size=12).hexdigest() + '"'
-        # The headers of every answer made from this representation, built once.
-        self.not_modified_headers = {
+        # The headers of each form of answer made from this representation, built once.
+        not_modified = {
             "ETag": self.etag,
             "Cache-Control": self.cache_control,
             "Vary": "Accept-Encoding",
             **self.headers,
         }
-        self.plain_headers = {**self.not_modified_headers, "Content-Type": self.content_type}
-        self.gzip_headers = {**self.plain_headers, "Content-Encoding": "gzip"}
+        plain = {**not_modified, "Content-Type": self.content_type}
+        self.header_sets: dict[str, Mapping[str, str]] = {
+            NOT_MODIFIED: not_modified,
+            PLAIN: plain,
+            GZIPPED: {**plain, "Content-Encoding": "gzip"},
+        }
 
     @property
     def compressible(self) -> bool:
@@ -55,6 +63,11 @@ class Representation:
         if self._gzipped is None:
             self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
         return self._gzipped
+
+    def body_for(self, form: str) -> bytes | None:
+        if form == NOT_MODIFIED:
+            return None
+        return self.gzipped if form == GZIPPED else self.body
 
 
 def json_representation(data: Any, cache_control: str, **headers: str) -> Representation:
@@ -112,11 +125,27 @@ def _allows_gzip(accept_encoding: str) -> bool:
     return star
 
 
-def respond(request: web.Request, rep: Representation, status: int = 200) -> web.Response:
-    """The representation as a response to this request: 304, gzip or plain."""
-    request_headers = request.headers
-    if status == 200 and etag_matches(request_headers.get("If-None-Match"), rep.etag):
-        return web.Response(status=304, headers=rep.not_modified_headers)
-    if rep.compressible and accepts_gzip(request_headers.get("Accept-Encoding")):
-        return web.Response(status=status, body=rep.gzipped, headers=rep.gzip_headers)
-    return web.Response(status=status, body=rep.body, headers=rep.plain_headers)
+def form_for(request: web.Request, rep: Representation) -> str:
+    """Which form of ``rep`` this request gets: NOT_MODIFIED, GZIPPED or PLAIN."""
+    headers = request.headers
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match is not None and (
+        if_none_match == rep.etag or etag_matches(if_none_match, rep.etag)
+    ):
+        return NOT_MODIFIED
+    if rep.compressible and accepts_gzip(headers.get("Accept-Encoding")):
+        return GZIPPED
+    return PLAIN
+
+
+def respond(
+    request: web.Request,
+    rep: Representation,
+    header_sets: Mapping[str, Mapping[str, str]] | None = None,
+) -> web.Response:
+    """The representation as a response to this request: 304, gzip or plain, with
+    ``header_sets`` (by form; the memo's finished ones) or the representation's own."""
+    form = form_for(request, rep)
+    headers = CIMultiDict((header_sets or rep.header_sets)[form])
+    status = 304 if form == NOT_MODIFIED else 200
+    return web.Response(status=status, body=rep.body_for(form), headers=headers)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable, MutableMapping
 from aiohttp import web
 from multidict import CIMultiDict
 
-from trialfinder.web.httpcache import Representation, accepts_gzip, etag_matches
+from trialfinder.web.httpcache import Representation, respond
 
 MEMO_SECONDS = 5.0
 MEMO_ENTRIES = 512
@@ -39,28 +39,17 @@ Decorate = Callable[[web.Request, MutableMapping[str, str]], None]
 
 
 class MemoisedAnswer:
-    """One representation with its three header sets finished."""
+    """One representation with its header sets finished, one per form (304, plain, gzip)."""
 
-    __slots__ = ("expires", "gzipped", "not_modified", "plain", "rep")
+    __slots__ = ("expires", "header_sets", "rep")
 
     def __init__(self, rep: Representation, expires: float, finish: Callable) -> None:
         self.rep = rep
         self.expires = expires
-        self.not_modified = finish(rep.not_modified_headers)
-        self.plain = finish(rep.plain_headers)
-        self.gzipped = finish(rep.gzip_headers) if rep.compressible else None
+        self.header_sets = {form: finish(own) for form, own in rep.header_sets.items()}
 
     def response(self, request: web.Request) -> web.Response:
-        headers = request.headers
-        if_none_match = headers.get("If-None-Match")
-        rep = self.rep
-        if if_none_match is not None and (
-            if_none_match == rep.etag or etag_matches(if_none_match, rep.etag)
-        ):
-            return web.Response(status=304, headers=self.not_modified.copy())
-        if self.gzipped is not None and accepts_gzip(headers.get("Accept-Encoding")):
-            return web.Response(body=rep.gzipped, headers=self.gzipped.copy())
-        return web.Response(body=rep.body, headers=self.plain.copy())
+        return respond(request, self.rep, self.header_sets)
 
 
 class AnswerMemo:
