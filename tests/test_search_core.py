@@ -31,9 +31,9 @@ async def env(aiohttp_server, standin, tmp_path):
 
 def age_cache(store: Store, hours: float) -> None:
     old = (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-    store.db.execute("UPDATE searches SET fetched_at = ?", [old])
-    store.db.execute("UPDATE trials SET fetched_at = ?", [old])
-    store.db.conn.commit()
+    with store.write():
+        store.conn.execute("UPDATE searches SET fetched_at = ?", [old])
+        store.conn.execute("UPDATE trials SET fetched_at = ?", [old])
 
 
 QUERY = build_query("blinatumomab")

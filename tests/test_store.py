@@ -6,7 +6,6 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-import sqlite_utils.db
 
 from tests.standins.ctgov import load_fixture_studies
 from trialfinder.filters import build_query
@@ -26,6 +25,18 @@ def store(tmp_path):
     store.close()
 
 
+def table_names(store: Store) -> set[str]:
+    rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {name for (name,) in rows}
+
+
+def on_insert(store: Store, table: str, action: str) -> None:
+    """Make ``store``'s own connection run ``action`` (SQL) before each insert into ``table``."""
+    store.conn.execute(
+        f"CREATE TEMP TRIGGER before_{table} BEFORE INSERT ON {table} BEGIN {action}; END"
+    )
+
+
 def fixture_trials(*ids):
     trials = [parse_study(s) for s in load_fixture_studies()]
     return [t for t in trials if not ids or t.id in ids]
@@ -39,11 +50,9 @@ def result_for(query, trials, when=WHEN):
 
 
 def test_new_file_gets_the_whole_schema_in_wal_mode(store):
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"trials", "sites", "interventions", "searches", "search_results"} <= set(
-        store.db.table_names()
-    )
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"trials", "sites", "interventions", "searches", "search_results"} <= table_names(store)
 
 
 def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
@@ -84,9 +93,9 @@ def test_round_trip_keeps_every_field_and_the_order(store):
     for got, want in zip(loaded.trials, trials, strict=True):
         assert got.model_dump() == want.model_dump()
     assert store.load_search(query, "ctgov", limit=2).trials == loaded.trials[:2]
-    rows = store.db.execute("SELECT count(*) FROM sites").fetchone()[0]
+    rows = store.conn.execute("SELECT count(*) FROM sites").fetchone()[0]
     assert rows == sum(len(t.sites) for t in trials)
-    raw = store.db.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
+    raw = store.conn.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
     assert '"nctId": "NCT03914625"' in raw
 
 
@@ -96,44 +105,35 @@ def test_another_query_is_another_cache_entry(store):
     assert store.load_search(build_query("BLINATUMOMAB"), "ctgov") is not None
 
 
-def test_a_failure_half_way_leaves_the_previous_result_whole(store, monkeypatch):
+def test_a_failure_half_way_leaves_the_previous_result_whole(store):
     query = build_query("blinatumomab", status="all")
     store.save_search(result_for(query, fixture_trials("NCT03914625", "NCT02003222")))
-    original = sqlite_utils.db.Table.insert_all
-
-    def fail_on_results(self, records, *args, **kwargs):
-        if self.name == "search_results":
-            list(records)
-            raise sqlite3.OperationalError("disk I/O error (simulated)")
-        return original(self, records, *args, **kwargs)
-
-    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", fail_on_results)
+    on_insert(store, "search_results", "SELECT RAISE(ABORT, 'disk I/O error (simulated)')")
     newer = result_for(query, fixture_trials("NCT01207388"), when=datetime.now(UTC))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(sqlite3.IntegrityError, match="simulated"):
         store.save_search(newer)
-    monkeypatch.undo()
+    store.conn.execute("DROP TRIGGER temp.before_search_results")
     loaded = store.load_search(query, "ctgov")
     assert {t.id for t in loaded.trials} == {"NCT03914625", "NCT02003222"}
     assert loaded.fetched_at == WHEN
     assert store.load_trial("NCT01207388") is None  # its trial rows were rolled back too
 
 
-def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path, monkeypatch):
+def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path):
     path = tmp_path / "c.sqlite"
     writer, reader = Store.open(path), Store.open(path)
     query = build_query("blinatumomab", status="all")
     writer.save_search(result_for(query, fixture_trials("NCT03914625")))
     seen_during_write = []
-    original = sqlite_utils.db.Table.insert_all
 
-    def peek(self, records, *args, **kwargs):
-        if self.name == "search_results":
-            seen_during_write.append([t.id for t in reader.load_search(query, "ctgov").trials])
-        return original(self, records, *args, **kwargs)
+    def peek() -> int:
+        seen_during_write.append([t.id for t in reader.load_search(query, "ctgov").trials])
+        return 0
 
-    monkeypatch.setattr(sqlite_utils.db.Table, "insert_all", peek)
+    writer.conn.create_function("peek", 0, peek)
+    on_insert(writer, "search_results", "SELECT peek()")
     writer.save_search(result_for(query, fixture_trials("NCT02003222", "NCT01207388")))
-    assert seen_during_write == [["NCT03914625"]]
+    assert seen_during_write == [["NCT03914625"]] * 2  # one peek per result row
     assert len(reader.load_search(query, "ctgov").trials) == 2
     writer.close()
     reader.close()
@@ -147,7 +147,7 @@ def test_hostile_text_is_stored_as_data(store):
     loaded = store.load_search(query, "ctgov")
     assert loaded.trials[0].title == trial.title
     assert loaded.query.drug == "x'); DROP TABLE trials;--"
-    assert "trials" in store.db.table_names()
+    assert "trials" in table_names(store)
 
 
 def test_clear_forgets_everything_but_keeps_the_schema(store):

@@ -41,6 +41,7 @@ class _Section(BaseModel):
 class CacheSettings(_Section):
     path: Path = Path("cache/trialfinder.sqlite")
     ttl_hours: PositiveFloat = 24.0
+    lock_wait_seconds: PositiveFloat = 120.0
 
 
 class HttpSettings(_Section):

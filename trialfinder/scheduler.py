@@ -53,7 +53,7 @@ def next_run(settings: Settings, last_run: datetime | None, now: datetime) -> da
 
 async def run_refresh(settings: Settings) -> RefreshReport | None:
     """One scheduled run: its own store connection, its failures logged, never raised."""
-    store = Store.open(settings.cache.path)
+    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
     try:
         report = await refresh(settings, store)
     except TrialfinderError as error:

@@ -50,7 +50,9 @@ def serve_workers(
 
     configure_logging()
     _check_address(host, port)
-    Store.open(settings.cache.path).close()  # migrate once, before any worker opens it
+    Store.open(
+        settings.cache.path, lock_wait=settings.cache.lock_wait_seconds
+    ).close()  # migrate once, before any worker opens it
     shared = settings.shared_by(workers)
     spawn = multiprocessing.get_context("spawn")
     processes = [

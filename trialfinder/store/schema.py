@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
 
 from trialfinder.errors import TrialfinderError
 
-if TYPE_CHECKING:
-    import sqlite_utils
 
-
-def _run_script(db: sqlite_utils.Database, script: str) -> None:
+def _run_script(db: sqlite3.Connection, script: str) -> None:
     """Run statements one by one: ``executescript`` would COMMIT the open transaction."""
     for statement in script.split(";\n"):
         if statement.strip():
             db.execute(statement)
 
 
-def _v1_trials_and_searches(db: sqlite_utils.Database) -> None:
+def _v1_trials_and_searches(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -91,7 +88,7 @@ def _v1_trials_and_searches(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v2_drug_pages(db: sqlite_utils.Database) -> None:
+def _v2_drug_pages(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -139,7 +136,7 @@ def _v2_drug_pages(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v3_tracking_and_changes(db: sqlite_utils.Database) -> None:
+def _v3_tracking_and_changes(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -181,7 +178,7 @@ def _v3_tracking_and_changes(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v4_registry_failures(db: sqlite_utils.Database) -> None:
+def _v4_registry_failures(db: sqlite3.Connection) -> None:
     _run_script(
         db,
         """
@@ -191,7 +188,7 @@ def _v4_registry_failures(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
     _v3_tracking_and_changes,
@@ -204,12 +201,15 @@ class SchemaTooNewError(TrialfinderError):
     """The file was written by a newer trialfinder."""
 
 
-def schema_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
+def schema_version(db: sqlite3.Connection) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Bring ``db`` up to SCHEMA_VERSION; return the number of migrations run."""
+def migrate(
+    db: sqlite3.Connection, transaction: Callable[[], AbstractContextManager[object]]
+) -> int:
+    """Bring ``db`` up to SCHEMA_VERSION, each migration in its own ``transaction()``;
+    return the number of migrations run."""
     current = schema_version(db)
     if current > SCHEMA_VERSION:
         raise SchemaTooNewError(
@@ -217,7 +217,9 @@ def migrate(db: sqlite_utils.Database) -> int:
             f"trialfinder knows ({SCHEMA_VERSION}); upgrade trialfinder or use another cache path"
         )
     for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-        with db.atomic():
+        with transaction():
+            if schema_version(db) >= version:
+                continue  # another process migrated while we waited for the lock
             migration(db)
             db.execute(f"PRAGMA user_version = {version:d}")
     return SCHEMA_VERSION - current

@@ -1,8 +1,9 @@
 """Reads and writes of the cache. Knows models, never registries.
 
-Every write is one transaction (``db.atomic()``): a search's trials, sites,
-interventions and result list land together or not at all, so a reader never
-takes half a result for a whole one. WAL mode lets readers go on while a
+Every write is one transaction (``connection.write_transaction``: ``BEGIN
+IMMEDIATE``, waiting its turn behind other processes): a search's trials,
+sites, interventions and result list land together or not at all, so a reader
+never takes half a result for a whole one. WAL mode lets readers go on while a
 writer works.
 """
 
@@ -14,9 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from trialfinder.errors import TrialfinderError
 from trialfinder.models import (
     AliasType,
     ChangeEvent,
@@ -24,7 +23,15 @@ from trialfinder.models import (
     MatchedTerm,
     SearchQuery,
     SearchResult,
+    Site,
     Trial,
+)
+from trialfinder.store.connection import (
+    LOCK_WAIT_SECONDS,
+    CacheUnusableError,
+    connect,
+    unusable,
+    write_transaction,
 )
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.store.tracking import TrackingMixin
@@ -33,14 +40,7 @@ from trialfinder.terms import fold
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
 _UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
 
-if TYPE_CHECKING:
-    import sqlite_utils
-
-BUSY_TIMEOUT_MS = 10_000
-
-
-class CacheUnusableError(TrialfinderError):
-    """The cache file exists but is not a database trialfinder can use."""
+__all__ = ["CacheInfo", "CacheUnusableError", "CachedSearch", "Store"]
 
 
 @dataclass(frozen=True)
@@ -69,41 +69,30 @@ def utc_now() -> datetime:
 class Store(TrackingMixin):
     """The SQLite cache at one path. Open with ``Store.open(path)``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, lock_wait: float = LOCK_WAIT_SECONDS
+    ) -> None:
         self.conn = conn
         self.path = path
-        self._db: sqlite_utils.Database | None = None
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over the same connection, for writes and migrations.
-
-        Imported on first use: reads go through plain sqlite3, so a cache hit
-        does not pay for importing sqlite-utils.
-        """
-        if self._db is None:
-            import sqlite_utils
-
-            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
-        return self._db
+        self.lock_wait = lock_wait
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def open(cls, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS) -> Store:
+        """The cache at ``path``, created and migrated as needed; writes wait up to
+        ``lock_wait`` seconds for another process's write lock."""
+        conn = connect(path)
+        store = cls(conn, path, lock_wait)
         try:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute("PRAGMA foreign_keys = ON")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = wal")
-            store = cls(conn, path)
             if schema_version(conn) != SCHEMA_VERSION:
-                migrate(store.db)
+                migrate(conn, store.write)
         except sqlite3.DatabaseError as error:
-            raise CacheUnusableError(
-                f"cannot use the cache at {path}: {error}. "
-                "Move the file aside or set [cache] path to another file."
-            ) from None
+            conn.close()
+            raise unusable(path, error) from None
         return store
+
+    def write(self):
+        """A write transaction (a context manager), or a savepoint inside one."""
+        return write_transaction(self.conn, lock_wait=self.lock_wait)
 
     def close(self) -> None:
         self.conn.close()
@@ -114,35 +103,40 @@ class Store(TrackingMixin):
         """Store a whole search result, replacing any earlier one for its query,
         and link its trials to ``drug``'s page when the drug is known."""
         key = result.query.cache_key(result.registry)
-        with self.db.atomic():
+        with self.write():
             self._upsert_trials(result.trials, result.fetched_at)
             drug_id = self._drug_id(drug.name) if drug is not None else None
-            self.db.execute("DELETE FROM searches WHERE cache_key = ?", [key])
-            search = {
-                "registry": result.registry,
-                "cache_key": key,
-                "query": result.query.drug,
-                "parameters": result.query.model_dump_json(),
-                "fetched_at": result.fetched_at.isoformat(),
-                "total": result.total,
-                "complete": 0,
-                "drug_id": drug_id,
-            }
-            search_id = self.db["searches"].insert(search).last_pk
-            self.db["search_results"].insert_all(
-                {
-                    "search_id": search_id,
-                    "trial_id": trial.id,
-                    "rank": rank,
-                    "matched_term": trial.matched_term,
-                    "matched_terms": _terms_json(trial),
-                    "mention_only": int(trial.mention_only),
-                }
-                for rank, trial in enumerate(result.trials)
+            self.conn.execute("DELETE FROM searches WHERE cache_key = ?", [key])
+            search_id = self.conn.execute(
+                "INSERT INTO searches (registry, cache_key, query, parameters, fetched_at, "
+                "total, complete, drug_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+                [
+                    result.registry,
+                    key,
+                    result.query.drug,
+                    result.query.model_dump_json(),
+                    result.fetched_at.isoformat(),
+                    result.total,
+                    drug_id,
+                ],
+            ).lastrowid
+            self.conn.executemany(
+                "INSERT INTO search_results (search_id, trial_id, rank, matched_term, "
+                "matched_terms, mention_only) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        search_id,
+                        trial.id,
+                        rank,
+                        trial.matched_term,
+                        _terms_json(trial),
+                        int(trial.mention_only),
+                    )
+                    for rank, trial in enumerate(result.trials)
+                ],
             )
             if drug_id is not None:
                 self._link_trials(drug_id, result.trials, result.fetched_at.isoformat())
-            self.db.execute("UPDATE searches SET complete = 1 WHERE id = ?", [search_id])
 
     def save_drug(self, drug: DrugPage, typed: str, corrected_from: str | None = None) -> int:
         """Store a drug page and remember that ``typed`` means it; return its id."""
@@ -156,8 +150,8 @@ class Store(TrackingMixin):
             "fetched_at": drug.fetched_at.isoformat(),
             "page_json": drug.model_dump_json(),
         }
-        with self.db.atomic():
-            self.db.execute(
+        with self.write():
+            self.conn.execute(
                 "INSERT INTO drugs (name, name_key, ncit_code, nci_term_id, rxcui, known, "
                 "fetched_at, page_json) VALUES (:name, :name_key, :ncit_code, :nci_term_id, "
                 ":rxcui, :known, :fetched_at, :page_json) ON CONFLICT(name_key) DO UPDATE SET "
@@ -168,19 +162,13 @@ class Store(TrackingMixin):
                 row,
             )
             drug_id = self._drug_id(drug.name)
-            self.db.execute("DELETE FROM drug_aliases WHERE drug_id = ?", [drug_id])
-            aliases = [
-                {
-                    "drug_id": drug_id,
-                    "name": a.name,
-                    "type": a.type.value,
-                    "source": a.source,
-                    "name_key": _key(a.name),
-                }
-                for a in drug.aliases
-            ]
-            self.db["drug_aliases"].insert_all(aliases, ignore=True)
-            self.db.execute(
+            self.conn.execute("DELETE FROM drug_aliases WHERE drug_id = ?", [drug_id])
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO drug_aliases (drug_id, name, type, source, name_key) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(drug_id, a.name, a.type.value, a.source, _key(a.name)) for a in drug.aliases],
+            )
+            self.conn.execute(
                 "INSERT OR REPLACE INTO drug_lookups "
                 "(input_key, input, drug_id, corrected_from, resolved_at) VALUES (?, ?, ?, ?, ?)",
                 [_key(typed), typed, drug_id, corrected_from, drug.fetched_at.isoformat()],
@@ -205,13 +193,13 @@ class Store(TrackingMixin):
         )
 
     def save_trial(self, trial: Trial, fetched_at: datetime | None = None) -> None:
-        with self.db.atomic():
+        with self.write():
             self._upsert_trials([trial], fetched_at or utc_now())
 
     def clear(self) -> int:
         """Forget every cached trial and search; return how many trials went."""
-        with self.db.atomic():
-            count = self.db.execute("SELECT count(*) FROM trials").fetchone()[0]
+        with self.write():
+            count = self.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
             for table in (
                 "search_results",
                 "searches",
@@ -223,8 +211,8 @@ class Store(TrackingMixin):
                 "interventions",
                 "trials",
             ):
-                self.db.execute(f"DELETE FROM [{table}]")
-        self.db.vacuum()
+                self.conn.execute(f"DELETE FROM [{table}]")
+        self.conn.execute("VACUUM")
         return count
 
     def _upsert_trials(self, trials: Iterable[Trial], fetched_at: datetime) -> None:
@@ -232,25 +220,25 @@ class Store(TrackingMixin):
         ids = [t.id for t in trials]
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            self.db.execute(f"DELETE FROM sites WHERE trial_id IN ({marks})", chunk)
-            self.db.execute(f"DELETE FROM interventions WHERE trial_id IN ({marks})", chunk)
+            self.conn.execute(f"DELETE FROM sites WHERE trial_id IN ({marks})", chunk)
+            self.conn.execute(f"DELETE FROM interventions WHERE trial_id IN ({marks})", chunk)
         stamp = fetched_at.isoformat()
-        self.db["trials"].upsert_all((_trial_row(t, stamp) for t in trials), pk="id")
-        self.db["sites"].insert_all(
-            {"trial_id": t.id, "position": n, **site.model_dump()}
-            for t in trials
-            for n, site in enumerate(t.sites)
+        # An upsert, never INSERT OR REPLACE: replacing the row would delete it
+        # first, and with it (ON DELETE CASCADE) its links to drugs and searches.
+        self.conn.executemany(_UPSERT_TRIAL, [_trial_row(t, stamp) for t in trials])
+        self.conn.executemany(
+            "INSERT INTO sites (trial_id, position, facility, city, state, zip, country, "
+            "latitude, longitude, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_site_row(t.id, n, site) for t in trials for n, site in enumerate(t.sites)],
         )
-        self.db["interventions"].insert_all(
-            {
-                "trial_id": t.id,
-                "position": n,
-                "name": i.name,
-                "type": i.type,
-                "other_names": json.dumps(i.other_names, ensure_ascii=False),
-            }
-            for t in trials
-            for n, i in enumerate(t.interventions)
+        self.conn.executemany(
+            "INSERT INTO interventions (trial_id, position, name, type, other_names) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (t.id, n, i.name, i.type, json.dumps(i.other_names, ensure_ascii=False))
+                for t in trials
+                for n, i in enumerate(t.interventions)
+            ],
         )
 
     # -- reads ------------------------------------------------------------------
@@ -398,6 +386,30 @@ class Store(TrackingMixin):
         )
 
 
+_TRIAL_COLUMNS = (
+    "id",
+    "registry",
+    "title",
+    "status",
+    "status_category",
+    "phases",
+    "sponsor",
+    "start_date",
+    "completion_date",
+    "last_updated",
+    "enrollment",
+    "url",
+    "fetched_at",
+    "trial_json",
+    "raw_json",
+)
+_UPSERT_TRIAL = (
+    f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _TRIAL_COLUMNS)}) ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS[1:])
+)
+
+
 def _trial_row(trial: Trial, fetched_at: str) -> dict:
     return {
         "id": trial.id,
@@ -418,6 +430,11 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         ),
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
     }
+
+
+def _site_row(trial_id: str, position: int, site: Site) -> tuple:
+    place = (site.facility, site.city, site.state, site.zip, site.country)
+    return (trial_id, position, *place, site.latitude, site.longitude, site.status)
 
 
 def _key(name: str) -> str:

@@ -41,14 +41,14 @@ def _when(value: str | None) -> datetime | None:
 
 
 class TrackingMixin:
-    """Methods of ``Store`` (which provides ``conn`` and ``db``) for keeping drugs fresh."""
+    """Methods of ``Store`` (which provides ``conn`` and ``write``) for keeping drugs fresh."""
 
     # -- tracked drugs -----------------------------------------------------------------
 
     def track(self, name: str, origin: str, at: datetime | None = None) -> bool:
         """Track ``name``; False if it was tracked already."""
         at = at or datetime.now(UTC)
-        with self.db.atomic():
+        with self.write():
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -57,7 +57,7 @@ class TrackingMixin:
         return cursor.rowcount == 1
 
     def untrack(self, name: str) -> bool:
-        with self.db.atomic():
+        with self.write():
             cursor = self.conn.execute(
                 "DELETE FROM tracked_drugs WHERE name_key = ?", [fold(name) or name.casefold()]
             )
@@ -66,7 +66,7 @@ class TrackingMixin:
     def sync_config_drugs(self, names: Iterable[str], at: datetime) -> None:
         """Make the config's ``[refresh] drugs`` tracked, and only those, among config ones."""
         keys = {fold(n) or n.casefold(): n for n in names}
-        with self.db.atomic():
+        with self.write():
             for key, name in keys.items():
                 self.conn.execute(
                     "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "
@@ -110,7 +110,7 @@ class TrackingMixin:
     ) -> None:
         """Note a refresh of ``name``: a success clears the error; a failure counts up."""
         key = fold(name) or name.casefold()
-        with self.db.atomic():
+        with self.write():
             if error is None:
                 self.conn.execute(
                     "UPDATE tracked_drugs SET last_attempt_at = ?, last_success_at = ?, "
@@ -137,7 +137,7 @@ class TrackingMixin:
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Take (or renew) the lease on ``name`` unless a live holder has it."""
-        with self.db.atomic():
+        with self.write():
             self.conn.execute(
                 "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
@@ -150,7 +150,7 @@ class TrackingMixin:
 
     def take_over_lease(self, name: str, dead_holder: str, holder: str, until: datetime) -> bool:
         """Take the lease from a holder known to be dead (its process is gone)."""
-        with self.db.atomic():
+        with self.write():
             cursor = self.conn.execute(
                 "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?",
                 [holder, until.isoformat(), name, dead_holder],
@@ -158,7 +158,7 @@ class TrackingMixin:
         return cursor.rowcount == 1
 
     def release_lease(self, name: str, holder: str) -> None:
-        with self.db.atomic():
+        with self.write():
             self.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
 
     def lease_holder(self, name: str) -> tuple[str, datetime] | None:
@@ -177,7 +177,7 @@ class TrackingMixin:
         return (row[0], _when(row[1])) if row else (None, None)
 
     def set_registry_timestamp(self, registry: str, timestamp: str, at: datetime) -> None:
-        with self.db.atomic():
+        with self.write():
             self.conn.execute(
                 "INSERT OR REPLACE INTO registry_state (registry, data_timestamp, checked_at) "
                 "VALUES (?, ?, ?)",
@@ -188,7 +188,7 @@ class TrackingMixin:
         self, registry: str, at: datetime, error: str | None = None
     ) -> None:
         """Remember that ``registry`` failed (with ``error``) or answered, at ``at``."""
-        with self.db.atomic():
+        with self.write():
             self.conn.execute(
                 "INSERT INTO registry_state (registry, last_error, failed_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(registry) DO UPDATE SET last_error = excluded.last_error, "
@@ -230,7 +230,7 @@ class TrackingMixin:
         """Write fresh ``trials`` of ``drug`` (and trial ids ``gone`` from its results) in one
         transaction; return the changes recorded, each real change once. ``record=False``
         (a drug's first refresh) stores the trials without reporting them as changes."""
-        with self.db.atomic():
+        with self.write():
             drug_id = self._drug_id(drug.name)
             if drug_id is None:
                 drug_id = self.save_drug(drug, drug.name)

@@ -68,7 +68,7 @@ async def _access_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    store = Store.open(app[SETTINGS].cache.path)
+    store = Store.open(app[SETTINGS].cache.path, lock_wait=app[SETTINGS].cache.lock_wait_seconds)
     service = TrialService(app[SETTINGS], store, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     try:

@@ -1,0 +1,137 @@
+"""Opening the SQLite file, and the one way to write to it.
+
+Many processes share one cache: the CLI, the scheduler, several server
+workers. SQLite lets one of them write at a time. A transaction that starts
+with a plain (deferred) ``BEGIN`` reads first and asks for the write lock
+later; if another process wrote in between, SQLite cannot wait for it and
+answers "database is locked" at once. So every write transaction here starts
+``BEGIN IMMEDIATE``: it takes the write lock first, waiting up to the busy
+timeout for it, and is retried until ``lock_wait`` has passed, so a writer
+that holds the lock for a few seconds delays the others and fails none.
+Readers never wait: WAL mode lets them read the last committed state while a
+writer works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from trialfinder.errors import TrialfinderError
+
+# One attempt at the write lock waits this long inside SQLite ...
+BUSY_TIMEOUT_SECONDS = 5.0
+# ... and attempts go on, by default, until this much time has passed.
+LOCK_WAIT_SECONDS = 120.0
+
+
+class CacheUnusableError(TrialfinderError):
+    """The cache file exists but is not a database trialfinder can use."""
+
+
+class CacheBusyError(TrialfinderError):
+    """Another process held the cache's write lock for longer than we may wait."""
+
+
+def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
+    """A connection in WAL mode with foreign keys on, in autocommit mode.
+
+    Autocommit (``isolation_level=None``) keeps Python's sqlite3 from opening
+    deferred transactions behind our back: a read is a read, and a write
+    happens only inside ``write_transaction``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = wal")
+        # In WAL mode NORMAL is durable across application crashes; only a power
+        # cut can lose the last transactions, never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as error:
+        raise unusable(path, error) from None
+    return conn
+
+
+def unusable(path: Path, error: sqlite3.DatabaseError) -> CacheUnusableError:
+    return CacheUnusableError(
+        f"cannot use the cache at {path}: {error}. "
+        "Move the file aside or set [cache] path to another file."
+    )
+
+
+def is_locked(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(error) or "busy" in str(error)
+
+
+@contextlib.contextmanager
+def write_transaction(
+    conn: sqlite3.Connection, *, lock_wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[sqlite3.Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, or rolled back whole.
+
+    Nested inside another, it is a savepoint of the outer one. Waiting for the
+    lock is retried until ``lock_wait`` seconds have passed; then
+    ``CacheBusyError`` says so, and nothing was written.
+    """
+    if conn.in_transaction:
+        with _savepoint(conn):
+            yield conn
+        return
+    _begin_immediate(conn, lock_wait)
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _begin_immediate(conn: sqlite3.Connection, lock_wait: float) -> None:
+    deadline = time.monotonic() + lock_wait
+    pause = 0.05
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if not is_locked(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise CacheBusyError(
+                    f"the cache is locked by another trialfinder process and stayed locked "
+                    f"for over {lock_wait:g} s; nothing was written (try again, or raise "
+                    "[cache] lock_wait_seconds)"
+                ) from None
+        # The busy timeout already waited; a short pause keeps a failing
+        # SQLite (a zero timeout, a network file system) from spinning.
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 1.0)
+
+
+@contextlib.contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("SAVEPOINT inner_write")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO SAVEPOINT inner_write")
+            conn.execute("RELEASE SAVEPOINT inner_write")
+        raise
+    conn.execute("RELEASE SAVEPOINT inner_write")
