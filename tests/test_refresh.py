@@ -122,8 +122,12 @@ async def test_each_real_change_is_recorded_exactly_once(env, registry):
 
 async def test_refresh_keeps_the_cached_search_current(env, registry):
     settings, store = env
-    from trialfinder.drug_search import search_drug
+    from trialfinder.cache_policy import TrialsRequest, answer
     from trialfinder.filters import build_query
+    from trialfinder.store.pool import InlinePool
+
+    def search_drug(settings, store, query):
+        return answer(InlinePool(store), settings, TrialsRequest(query))
 
     await baseline(settings, store, registry, "blinatumomab")
     first = await search_drug(settings, store, build_query("blinatumomab"))

@@ -12,6 +12,7 @@ from trialfinder.config import load_settings
 from trialfinder.models import AliasType
 from trialfinder.resolve import UnknownDrugError, lookup_cached, resolve
 from trialfinder.store import Store
+from trialfinder.store.pool import InlinePool
 
 UNUSED_CTGOV = "http://127.0.0.1:9/api/v2"
 
@@ -40,7 +41,7 @@ def requests_per_source(standins: DrugStandins) -> dict[str, int]:
 @pytest.mark.parametrize("typed", ["blinatumomab", "Blincyto", "MT103", "mt-103", "MEDI-538"])
 async def test_every_name_reaches_the_same_drug_page(env, typed):
     settings, store = env
-    resolution = await resolve(settings, store, typed)
+    resolution = await resolve(InlinePool(store), settings, typed)
     drug = resolution.drug
     assert drug.known and drug.name == "blinatumomab"
     assert drug.ncit_code == "C62528" and drug.nci_term_id == 487684
@@ -57,7 +58,7 @@ async def test_every_name_reaches_the_same_drug_page(env, typed):
 
 async def test_each_field_says_where_it_came_from(env):
     settings, store = env
-    drug = (await resolve(settings, store, "blinatumomab")).drug
+    drug = (await resolve(InlinePool(store), settings, "blinatumomab")).drug
     assert drug.sources["name"].source == "NCI Drug Dictionary"
     assert drug.sources["page_url"].source == "NCI Drug Dictionary"
     assert drug.sources["rxcui"].source == "RxNav"
@@ -67,23 +68,23 @@ async def test_each_field_says_where_it_came_from(env):
 
 async def test_a_cold_resolution_asks_each_source_once(env, standins):
     settings, store = env
-    await resolve(settings, store, "blinatumomab")
+    await resolve(InlinePool(store), settings, "blinatumomab")
     assert set(requests_per_source(standins).values()) == {1}
 
 
 async def test_a_cached_page_answers_every_alias_without_requests(env, standins):
     settings, store = env
-    await resolve(settings, store, "blinatumomab")
+    await resolve(InlinePool(store), settings, "blinatumomab")
     before = requests_per_source(standins)
     for typed in ("Blincyto", "MT-103", "mt 103", "BLINATUMOMAB"):
-        resolution = await resolve(settings, store, typed)
+        resolution = await resolve(InlinePool(store), settings, typed)
         assert resolution.from_cache and resolution.drug.name == "blinatumomab"
     assert requests_per_source(standins) == before
 
 
 async def test_a_misspelling_is_answered_for_the_closest_drug(env):
     settings, store = env
-    resolution = await resolve(settings, store, "blinatumumab")
+    resolution = await resolve(InlinePool(store), settings, "blinatumumab")
     assert resolution.drug.name == "blinatumomab"
     assert resolution.corrected_from == "blinatumumab"
     again = lookup_cached(settings, store, "blinatumumab")
@@ -93,18 +94,18 @@ async def test_a_misspelling_is_answered_for_the_closest_drug(env):
 async def test_a_name_only_loosely_close_asks_the_user(env):
     settings, store = env
     with pytest.raises(UnknownDrugError) as caught:
-        await resolve(settings, store, "bevaciz")
+        await resolve(InlinePool(store), settings, "bevaciz")
     assert caught.value.suggestions == ["bevacizumab"]
     assert "did you mean: bevacizumab?" in str(caught.value)
 
 
 async def test_a_name_no_source_knows_is_searched_literally_and_remembered(env, standins):
     settings, store = env
-    resolution = await resolve(settings, store, "XYZ-98765")
+    resolution = await resolve(InlinePool(store), settings, "XYZ-98765")
     assert not resolution.drug.known and resolution.drug.name == "XYZ-98765"
     assert "no drug source knows this name" in resolution.notes[0]
     before = requests_per_source(standins)
-    again = await resolve(settings, store, "XYZ-98765")
+    again = await resolve(InlinePool(store), settings, "XYZ-98765")
     assert again.from_cache and not again.drug.known
     assert requests_per_source(standins) == before
 
@@ -112,7 +113,7 @@ async def test_a_name_no_source_knows_is_searched_literally_and_remembered(env, 
 async def test_one_source_down_costs_only_its_own_fields(env, standins):
     settings, store = env
     standins.drug_dictionary.down = True
-    drug = (await resolve(settings, store, "Blincyto")).drug
+    drug = (await resolve(InlinePool(store), settings, "Blincyto")).drug
     assert drug.known and drug.name.casefold() == "blinatumomab"
     assert drug.ncit_code == "C62528"  # from EVS now
     assert drug.page_url is None  # only the Drug Dictionary knows it
@@ -123,7 +124,7 @@ async def test_one_source_down_costs_only_its_own_fields(env, standins):
 async def test_a_slow_source_is_given_up_on(env, standins):
     settings, store = env
     standins.openfda.latency = 3.0  # the config allows drug sources 1 s
-    drug = (await resolve(settings, store, "blinatumomab")).drug
+    drug = (await resolve(InlinePool(store), settings, "blinatumomab")).drug
     assert drug.known and drug.label is None
     assert any(m.startswith("openFDA: no answer within") for m in drug.missing)
 
@@ -132,12 +133,12 @@ async def test_all_sources_down_searches_literally_and_rests_them_briefly(env, s
     settings, store = env
     for service in standins.services:
         service.down = True
-    resolution = await resolve(settings, store, "blinatumomab")
+    resolution = await resolve(InlinePool(store), settings, "blinatumomab")
     assert not resolution.drug.known
     assert "no drug source could be reached" in resolution.notes[0]
     # remembered for the failure cool-down only, so the sources are not asked on every search
     asked = requests_per_source(standins)
-    again = await resolve(settings, store, "blinatumomab")
+    again = await resolve(InlinePool(store), settings, "blinatumomab")
     assert again.from_cache and "could not be reached lately" in again.notes[0]
     assert requests_per_source(standins) == asked
     short = settings.model_copy(
@@ -147,13 +148,13 @@ async def test_all_sources_down_searches_literally_and_rests_them_briefly(env, s
     )
     for service in standins.services:
         service.down = False
-    recovered = await resolve(short, store, "blinatumomab")
+    recovered = await resolve(InlinePool(store), short, "blinatumomab")
     assert recovered.drug.known and recovered.drug.ncit_code == "C62528"
 
 
 async def test_an_old_page_is_kept_when_the_sources_fail(env, standins):
     settings, store = env
-    await resolve(settings, store, "blinatumomab")
+    await resolve(InlinePool(store), settings, "blinatumomab")
     old = (datetime.now(UTC) - timedelta(days=30)).isoformat()
     store.conn.execute("UPDATE drugs SET fetched_at = ?", [old])
     store.conn.commit()
@@ -165,21 +166,21 @@ async def test_an_old_page_is_kept_when_the_sources_fail(env, standins):
     store.conn.commit()
     for service in standins.services:
         service.down = True
-    resolution = await resolve(settings, store, "blinatumomab")
+    resolution = await resolve(InlinePool(store), settings, "blinatumomab")
     assert resolution.drug.known and resolution.drug.ncit_code == "C62528"
     assert "did not answer; using the cached drug page" in resolution.notes[-1]
 
 
 async def test_biosimilars_listed_first_do_not_take_the_label(env):
     settings, store = env
-    drug = (await resolve(settings, store, "bevacizumab")).drug
+    drug = (await resolve(InlinePool(store), settings, "bevacizumab")).drug
     assert drug.label.brand_names == ["AVASTIN"]
     assert drug.label.generic_names == ["BEVACIZUMAB"]
 
 
 async def test_a_brand_name_finds_its_label_and_the_generic_drug(env):
     settings, store = env
-    drug = (await resolve(settings, store, "Keytruda")).drug
+    drug = (await resolve(InlinePool(store), settings, "Keytruda")).drug
     assert drug.name == "pembrolizumab" and drug.ncit_code == "C106432"
     assert drug.label.brand_names == ["KEYTRUDA"] and not drug.label.boxed_warning
     assert "lambrolizumab" in drug.names_of(AliasType.OBSOLETE_NAME)
@@ -198,7 +199,7 @@ async def test_rxnav_is_not_hurried_into_refusing(env, standins):
             )
         }
     )
-    drug = (await resolve(settings, store, "Blincyto")).drug  # two RxNav requests
+    drug = (await resolve(InlinePool(store), settings, "Blincyto")).drug  # two RxNav requests
     assert drug.rxcui == "1597258"
     assert standins.rxnav.refusals == 0
 
@@ -206,7 +207,7 @@ async def test_rxnav_is_not_hurried_into_refusing(env, standins):
 async def test_rxnav_403_when_hurried_is_retried(env, standins):
     settings, store = env
     standins.rxnav.fail_next("403")
-    drug = (await resolve(settings, store, "blinatumomab")).drug
+    drug = (await resolve(InlinePool(store), settings, "blinatumomab")).drug
     assert drug.rxcui == "1597258" and drug.missing == []
 
 
@@ -214,11 +215,11 @@ async def test_an_outage_that_goes_on_is_remembered_again(env, standins):
     settings, store = env
     for service in standins.services:
         service.down = True
-    await resolve(settings, store, "blinatumomab")
+    await resolve(InlinePool(store), settings, "blinatumomab")
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # the cool-down has passed
     store.conn.execute("UPDATE drugs SET page_json = json_set(page_json, '$.fetched_at', ?)", [old])
     store.conn.commit()
-    await resolve(settings, store, "blinatumomab")  # asks again: still down
+    await resolve(InlinePool(store), settings, "blinatumomab")  # asks again: still down
     asked = requests_per_source(standins)
-    again = await resolve(settings, store, "blinatumomab")
+    again = await resolve(InlinePool(store), settings, "blinatumomab")
     assert again.from_cache and requests_per_source(standins) == asked

@@ -8,11 +8,12 @@ import pytest
 
 from tests.conftest import write_config
 from tests.standins.ctgov import CtgovStandin
-from trialfinder import search
+from trialfinder.cache_policy import TrialsRequest, answer, read_cached_trial, trial_answer
 from trialfinder.config import load_settings
 from trialfinder.errors import NotFoundError, NothingCachedError, RegistryUnavailableError
 from trialfinder.filters import build_query
 from trialfinder.store import Store
+from trialfinder.store.pool import InlinePool
 
 
 @pytest.fixture
@@ -39,9 +40,22 @@ def age_cache(store: Store, hours: float) -> None:
 QUERY = build_query("blinatumomab")
 
 
+async def find_trials(settings, store, query, **options):
+    """One registry's answer to ``query``, the name as typed, mentions included."""
+    request = TrialsRequest(
+        query, registries=["ctgov"], exact=True, include_mentions=True, **options
+    )
+    return (await answer(InlinePool(store), settings, request)).result
+
+
+async def get_trial(settings, store, trial_id):
+    cached = read_cached_trial(store, settings, trial_id)
+    return await trial_answer(InlinePool(store), settings, cached)
+
+
 async def test_first_search_fetches_and_stores(env, standin):
     settings, store = env
-    result = await search.find_trials(settings, store, QUERY)
+    result = await find_trials(settings, store, QUERY)
     assert not result.from_cache and result.total == 5
     assert {t.matched_term for t in result.trials} == {"blinatumomab"}
     mention = next(t for t in result.trials if t.id == "NCT06411092")
@@ -51,7 +65,7 @@ async def test_first_search_fetches_and_stores(env, standin):
 
 async def test_results_list_open_trials_most_recently_updated_first(env):
     settings, store = env
-    result = await search.find_trials(settings, store, build_query("blinatumomab", status="all"))
+    result = await find_trials(settings, store, build_query("blinatumomab", status="all"))
     categories = [t.status_category.value for t in result.trials]
     assert categories == sorted(categories, key=lambda c: c != "open")
     open_dates = [t.last_updated for t in result.trials if t.status_category == "open"]
@@ -60,46 +74,46 @@ async def test_results_list_open_trials_most_recently_updated_first(env):
 
 async def test_a_fresh_cache_answers_without_the_network(env, standin):
     settings, store = env
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     before = len(standin.requests)
-    again = await search.find_trials(settings, store, QUERY)
+    again = await find_trials(settings, store, QUERY)
     assert again.from_cache and not again.stale
     assert len(standin.requests) == before
 
 
 async def test_refresh_ignores_freshness(env, standin):
     settings, store = env
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     before = len(standin.requests)
-    again = await search.find_trials(settings, store, QUERY, refresh=True)
+    again = await find_trials(settings, store, QUERY, refresh=True)
     assert not again.from_cache
     assert len(standin.requests) == before + 1
 
 
 async def test_an_old_answer_is_refetched(env, standin):
     settings, store = env
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     age_cache(store, 25)
     standin.studies = [s for s in standin.studies if "NCT04994717" not in str(s)]
-    result = await search.find_trials(settings, store, QUERY)
+    result = await find_trials(settings, store, QUERY)
     assert not result.from_cache and result.total == 4
 
 
 async def test_an_old_answer_is_served_stale_when_the_registry_is_down(env, standin):
     settings, store = env
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     age_cache(store, 25)
     standin.fail_next("503", times=10)
-    result = await search.find_trials(settings, store, QUERY)
+    result = await find_trials(settings, store, QUERY)
     assert result.from_cache and result.stale and result.total == 5
     assert "503" in result.warnings[0] and "cached answer" in result.warnings[0]
 
 
 async def test_an_incomplete_answer_never_replaces_a_whole_one(env, standin):
     settings, store = env
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     standin.total_bonus = 10
-    result = await search.find_trials(settings, store, QUERY, refresh=True)
+    result = await find_trials(settings, store, QUERY, refresh=True)
     assert result.stale and "announced 15 studies but sent 5" in result.warnings[0]
     assert store.load_search(QUERY, "ctgov").total == 5
 
@@ -108,25 +122,25 @@ async def test_registry_down_and_nothing_cached_raises(env, standin):
     settings, store = env
     standin.fail_next("503", times=10)
     with pytest.raises(RegistryUnavailableError, match="HTTP 503"):
-        await search.find_trials(settings, store, QUERY)
+        await find_trials(settings, store, QUERY)
 
 
 async def test_offline_uses_only_the_cache(env, standin):
     settings, store = env
     with pytest.raises(NothingCachedError):
-        await search.find_trials(settings, store, QUERY, offline=True)
+        await find_trials(settings, store, QUERY, offline=True)
     assert standin.requests == []
-    await search.find_trials(settings, store, QUERY)
+    await find_trials(settings, store, QUERY)
     age_cache(store, 100)
     before = len(standin.requests)
-    result = await search.find_trials(settings, store, QUERY, offline=True)
+    result = await find_trials(settings, store, QUERY, offline=True)
     assert result.from_cache and result.stale and len(standin.requests) == before
 
 
 async def test_limit_caps_the_trials_not_the_total(env):
     settings, store = env
-    fetched = await search.find_trials(settings, store, QUERY, limit=2)
-    cached = await search.find_trials(settings, store, QUERY, limit=2)
+    fetched = await find_trials(settings, store, QUERY, limit=2)
+    cached = await find_trials(settings, store, QUERY, limit=2)
     assert len(fetched.trials) == len(cached.trials) == 2
     assert fetched.total == cached.total == 5
     assert [t.id for t in fetched.trials] == [t.id for t in cached.trials]
@@ -134,18 +148,18 @@ async def test_limit_caps_the_trials_not_the_total(env):
 
 async def test_get_trial_fetches_once_then_caches(env, standin):
     settings, store = env
-    trial, _, warnings = await search.get_trial(settings, store, "NCT03914625")
+    trial, _, warnings = await get_trial(settings, store, "NCT03914625")
     assert trial.id == "NCT03914625" and warnings == []
     before = len(standin.requests)
-    again, _, _ = await search.get_trial(settings, store, "NCT03914625")
+    again, _, _ = await get_trial(settings, store, "NCT03914625")
     assert again.model_dump() == trial.model_dump() and len(standin.requests) == before
     age_cache(store, 48)
     standin.fail_next("503", times=10)
-    stale, _, warnings = await search.get_trial(settings, store, "NCT03914625")
+    stale, _, warnings = await get_trial(settings, store, "NCT03914625")
     assert stale.id == "NCT03914625" and "cached record" in warnings[0]
 
 
 async def test_get_unknown_trial(env):
     settings, store = env
     with pytest.raises(NotFoundError):
-        await search.get_trial(settings, store, "NCT09999999")
+        await get_trial(settings, store, "NCT09999999")

@@ -15,6 +15,7 @@ import json
 import pytest
 
 from tests.standins.webapp import web_settings
+from trialfinder.store import Store
 from trialfinder.views import search_json
 from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
@@ -277,8 +278,8 @@ async def test_an_old_answer_is_served_stale_while_a_fresh_one_is_fetched(
     await get_json(client, TRIALS)
     service = client.server.app[SERVICE]
     service.memo.clear()
-    service.store.conn.execute("UPDATE searches SET fetched_at = '2020-01-01T00:00:00+00:00'")
-    service.store.conn.commit()
+    with Store.open(service.pool.path) as store, store.write():  # as another process would
+        store.conn.execute("UPDATE searches SET fetched_at = '2020-01-01T00:00:00+00:00'")
     ctgov_standin.latency = 0.8
     response, data = await get_json(client, TRIALS)
     assert response.headers["X-Cache"] == "stale" and data["stale"] is True

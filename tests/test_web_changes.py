@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from trialfinder.store import Store
 from trialfinder.store.store import utc_now
 from trialfinder.web.keys import SERVICE
 
@@ -26,7 +27,12 @@ async def client(make_client):
 
 
 def record(client, trial_id, kind, at, from_value=None, to_value=None, detail=None):
-    store = client.server.app[SERVICE].store
+    with Store.open(client.server.app[SERVICE].pool.path) as store, store.write():
+        write_change(store, trial_id, kind, at, from_value, to_value, detail)
+    client.server.app[SERVICE].memo.clear()
+
+
+def write_change(store, trial_id, kind, at, from_value, to_value, detail):
     drug_id = store.conn.execute("SELECT id FROM drugs WHERE name = 'blinatumomab'").fetchone()[0]
     store.conn.execute(
         "INSERT INTO changes (drug_id, trial_id, type, from_value, to_value, detail, at, "
@@ -34,8 +40,6 @@ def record(client, trial_id, kind, at, from_value=None, to_value=None, detail=No
         [drug_id, trial_id, kind, from_value, to_value, detail, at.isoformat(),
          f"{trial_id}{kind}{at}{detail}"],
     )  # fmt: skip
-    store.conn.commit()
-    client.server.app[SERVICE].memo.clear()
 
 
 async def test_changes_since(client):

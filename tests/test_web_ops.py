@@ -55,7 +55,7 @@ async def test_readyz_follows_an_attached_scheduler(make_client):
 
 async def test_readyz_when_the_database_is_gone(make_client):
     client = await make_client()
-    client.server.app[SERVICE].store.conn.close()
+    client.server.app[SERVICE].pool.close()  # no connection can be had any more
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["checks"]["database"].startswith("failing")

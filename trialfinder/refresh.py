@@ -25,6 +25,7 @@ from trialfinder.registries.ctgov.query import LISTING_FIELDS, essie_phrase
 from trialfinder.registries.ctgov.vocabulary import statuses_for
 from trialfinder.resolve import resolve
 from trialfinder.store import Store, TrackedDrug
+from trialfinder.store.pool import InlinePool
 from trialfinder.store.store import utc_now
 from trialfinder.terms import find_terms, fold, mark_matches, query_terms
 
@@ -186,7 +187,7 @@ async def _resolve_all(
     tracked = []
     for entry in due:
         try:
-            page = (await resolve(settings, store, entry.name)).drug
+            page = (await resolve(InlinePool(store), settings, entry.name)).drug
         except BadInputError as error:  # e.g. a name only loosely like a known drug
             _record_failure(store, settings, entry, report, str(error))
             continue

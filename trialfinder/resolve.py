@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from trialfinder.config import Settings
 from trialfinder.errors import BadInputError
 from trialfinder.models import DrugPage
 from trialfinder.store import Store
 from trialfinder.store.store import utc_now
+
+if TYPE_CHECKING:
+    from trialfinder.store.pool import StorePool
 
 
 class UnknownDrugError(BadInputError):
@@ -38,15 +42,17 @@ class Resolution:
 
 
 async def resolve(
+    pool: StorePool,
     settings: Settings,
-    store: Store,
     typed: str,
     *,
     offline: bool = False,
     refresh: bool = False,
 ) -> Resolution:
     """The drug page for ``typed``: cached when fresh, else from the sources."""
-    cached = lookup_cached(settings, store, typed, offline=offline, refresh=refresh)
+    cached = await pool.read(
+        lambda store: lookup_cached(settings, store, typed, offline=offline, refresh=refresh)
+    )
     if cached is not None and not cached.stale:
         return cached
     if offline:
@@ -61,7 +67,7 @@ async def resolve(
     # An outage is remembered too, but only for the registries' failure cool-down
     # (see lookup_cached): an unreachable source must not make a drug unknown for a
     # week, nor be asked again on every search.
-    store.save_drug(drug, typed, resolution.corrected_from)
+    await pool.write(Store.save_drug, drug, typed, resolution.corrected_from)
     return resolution
 
 

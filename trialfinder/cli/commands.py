@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from trialfinder import combined, drug_search, filters, search
+from trialfinder import cache_policy, combined, filters
+from trialfinder.cache_policy import TrialsRequest
 from trialfinder.cli import render
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
@@ -85,24 +86,20 @@ def search_command(
     query = filters.build_query(
         drug, status=status, phase=phase, country=country, condition=condition
     )
-    store = app.open_store()
+    request = TrialsRequest(
+        query,
+        registries=combined.parse_registries(registry),
+        exact=exact,
+        include_mentions=include_mentions,
+        offline=offline,
+        refresh=refresh,
+        limit=limit,
+    )
     progress = ProgressReporter()
     try:
-        found = drug_search.search_drug_blocking(
-            app.settings,
-            store,
-            query,
-            exact=exact,
-            include_mentions=include_mentions,
-            offline=offline,
-            refresh=refresh,
-            limit=limit,
-            progress=progress,
-            registries=combined.parse_registries(registry),
-        )
+        found = cache_policy.answer_blocking(app.settings, request, progress)
     finally:
         progress.close()
-        store.close()
     result = found.result
     for note in found.notes:
         click.echo(note, err=True)
@@ -134,15 +131,12 @@ def drug_command(app: AppContext, name: str, fmt: str, offline: bool, refresh: b
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
     query = filters.build_query(name, status="all")
-    store = app.open_store()
+    request = TrialsRequest(query, offline=offline, refresh=refresh)
     progress = ProgressReporter()
     try:
-        found = drug_search.search_drug_blocking(
-            app.settings, store, query, offline=offline, refresh=refresh, progress=progress
-        )
+        found = cache_policy.answer_blocking(app.settings, request, progress)
     finally:
         progress.close()
-        store.close()
     for note in found.notes:
         click.echo(note, err=True)
     for warning in found.result.warnings:
@@ -163,18 +157,9 @@ def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refre
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
     registry, nct_id = filters.parse_any_trial_id(trial_id)
-    settings = app.settings
-    store = app.open_store()
-    import asyncio
-
-    try:
-        trial, fetched_at, warnings = asyncio.run(
-            search.get_trial(
-                settings, store, nct_id, offline=offline, refresh=refresh, registry=registry
-            )
-        )
-    finally:
-        store.close()
+    trial, fetched_at, warnings = cache_policy.trial_blocking(
+        app.settings, nct_id, registry, offline=offline, refresh=refresh
+    )
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     render.write_trial(trial, fetched_at, fmt, sys.stdout)

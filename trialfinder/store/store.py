@@ -97,6 +97,12 @@ class Store(TrackingMixin):
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- writes -----------------------------------------------------------------
 
     def save_search(self, result: SearchResult, drug: DrugPage | None = None) -> None:

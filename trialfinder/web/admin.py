@@ -109,7 +109,7 @@ async def track(request: web.Request) -> web.Response:
     Params(request, frozenset())
     require_admin(request)
     name = _name(request)
-    added = request.app[SERVICE].store.track(name, "api")
+    added = await request.app[SERVICE].track(name)
     return _json({"name": name, "tracked": True, "changed": bool(added)}, 201 if added else 200)
 
 
@@ -117,7 +117,7 @@ async def untrack(request: web.Request) -> web.Response:
     Params(request, frozenset())
     require_admin(request)
     name = _name(request)
-    if not request.app[SERVICE].store.untrack(name):
+    if not await request.app[SERVICE].untrack(name):
         raise ApiError(404, "not_found", f"{name!r} is not tracked")
     return _json({"name": name, "tracked": False, "changed": True})
 
@@ -125,7 +125,7 @@ async def untrack(request: web.Request) -> web.Response:
 async def tracked(request: web.Request) -> web.Response:
     Params(request, frozenset())
     require_admin(request)
-    return _json({"tracked": [_plain(drug) for drug in request.app[SERVICE].store.tracked()]})
+    return _json({"tracked": [_plain(drug) for drug in await request.app[SERVICE].tracked()]})
 
 
 def _plain(drug) -> dict:

@@ -164,7 +164,7 @@ async def changes(request: web.Request) -> web.Response:
     limit = params.integer("limit", DEFAULT_CHANGES, 1, MAX_CHANGES)
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])
-    found = service.changes(resolution.drug.name, since, limit)
+    found = await service.changes(resolution.drug.name, since, limit)
     data = {
         "drug": resolution.drug.name,
         "since": since.isoformat(),
@@ -178,13 +178,8 @@ async def feed(request: web.Request) -> web.Response:
     Params(request, frozenset())
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])
-    found = service.changes(resolution.drug.name, None, FEED_ENTRIES)
-    trials = {}
-    for change in found:
-        if change.trial_id not in trials:
-            loaded = service.store.load_trial(change.trial_id)
-            if loaded is not None:
-                trials[change.trial_id] = loaded[0]
+    found = await service.changes(resolution.drug.name, None, FEED_ENTRIES)
+    trials = await service.trials_by_id([change.trial_id for change in found])
     self_url = str(request.url.with_query(None))
     page_url = str(request.url.with_path(f"/widget/{resolution.typed}").with_query(None))
     body = build_feed(

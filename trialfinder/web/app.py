@@ -1,8 +1,9 @@
 """The aiohttp application: routes, middlewares, and what lives as long as the app.
 
-One Store per app, opened in a cleanup context on the event loop's thread
-(sqlite3 connections are not shared across threads) and closed after the last
-request; fetches still running at shutdown are cancelled first. Callers may
+One store pool per app (``store.pool``: reads on a few reader threads, writes
+on one writer thread, never SQLite on the event loop), opened in a cleanup
+context and closed after the last request; fetches still running at shutdown
+are cancelled first. Callers may
 add cleanup contexts of their own (``contexts``): the refresh scheduler is one.
 
 One middleware (``pipeline``) puts every request through the same checks and
@@ -13,12 +14,13 @@ is opened when the app starts and written out when it stops.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
 from trialfinder.config import Settings
-from trialfinder.store import Store
+from trialfinder.store.pool import StorePool
 from trialfinder.web import admin, api, ops, pages
 from trialfinder.web.accesslog import flushing, open_access_log
 from trialfinder.web.keys import (
@@ -68,14 +70,15 @@ async def _access_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    store = Store.open(app[SETTINGS].cache.path, lock_wait=app[SETTINGS].cache.lock_wait_seconds)
-    service = TrialService(app[SETTINGS], store, app[METRICS], app[ANSWERS])
+    cache = app[SETTINGS].cache
+    pool = await asyncio.to_thread(StorePool.open, cache.path, lock_wait=cache.lock_wait_seconds)
+    service = TrialService(app[SETTINGS], pool, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     try:
         yield
     finally:
         await service.close()
-        store.close()
+        await asyncio.to_thread(pool.close)
 
 
 def _routes(router: web.UrlDispatcher) -> None:

@@ -1,7 +1,8 @@
 """The web app's door to the core: cache first, one fetch per question, never a wait past bounds.
 
-A question the cache answers fresh is answered on the spot, on the event
-loop's thread, with the same functions the CLI's cache hit uses. Anything else
+A question the cache answers fresh is answered with the same function the
+CLI's cache hit uses (``cache_policy.read_cached``), run on a reader thread of
+the store's pool: no SQLite call ever runs on the event loop. Anything else
 goes through a single flight (``flights``): one fetch per question however many
 ask, each request waiting at most ``fetch_wait_seconds``. When an older answer
 exists it is served, marked stale, rather than a 503, while the fresh one is
@@ -16,15 +17,21 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from trialfinder.combined import cached_everywhere, registries_for
+from trialfinder.cache_policy import (
+    TrialsRequest,
+    answer,
+    read_cached,
+    read_cached_trial,
+    trial_answer,
+)
 from trialfinder.config import Settings
-from trialfinder.drug_search import DrugSearch, expanded, search_drug
-from trialfinder.errors import NothingCachedError
+from trialfinder.drug_search import DrugSearch
 from trialfinder.filters import build_query, clean_text
-from trialfinder.models import ChangeEvent, SearchQuery, SearchResult, Trial
+from trialfinder.models import ChangeEvent, SearchQuery, Trial
 from trialfinder.resolve import Resolution, lookup_cached, resolve
-from trialfinder.search import REGISTRY, find_trials, get_trial, is_fresh, served_stale
-from trialfinder.store import Store
+from trialfinder.search import REGISTRY
+from trialfinder.store import Store, TrackedDrug
+from trialfinder.store.pool import StorePool
 from trialfinder.terms import fold
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo
@@ -38,11 +45,13 @@ STALE_WARNING = "older than the cache TTL; a fresh answer is being fetched"
 
 
 class TrialService:
+    """Cache first, the registries when needed; the store only through its pool."""
+
     def __init__(
-        self, settings: Settings, store: Store, metrics: Metrics, memo: AnswerMemo
+        self, settings: Settings, pool: StorePool, metrics: Metrics, memo: AnswerMemo
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.pool = pool
         self.metrics = metrics
         self.flights = Flights()
         self.memo = memo
@@ -58,37 +67,27 @@ class TrialService:
         self, query: SearchQuery, *, include_mentions: bool = False
     ) -> tuple[DrugSearch, str]:
         """The drug's trials for ``query`` (``query.drug`` as typed), and how it was answered."""
-        settings, store = self.settings, self.store
-        resolution = lookup_cached(settings, store, query.drug)
-        cached = None
-        if resolution is not None:
-            full_query = expanded(query, resolution, settings)
-            registries = registries_for(settings)
-            cached = cached_everywhere(
-                settings, store, full_query, registries, include_mentions=include_mentions
-            )
-            if cached is not None and not resolution.stale:
-                self.metrics.cache.inc(HIT)
-                self._track(resolution)
-                return DrugSearch(resolution, cached), HIT
+        settings, pool = self.settings, self.pool
+        request = TrialsRequest(query, include_mentions=include_mentions)
+        cached = await pool.read(read_cached, settings, request)
+        if cached.complete:
+            self.metrics.cache.inc(HIT)
+            found = cached.search(settings)
+            await self._track(found.resolution)
+            return found, HIT
         key = ("search", query.cache_key(REGISTRY), include_mentions)
         try:
             found = await self._fetch(
-                key,
-                "search",
-                lambda: search_drug(
-                    settings, store, query, include_mentions=include_mentions, resolution=resolution
-                ),
+                key, "search", lambda: answer(pool, settings, request, cached)
             )
         except FetchPending:
-            if resolution is not None and cached is None:
-                cached = _any_cached(settings, store, full_query, registries, include_mentions)
-            if resolution is None or cached is None:
+            stopgap = cached.stopgap(settings, STALE_WARNING)
+            if stopgap is None:
                 raise
             self.metrics.cache.inc(STALE)
-            return DrugSearch(resolution, served_stale(cached, STALE_WARNING)), STALE
+            return stopgap, STALE
         self.metrics.cache.inc(MISS)
-        self._track(found.resolution)
+        await self._track(found.resolution)
         return found, MISS
 
     async def drug_page(self, name: str) -> tuple[DrugSearch, str]:
@@ -98,41 +97,62 @@ class TrialService:
     async def resolution(self, name: str) -> Resolution:
         """What ``name`` means. A cached page will do even if old: it only names the drug."""
         typed = clean_text(name, "drug name")
-        cached = lookup_cached(self.settings, self.store, typed)
+        settings = self.settings
+        cached = await self.pool.read(lambda store: lookup_cached(settings, store, typed))
         if cached is not None:
             return cached
         return await self._fetch(
             ("resolve", fold(typed) or typed.casefold()),
             "resolve",
-            lambda: resolve(self.settings, self.store, typed),
+            lambda: resolve(self.pool, settings, typed),
         )
 
     async def trial(
         self, trial_id: str, registry: str = REGISTRY
     ) -> tuple[tuple[Trial, datetime, list[str]], str]:
         """One trial of ``registry``, whole, and how it was answered."""
-        cached = self.store.load_trial(trial_id)
-        if cached is not None and is_fresh(cached[1], self.settings):
+        cached = await self.pool.read(read_cached_trial, self.settings, trial_id, registry)
+        if cached.usable:
             self.metrics.cache.inc(HIT)
-            return (cached[0], cached[1], []), HIT
+            return (cached.found[0], cached.found[1], []), HIT
         try:
             found = await self._fetch(
                 ("trial", trial_id),
                 "trial",
-                lambda: get_trial(self.settings, self.store, trial_id, registry=registry),
+                lambda: trial_answer(self.pool, self.settings, cached),
             )
         except FetchPending:
-            if cached is None:
+            if cached.found is None:
                 raise
             self.metrics.cache.inc(STALE)
-            return (cached[0], cached[1], [STALE_WARNING]), STALE
+            return (cached.found[0], cached.found[1], [STALE_WARNING]), STALE
         self.metrics.cache.inc(MISS)
         return found, MISS
 
-    def changes(self, drug_name: str, since: datetime | None, limit: int) -> list[ChangeEvent]:
-        return self.store.changes(drug_name, since, limit)
+    async def changes(
+        self, drug_name: str, since: datetime | None, limit: int
+    ) -> list[ChangeEvent]:
+        return await self.pool.read(Store.changes, drug_name, since, limit)
+
+    async def trials_by_id(self, ids: list[str]) -> dict[str, Trial]:
+        """The cached records of ``ids`` (those the cache has)."""
+
+        def load(store: Store) -> dict[str, Trial]:
+            found = {i: store.load_trial(i) for i in dict.fromkeys(ids)}
+            return {i: loaded[0] for i, loaded in found.items() if loaded is not None}
+
+        return await self.pool.read(load)
+
+    async def tracked(self) -> list[TrackedDrug]:
+        return await self.pool.read(Store.tracked)
 
     # -- writes ---------------------------------------------------------------------
+
+    async def track(self, name: str) -> bool:
+        return await self.pool.write(Store.track, name, "api")
+
+    async def untrack(self, name: str) -> bool:
+        return await self.pool.write(Store.untrack, name)
 
     async def refresh(self, name: str) -> DrugSearch:
         """Ask the sources and the registry again for ``name``: its page and open trials.
@@ -140,19 +160,15 @@ class TrialService:
         Waits its turn behind other fetches, however long that takes: only an
         administrator asks for this, and wants to know how it went.
         """
-        settings, store = self.settings, self.store
-        query = build_query(name, status="all")
+        settings, pool = self.settings, self.pool
         async with self.flights.gate:
             try:
-                found = await search_drug(settings, store, query, refresh=True)
-                await find_trials(
-                    settings,
-                    store,
-                    expanded(build_query(name), found.resolution, settings),
-                    refresh=True,
-                    include_mentions=False,
-                    drug=found.resolution.drug,
-                )
+                request = TrialsRequest(build_query(name, status="all"), refresh=True)
+                found = await answer(pool, settings, request)
+                # The open trials too, as the widget asks for them, with the fresh page.
+                ctgov_only = TrialsRequest(build_query(name), registries=[REGISTRY], refresh=True)
+                fresh = await pool.read(read_cached, settings, ctgov_only, found.resolution)
+                await answer(pool, settings, ctgov_only, fresh)
             except Exception:
                 self.metrics.refreshes.inc("api", "error")
                 raise
@@ -161,15 +177,15 @@ class TrialService:
         self.metrics.refreshes.inc("api", "ok")
         return found
 
-    def _track(self, resolution: Resolution) -> None:
+    async def _track(self, resolution: Resolution) -> None:
         """With ``[refresh] track_api_requests``, a known drug asked for here is kept fresh."""
         if not self.settings.refresh.track_api_requests or not resolution.drug.known:
             return
         name = resolution.drug.name
-        if name in self._tracked or not hasattr(self.store, "track"):
+        if name in self._tracked:
             return
         self._tracked.add(name)
-        self.store.track(name, "api")
+        await self.pool.write(Store.track, name, "api")
 
     # -- flights --------------------------------------------------------------------
 
@@ -183,13 +199,3 @@ class TrialService:
 
     async def close(self) -> None:
         await self.flights.close()
-
-
-def _any_cached(settings, store, query, registries, include_mentions) -> SearchResult | None:
-    """Whatever the cache holds for ``query``, however old: a stopgap while a fetch runs."""
-    try:
-        return cached_everywhere(
-            settings, store, query, registries, offline=True, include_mentions=include_mentions
-        )
-    except NothingCachedError:
-        return None

@@ -1,0 +1,368 @@
+"""When the cache answers and when a registry is asked: the one place that decides.
+
+The CLI and the web app both come here, in two steps:
+
+1. ``read_cached(store, settings, request)`` reads what the cache holds for a
+   request and decides, registry by registry, what will do: an answer younger
+   than ``[cache] ttl_hours`` is used as it is; an older one is asked again
+   (and kept, to be served marked stale if the registry then fails); offline,
+   whatever is cached is used; a registry that failed within its cool-down is
+   not asked, its last answer (however old) is used, or it is left out and
+   named. It is a plain function over one ``Store``: the CLI calls it directly
+   (a cache hit runs no event loop and imports no HTTP code); the server runs
+   it on a reader thread (``StorePool.read``).
+2. ``answer(pool, settings, request, cached)`` does what ``read_cached`` could
+   not: resolves the name if its page is missing or old, asks the registries
+   that need asking, all at once, stores each whole answer through the
+   pool's one writer, and merges the lists.
+
+So there is one rule, not a sync and an async copy of it: step 1 is the rule,
+step 2 only carries out what step 1 left open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from trialfinder.combined import combine, registries_for
+from trialfinder.config import Settings
+from trialfinder.drug_search import DrugSearch, expanded
+from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
+from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.registries.base import ProgressCallback
+from trialfinder.resolve import Resolution, literal, lookup_cached, resolve
+from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
+from trialfinder.store import Store
+from trialfinder.store.pool import StorePool
+from trialfinder.store.store import utc_now
+
+
+@dataclass(frozen=True)
+class TrialsRequest:
+    """One question about a drug's trials, as the CLI or the API asks it."""
+
+    query: SearchQuery  # ``drug`` as typed, with the filters
+    registries: list[str] | None = None  # None: [registries] enabled
+    exact: bool = False  # the name as typed: no resolution, no synonyms
+    include_mentions: bool = False
+    offline: bool = False
+    refresh: bool = False
+    limit: int | None = None
+
+    @property
+    def read_limit(self) -> int | None:
+        """One registry's answer may be cut when read; several must be whole to be merged."""
+        names = self.registries
+        return self.limit if names is not None and len(names) == 1 else None
+
+
+@dataclass
+class Cached:
+    """What the cache can say about a request, and what is left to ask."""
+
+    request: TrialsRequest
+    registries: list[str]
+    resolution: Resolution | None  # None: the name has never been resolved
+    query: SearchQuery | None = None  # the request's query for the resolved drug
+    answers: dict[str, SearchResult] = field(default_factory=dict)  # usable as they are
+    to_ask: dict[str, SearchResult | None] = field(default_factory=dict)  # with any old answer
+    left_out: dict[str, str] = field(default_factory=dict)  # resting, nothing cached: why
+
+    @property
+    def complete(self) -> bool:
+        """The cache answers the whole request: nothing to resolve, nothing to ask."""
+        usable = self.resolution is not None and not self.resolution.stale
+        return usable and not self.to_ask and bool(self.answers)
+
+    def search(self, settings: Settings) -> DrugSearch:
+        """The merged answer, from the usable answers alone."""
+        return DrugSearch(self.resolution, self._merge(settings, self.answers, {}))
+
+    def stopgap(self, settings: Settings, warning: str) -> DrugSearch | None:
+        """Everything cached, however old, marked stale: to serve while a fetch runs."""
+        if self.resolution is None:
+            return None
+        old = {n: served_stale(r, warning) for n, r in self.to_ask.items() if r is not None}
+        results = {**self.answers, **old}
+        if not results:
+            return None
+        return DrugSearch(self.resolution, self._merge(settings, results, {}))
+
+    def _merge(self, settings, results: dict[str, SearchResult], errors: dict[str, str]):
+        ordered = {n: results[n] for n in self.registries if n in results}
+        return combine(settings, ordered, {**self.left_out, **errors}, self.request.limit)
+
+
+def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
+    age = (now or utc_now()) - fetched_at
+    return age < timedelta(seconds=settings.cache_ttl_seconds)
+
+
+def served_stale(cached: SearchResult, warning: str) -> SearchResult:
+    """``cached``, marked as older than it should be, with why it is served anyway."""
+    cached.stale = True
+    cached.warnings.append(warning)
+    return cached
+
+
+# -- step 1: what the cache says --------------------------------------------------------
+
+
+def read_cached(
+    store: Store,
+    settings: Settings,
+    request: TrialsRequest,
+    resolution: Resolution | None = None,
+) -> Cached:
+    """What the cache holds for ``request`` and what is left to do (see the module doc).
+
+    ``resolution``, when given (fresh from the sources), is used instead of the cached one.
+    """
+    names = registries_for(settings, request.registries)
+    request = _with_registries(request, names)
+    if resolution is None:
+        if request.exact:
+            resolution = literal(request.query.drug, [], None)
+        else:
+            resolution = lookup_cached(
+                settings,
+                store,
+                request.query.drug,
+                offline=request.offline,
+                refresh=request.refresh,
+            )
+    cached = Cached(request, names, resolution)
+    if resolution is None:
+        cached.to_ask = dict.fromkeys(names)
+        return cached
+    query = cached.query = expanded(request.query, resolution, settings)
+    resting = _resting(store, settings, names, request.refresh)
+    if len(resting) == len(names):
+        resting = {}  # every registry failed lately: ask them all rather than answer nothing
+    for name in names:
+        old = store.load_search(query, name, request.read_limit, request.include_mentions)
+        if name in resting:
+            if old is None:
+                cached.left_out[name] = resting[name]
+            else:
+                cached.answers[name] = served_stale(
+                    old, f"{resting[name]}; showing the cached answer"
+                )
+        elif old is not None and not request.refresh and is_fresh(old.fetched_at, settings):
+            cached.answers[name] = old
+        elif request.offline:
+            if old is None:
+                cached.left_out[name] = (
+                    f"nothing cached for {query.drug!r} in {name} with these options; "
+                    "run without --offline"
+                )
+            else:
+                warning = "offline: showing the cached answer, older than the cache TTL"
+                cached.answers[name] = served_stale(old, warning)
+        else:
+            cached.to_ask[name] = old
+    if request.offline and not cached.answers:
+        raise NothingCachedError(next(iter(cached.left_out.values())))
+    return cached
+
+
+def _with_registries(request: TrialsRequest, names: list[str]) -> TrialsRequest:
+    return request if request.registries == names else replace(request, registries=names)
+
+
+def _resting(
+    store: Store, settings: Settings, registries: list[str], refresh: bool
+) -> dict[str, str]:
+    """Registries that failed within the cool-down, with what to tell the user."""
+    cooldown = timedelta(minutes=settings.registries.failure_cooldown_minutes)
+    if refresh or not cooldown:
+        return {}
+    now = utc_now()
+    resting = {}
+    for name in registries:
+        failure = store.registry_failure(name)
+        if failure is not None and now - failure[1] < cooldown:
+            until = (failure[1] + cooldown).strftime("%H:%M UTC")
+            resting[name] = f"{failure[0]} (not asked again before {until})"
+    return resting
+
+
+# -- step 2: what is left to do ---------------------------------------------------------
+
+
+async def answer(
+    pool: StorePool,
+    settings: Settings,
+    request: TrialsRequest,
+    cached: Cached | None = None,
+    progress: ProgressCallback | None = None,
+) -> DrugSearch:
+    """The answer to ``request``: what the cache could not say is asked and stored."""
+    if cached is None:
+        cached = await pool.read(read_cached, settings, request)
+    if cached.complete:
+        return cached.search(settings)
+    resolution = cached.resolution
+    if resolution is None or resolution.stale:
+        fresh = await resolve(
+            pool, settings, request.query.drug, offline=request.offline, refresh=request.refresh
+        )
+        cached = await pool.read(read_cached, settings, cached.request, fresh)
+        if cached.complete:
+            return cached.search(settings)
+    asked = list(cached.to_ask)
+    outcomes = await asyncio.gather(
+        *(_ask_and_store(pool, settings, cached, name, progress) for name in asked),
+        return_exceptions=True,
+    )
+    results = dict(cached.answers)
+    failures: dict[str, Exception] = {}
+    for name, outcome in zip(asked, outcomes, strict=True):
+        if isinstance(outcome, RegistryError | NothingCachedError):
+            failures[name] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results[name] = outcome
+    await pool.write(_remember_outcomes, asked, outcomes)
+    if not results:
+        if failures:
+            raise next(iter(failures.values()))
+        names, why = ", ".join(cached.left_out), "; ".join(cached.left_out.values())
+        raise RegistryUnavailableError(names, why)
+    errors = {n: str(e) for n, e in failures.items()}
+    return DrugSearch(cached.resolution, cached._merge(settings, results, errors))
+
+
+async def _ask_and_store(
+    pool: StorePool,
+    settings: Settings,
+    cached: Cached,
+    registry: str,
+    progress: ProgressCallback | None,
+) -> SearchResult:
+    """Ask one registry; store its whole answer; fall back to its old answer if it fails."""
+    request, old = cached.request, cached.to_ask[registry]
+    try:
+        result = await ask_registry(settings, cached.query, registry, progress)
+    except RegistryUnavailableError as error:
+        if old is None:
+            raise
+        return served_stale(old, f"{error}; showing the cached answer")
+    drug = cached.resolution.drug
+    await pool.write(Store.save_search, result, drug if drug.known else None)
+    if not request.include_mentions:
+        shown = [t for t in result.trials if not t.mention_only]
+        result.hidden_mentions = len(result.trials) - len(shown)
+        result.trials = shown
+    if request.read_limit is not None:
+        result.trials = result.trials[: request.read_limit]
+    return result
+
+
+def _remember_outcomes(store: Store, names: list[str], outcomes: list) -> None:
+    """Note an outage (a registry that could not answer) and its end, for the cool-down."""
+    now = utc_now()
+    for name, outcome in zip(names, outcomes, strict=True):
+        if isinstance(outcome, RegistryUnavailableError):
+            store.record_registry_outcome(name, now, str(outcome))
+        elif not isinstance(outcome, BaseException) and store.registry_failure(name) is not None:
+            store.record_registry_outcome(name, now, None)
+
+
+# -- one trial --------------------------------------------------------------------------
+
+
+@dataclass
+class CachedTrial:
+    trial_id: str
+    registry: str
+    found: tuple[Trial, datetime] | None
+    usable: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_cached_trial(
+    store: Store,
+    settings: Settings,
+    trial_id: str,
+    registry: str = REGISTRY,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+) -> CachedTrial:
+    """The cached record of one trial, and whether it will do without asking."""
+    found = store.load_trial(trial_id)
+    if found is not None and not refresh and is_fresh(found[1], settings):
+        return CachedTrial(trial_id, registry, found, usable=True)
+    if offline:
+        if found is None:
+            raise NothingCachedError(f"{trial_id} is not in the cache; run without --offline")
+        warning = "offline: the cached record is older than the cache TTL"
+        return CachedTrial(trial_id, registry, found, usable=True, warnings=[warning])
+    return CachedTrial(trial_id, registry, found, usable=False)
+
+
+async def trial_answer(
+    pool: StorePool, settings: Settings, cached: CachedTrial
+) -> tuple[Trial, datetime, list[str]]:
+    """One trial whole: (trial, fetched_at, warnings); asked of its registry if needed."""
+    if cached.usable:
+        return cached.found[0], cached.found[1], cached.warnings
+    try:
+        trial = await fetch_one_trial(settings, cached.registry, cached.trial_id)
+    except RegistryUnavailableError as error:
+        if cached.found is None:
+            raise
+        return cached.found[0], cached.found[1], [f"{error}; showing the cached record"]
+    fetched_at = utc_now()
+    await pool.write(Store.save_trial, trial, fetched_at)
+    return trial, fetched_at, []
+
+
+# -- for synchronous callers ------------------------------------------------------------
+
+
+def answer_blocking(
+    settings: Settings, request: TrialsRequest, progress: ProgressCallback | None = None
+) -> DrugSearch:
+    """``answer`` for the CLI: a cache hit reads one connection and runs no event loop."""
+    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    try:
+        cached = read_cached(store, settings, request)
+    finally:
+        store.close()
+    if cached.complete:
+        return cached.search(settings)
+    pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    try:
+        return asyncio.run(answer(pool, settings, request, cached, progress))
+    finally:
+        pool.close()
+
+
+def trial_blocking(
+    settings: Settings,
+    trial_id: str,
+    registry: str = REGISTRY,
+    *,
+    offline: bool = False,
+    refresh: bool = False,
+) -> tuple[Trial, datetime, list[str]]:
+    """``trial_answer`` for the CLI: a cached record runs no event loop."""
+    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    try:
+        cached = read_cached_trial(
+            store, settings, trial_id, registry, offline=offline, refresh=refresh
+        )
+    finally:
+        store.close()
+    if cached.usable:
+        return cached.found[0], cached.found[1], cached.warnings
+    pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    try:
+        return asyncio.run(trial_answer(pool, settings, cached))
+    finally:
+        pool.close()

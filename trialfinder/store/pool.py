@@ -1,0 +1,97 @@
+"""The store for async code: reads in a thread pool, every write through one writer thread.
+
+An event loop must never wait on SQLite: a write that queues behind another
+process's lock (see ``connection``) would stop every request meanwhile, the
+health check included. So, as datasette does, async code hands the store a
+function: ``await pool.read(fn, ...)`` runs ``fn(store, ...)`` on one of a few
+reader threads, each with its own read-only connection (WAL: readers never
+wait for a writer); ``await pool.write(fn, ...)`` runs it on the one writer
+thread, so this process's writes never contend with each other, and only the
+writer thread ever waits for another process's lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from trialfinder.store.connection import LOCK_WAIT_SECONDS
+from trialfinder.store.store import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+READERS = 4
+
+
+class StorePool:
+    """Async access to the cache at ``path``; open with ``StorePool.open`` and ``close`` after."""
+
+    def __init__(self, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS, readers: int = READERS):
+        self.path = path
+        self.lock_wait = lock_wait
+        self._local = threading.local()
+        self._opened: list[Store] = []
+        self._opened_lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="store-read")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+
+    @classmethod
+    def open(cls, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS, **options) -> StorePool:
+        """Create and migrate the file first (here, once), then serve it from threads."""
+        Store.open(path, lock_wait=lock_wait).close()
+        return cls(path, lock_wait=lock_wait, **options)
+
+    async def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(store, *args, **kwargs)`` on a reader thread, over a read-only connection."""
+        return await self._run(self._readers, True, fn, args, kwargs)
+
+    async def write(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(store, *args, **kwargs)`` on the writer thread; ``fn`` may read too."""
+        return await self._run(self._writer, False, fn, args, kwargs)
+
+    async def _run(self, executor, read_only: bool, fn, args, kwargs):
+        call = functools.partial(self._call, read_only, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    def _call(self, read_only: bool, fn, args, kwargs):
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store.open(self.path, lock_wait=self.lock_wait)
+            if read_only:
+                # A write sent to read() by mistake fails loudly instead of
+                # racing the writer thread for the lock.
+                store.conn.execute("PRAGMA query_only = ON")
+            with self._opened_lock:
+                self._opened.append(store)
+        return fn(store, *args, **kwargs)
+
+    def close(self) -> None:
+        """Wait for running calls, then close every connection."""
+        self._readers.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        with self._opened_lock:
+            for store in self._opened:
+                store.close()
+            self._opened.clear()
+
+
+class InlinePool:
+    """``StorePool``'s interface over one ``Store``, run on the caller's thread.
+
+    For code that owns a connection and runs no server on its loop (the
+    refresher's own process, tests); a server uses ``StorePool``.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        return fn(self.store, *args, **kwargs)
+
+    async def write(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        return fn(self.store, *args, **kwargs)
