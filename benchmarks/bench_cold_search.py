@@ -1,7 +1,8 @@
 """Benchmark: a cold search of a drug with 2,000 matching studies.
 
 What it measures
-    ``trialfinder.search.find_trials`` for ``syntheticumab``, status ``all``,
+    ``trialfinder.cache_policy.answer`` (one registry, the name as typed) for
+    ``syntheticumab``, status ``all``,
     with an empty cache, against a stand-in ClinicalTrials.gov that holds the
     fixture studies plus ``synthetic_studies(2000)`` and adds 50 ms of latency
     to every answer. It reports:
@@ -9,7 +10,7 @@ What it measures
     * every HTTP request the stand-in saw, and how many went to ``/studies``;
     * the response bytes the client received (as the stand-in sent them:
       uncompressed, and whole records, since the stand-in ignores ``fields``);
-    * the wall time of the whole ``find_trials`` call (HTTP, parsing,
+    * the wall time of the whole ``answer`` call (HTTP, parsing,
       sorting, storing), and how much of it the stand-in itself spent
       building its answers, since it runs in a thread of this process;
     * separately, in-process and from the very response bodies received:
@@ -66,12 +67,14 @@ from benchmarks.cli_runs import BenchError  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
+from trialfinder.cache_policy import TrialsRequest, answer  # noqa: E402
 from trialfinder.config import load_settings  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.models import SearchResult  # noqa: E402
 from trialfinder.registries.ctgov.parse import parse_study  # noqa: E402
-from trialfinder.search import REGISTRY, display_order, find_trials  # noqa: E402
+from trialfinder.search import REGISTRY, display_order  # noqa: E402
 from trialfinder.store import Store  # noqa: E402
+from trialfinder.store.pool import InlinePool  # noqa: E402
 from trialfinder.store.store import utc_now  # noqa: E402
 
 DRUG = "syntheticumab"
@@ -193,7 +196,8 @@ def main() -> int:
         store = Store.open(settings.cache.path)
         try:
             start = time.perf_counter()
-            result = asyncio.run(find_trials(settings, store, query))
+            request = TrialsRequest(query, registries=[REGISTRY], exact=True, include_mentions=True)
+            result = asyncio.run(answer(InlinePool(store), settings, request)).result
             wall = time.perf_counter() - start
         finally:
             store.close()
@@ -242,7 +246,7 @@ def main() -> int:
         ("  of which pages (pageSize 1000)", f"{len(page_requests)}", ""),
         ("  of which other (e.g. count) calls", f"{other_requests}", ""),
         ("bytes received (bodies)", f"{received:,} ({received / 2**20:.1f} MiB)", ""),
-        ("wall time, whole find_trials", ms(wall), ""),
+        ("wall time, whole answer()", ms(wall), ""),
         ("  of which stand-in building answers", ms(handler), "(same process, GIL)"),
         ("  of which stand-in latency", ms(args.latency * len(exchanges)), ""),
         ("JSON decode of the pages", ms(decode), ""),

@@ -30,10 +30,10 @@ from tests.standins.ctis import CtisStandin  # noqa: E402
 from tests.standins.isrctn import IsrctnStandin  # noqa: E402
 from tests.standins.nci_cts import API_KEY, NciCtsStandin  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
+from trialfinder.cache_policy import TrialsRequest, answer  # noqa: E402
 from trialfinder.config import load_settings  # noqa: E402
-from trialfinder.drug_search import search_drug  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
-from trialfinder.store import Store  # noqa: E402
+from trialfinder.store.pool import StorePool  # noqa: E402
 
 LATENCY = {"ctgov": 0.2, "ctis": 0.15, "isrctn": 0.3, "nci_cts": 0.1}
 
@@ -48,19 +48,16 @@ def standins() -> dict:
 
 
 async def timed(settings, registries: list[str], folder: Path) -> tuple[float, int]:
-    store = Store.open(folder / f"{'-'.join(registries)}-{time.monotonic_ns()}.sqlite")
+    pool = StorePool.open(folder / f"{'-'.join(registries)}-{time.monotonic_ns()}.sqlite")
     try:
         started = time.perf_counter()
-        found = await search_drug(
-            settings,
-            store,
-            build_query("blinatumomab", status="all"),
-            exact=True,
-            registries=registries,
+        request = TrialsRequest(
+            build_query("blinatumomab", status="all"), registries=registries, exact=True
         )
+        found = await answer(pool, settings, request)
         return time.perf_counter() - started, len(found.result.trials)
     finally:
-        store.close()
+        pool.close()
 
 
 async def main_async(rounds: int) -> None:

@@ -72,11 +72,12 @@ from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
+from trialfinder.cache_policy import TrialsRequest, answer_blocking  # noqa: E402
 from trialfinder.config import Settings, load_settings  # noqa: E402
-from trialfinder.drug_search import search_drug_blocking  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.resolve import Resolution, lookup_cached, resolve  # noqa: E402
 from trialfinder.store import Store  # noqa: E402
+from trialfinder.store.pool import InlinePool  # noqa: E402
 
 UNUSED_CTGOV = "http://127.0.0.1:9/api/v2"  # resolution never asks the registry
 COLD_NAMES = {  # typed -> (the drug it must resolve to, what kind of name it is)
@@ -187,7 +188,7 @@ def cold_once(typed: str, expected: str, latency: float, tmp: Path) -> tuple[flo
         store = Store.open(settings.cache.path)
         try:
             start = time.perf_counter()
-            resolution = asyncio.run(resolve(settings, store, typed))
+            resolution = asyncio.run(resolve(InlinePool(store), settings, typed))
             wall = time.perf_counter() - start
         finally:
             store.close()
@@ -282,7 +283,11 @@ def run_cached(lookups: int, tmp: Path) -> list[tuple[str, str, list[float]]]:
         settings = new_settings(tmp / "cached", UNUSED_CTGOV, standins.base_urls(base))
         store = Store.open(settings.cache.path)
         try:
-            check(asyncio.run(resolve(settings, store, "Blincyto")), "Blincyto", "blinatumomab")
+            check(
+                asyncio.run(resolve(InlinePool(store), settings, "Blincyto")),
+                "Blincyto",
+                "blinatumomab",
+            )
             before = sum(len(s.requests) for s in standins.services)
             rows = []
             for typed, how in CACHED_NAMES.items():
@@ -300,7 +305,7 @@ def run_cached(lookups: int, tmp: Path) -> list[tuple[str, str, list[float]]]:
                 )
 
             def whole() -> None:
-                if not asyncio.run(resolve(settings, store, "blinatumomab")).from_cache:
+                if not asyncio.run(resolve(InlinePool(store), settings, "blinatumomab")).from_cache:
                     raise BenchError("resolve() on a cache hit asked the sources")
 
             print(f"cached: resolve blinatumomab x {lookups} ...", flush=True)
@@ -398,14 +403,14 @@ def time_search_in_process(config: Path, runs: int) -> dict[str, list[float]]:
     samples = {}
     try:
         for label, exact in (("drug sources on", False), ("--exact", True)):
-            print(f"process: search_drug_blocking ({label}) x {runs} in-process ...", flush=True)
+            print(f"process: answer_blocking ({label}) x {runs} in-process ...", flush=True)
 
             def search(exact: bool = exact) -> None:
-                found = search_drug_blocking(settings, store, query, exact=exact)
+                found = answer_blocking(settings, TrialsRequest(query, exact=exact))
                 if not found.result.from_cache:
-                    raise BenchError("search_drug_blocking: not a cache hit")
+                    raise BenchError("answer_blocking: not a cache hit")
 
-            samples[f"search_drug_blocking, {label}"] = time_calls(search, runs)
+            samples[f"answer_blocking, {label}"] = time_calls(search, runs)
     finally:
         store.close()
     return samples
