@@ -7,41 +7,14 @@ subprocess), as another trialfinder or a backup tool would hold it.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
+from tests.lockholder import LockHolder
 from trialfinder.cli import main
+from trialfinder.errors import CacheBusyError
 from trialfinder.store import Store
-from trialfinder.store.connection import CacheBusyError
-
-HOLD = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-conn.execute("INSERT INTO registry_state (registry, checked_at) VALUES ('holder', 'x')")
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
-
-
-class LockHolder:
-    """Another process that takes the write lock, writes a row, and commits after ``seconds``."""
-
-    def __init__(self, path: Path, seconds: float) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(path), str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout.readline().strip() == "held"
-
-    def wait(self) -> int:
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture

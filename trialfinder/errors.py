@@ -28,6 +28,13 @@ class NothingCachedError(TrialfinderError):
     """Offline, and the cache has no answer for the question."""
 
 
+class CacheBusyError(TrialfinderError):
+    """Another process held the cache's write lock for longer than we may wait.
+
+    Nothing was written; trying again later helps (exit code 3, HTTP 503).
+    """
+
+
 class RegistryError(TrialfinderError):
     """A registry could not give a usable answer.
 

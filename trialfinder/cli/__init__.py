@@ -1,8 +1,9 @@
-"""The command line: a thin layer of options and output over ``trialfinder.search``.
+"""The command line: a thin layer of options and output over ``trialfinder.cache_policy``.
 
 ``main`` maps every expected failure to a message and an exit code:
 0 ok, 1 anything else, 2 bad input, 3 registry unreachable and nothing
-cached. A traceback is shown only with ``TRIALFINDER_DEBUG=1``.
+cached, or the cache locked by another process for too long. A traceback
+is shown only with ``TRIALFINDER_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import click
 
 from trialfinder.errors import (
     BadInputError,
+    CacheBusyError,
     ConfigError,
     NothingCachedError,
     RegistryRejectedError,
@@ -27,7 +29,7 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 def exit_code_for(error: TrialfinderError) -> int:
     if isinstance(error, BadInputError | ConfigError | RegistryRejectedError):
         return EXIT_BAD_INPUT
-    if isinstance(error, RegistryUnavailableError | NothingCachedError):
+    if isinstance(error, RegistryUnavailableError | NothingCachedError | CacheBusyError):
         return EXIT_UNAVAILABLE
     return EXIT_ERROR
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from trialfinder.errors import TrialfinderError
+from trialfinder.errors import CacheBusyError, TrialfinderError
 
 # One attempt at the write lock waits this long inside SQLite ...
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -30,10 +30,6 @@ LOCK_WAIT_SECONDS = 120.0
 
 class CacheUnusableError(TrialfinderError):
     """The cache file exists but is not a database trialfinder can use."""
-
-
-class CacheBusyError(TrialfinderError):
-    """Another process held the cache's write lock for longer than we may wait."""
 
 
 def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:

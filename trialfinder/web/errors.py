@@ -17,6 +17,7 @@ from aiohttp import web
 
 from trialfinder.errors import (
     BadInputError,
+    CacheBusyError,
     NotFoundError,
     NothingCachedError,
     RegistryRejectedError,
@@ -29,6 +30,7 @@ log = logging.getLogger("trialfinder.web")
 
 # How long a client should wait before asking again when the registry failed.
 REGISTRY_RETRY_AFTER_SECONDS = 60
+CACHE_BUSY_RETRY_AFTER_SECONDS = 10
 NO_STORE = "no-store"
 
 
@@ -76,6 +78,13 @@ def api_error_for(error: TrialfinderError) -> ApiError:
             "registry_unavailable",
             f"{error} (and nothing is cached for this question)",
             headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
+        )
+    if isinstance(error, CacheBusyError):
+        return ApiError(
+            503,
+            "cache_busy",
+            "the cache is busy with a long write elsewhere; nothing was lost, ask again shortly",
+            headers=retry_after(CACHE_BUSY_RETRY_AFTER_SECONDS),
         )
     if isinstance(error, NothingCachedError):
         return ApiError(
