@@ -23,7 +23,7 @@ from trialfinder.errors import (
     RegistryUnavailableError,
     TrialfinderError,
 )
-from trialfinder.resolve import UnknownDrugError
+from trialfinder.resolution import UnknownDrugError
 
 log = logging.getLogger("trialfinder.web")
 
