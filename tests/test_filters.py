@@ -89,3 +89,17 @@ def test_same_question_same_cache_key():
     b = build_query("blinatumomab", status="COMPLETED, RECRUITING", phase="phase2,phase3")
     assert a.cache_key("ctgov") == b.cache_key("ctgov")
     assert a.cache_key("ctgov") != build_query("blinatumomab").cache_key("ctgov")
+
+
+def test_a_bad_filter_names_its_field_for_each_door_to_call_as_it_will():
+    with pytest.raises(BadInputError) as refused:
+        build_query("blinatumomab", country="x" * 201)
+    error = refused.value
+    assert (error.field, str(error)) == (
+        "country",
+        "country is 201 characters long; the limit is 200",
+    )
+    assert error.named("--country") == "--country is 201 characters long; the limit is 200"
+    with pytest.raises(BadInputError) as refused:
+        build_query("")
+    assert refused.value.field is None and refused.value.named("--drug") == "drug name is empty"

@@ -30,19 +30,28 @@ _PHASE_ALIASES = {
 }
 
 
-def clean_text(value: str | None, what: str, *, required: bool = True) -> str | None:
-    """Strip and check free text: not blank, not too long, no control characters."""
+def clean_text(
+    value: str | None, what: str = "", *, field: str | None = None, required: bool = True
+) -> str | None:
+    """Strip and check free text: not blank, not too long, no control characters.
+
+    ``what`` describes the text in words ("drug name"); ``field`` instead names
+    an input the user filled in by name (``country``), carried by the error so
+    that each door can call it as its user knows it.
+    """
+
+    def refused(problem: str) -> BadInputError:
+        return BadInputError(problem, field=field) if field else BadInputError(f"{what} {problem}")
+
     text = unicodedata.normalize("NFC", value or "").strip()
     if not text:
         if required:
-            raise BadInputError(f"{what} is empty")
+            raise refused("is empty")
         return None
     if len(text) > MAX_NAME_LENGTH:
-        raise BadInputError(
-            f"{what} is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}"
-        )
+        raise refused(f"is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text):
-        raise BadInputError(f"{what} contains control characters")
+        raise refused("contains control characters")
     return " ".join(text.split())
 
 
@@ -53,7 +62,7 @@ def parse_status(option: str | None) -> str:
         return text.casefold()
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise BadInputError("--status is empty")
+        raise BadInputError("is empty", field="status")
     canonical = sorted({re.sub(r"[\s-]+", "_", p).upper() for p in parts})
     joined = ",".join(canonical)
     statuses_for(joined)  # raises BadInputError naming the unknown ones
@@ -112,8 +121,8 @@ def build_query(
         drug=clean_text(drug, "drug name"),
         status=parse_status(status),
         phases=parse_phases(phase),
-        country=clean_text(country, "--country", required=False),
-        condition=clean_text(condition, "--condition", required=False),
+        country=clean_text(country, field="country", required=False),
+        condition=clean_text(condition, field="condition", required=False),
     )
 
 
