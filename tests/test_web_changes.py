@@ -67,6 +67,38 @@ async def test_changes_since(client):
     assert len(data["changes"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("since", "count"),
+    [
+        ("1w", 1),
+        ("2w", 2),
+        ("3w", 3),
+        ("400h", 2),
+        ("20000m", 2),
+        ("{day}", 2),
+        ("{day}T00:00Z", 2),
+    ],
+)
+async def test_changes_since_takes_the_forms_the_cli_takes(client, since, count):
+    now = utc_now()
+    for days in (5, 12, 20):
+        record(client, f"NCT0{days:07d}", "new_trial", now - timedelta(days=days))
+    day = (now - timedelta(days=15)).date().isoformat()
+    response = await client.get(f"/api/v1/drugs/blinatumomab/changes?since={since.format(day=day)}")
+    data = await response.json()
+    assert response.status == 200 and len(data["changes"]) == count
+
+
+async def test_a_bad_since_is_a_400_naming_the_forms(client):
+    response = await client.get("/api/v1/drugs/blinatumomab/changes?since=last-tuesday")
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "code": "bad_input",
+        "message": "since must be a span back such as 7d, 2w, 12h or 30m, or an ISO date or "
+        "date-time (2026-11-01, 2026-11-01T09:00Z); not 'last-tuesday'",
+    }
+
+
 async def test_changes_of_a_drug_with_none(client):
     response = await client.get("/api/v1/drugs/pembrolizumab/changes")
     data = await response.json()

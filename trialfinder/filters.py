@@ -126,20 +126,28 @@ def build_query(
     )
 
 
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+SINCE_FORMS = "a span back such as 7d, 2w, 12h or 30m, or an ISO date or date-time"
+MAX_LOOKBACK = timedelta(days=3660)  # about ten years: further back is the same question
+_SPAN = re.compile(r"^(\d{1,5})\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(value: str, now: datetime) -> datetime:
-    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date or date-time."""
-    text = (value or "").strip().lower()
-    match = _DURATION.match(text)
+    """A moment to look back to: ``7d``, ``2w``, ``12h``, ``30m`` before ``now``, or
+    an ISO date or date-time (UTC unless it names a zone), never more than
+    ``MAX_LOOKBACK`` ago. The CLI's ``changes --since`` and the API's ``?since=``.
+    """
+    text = (value or "").strip()
+    match = _SPAN.match(text.lower())
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return now - min(span, MAX_LOOKBACK)
     try:
-        when = datetime.fromisoformat(text.upper() if "t" in text else text)
+        when = datetime.fromisoformat(text.upper())  # 2026-11-01t09:00z as well
     except ValueError:
         raise BadInputError(
-            f"--since {value!r}: use a duration such as 7d, 24h or 30m, or a date (2026-11-01)"
+            f"must be {SINCE_FORMS} (2026-11-01, 2026-11-01T09:00Z); not {value!r}",
+            field="since",
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(when, now - MAX_LOOKBACK)

@@ -15,10 +15,11 @@ from datetime import timedelta
 from aiohttp import web
 
 from trialfinder.combined import parse_registries
-from trialfinder.filters import build_query, parse_any_trial_id
+from trialfinder.filters import build_query, parse_any_trial_id, parse_since
 from trialfinder.models import SearchResult
 from trialfinder.registries import LABELS
 from trialfinder.search import REGISTRY_CLIENTS
+from trialfinder.store.store import utc_now
 from trialfinder.views import drug_page_json, search_json, trial_json
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
@@ -31,7 +32,7 @@ from trialfinder.web.httpcache import (
 )
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.memo import MEMOISE
-from trialfinder.web.params import Params, bad, decode_cursor, encode_cursor, parse_since
+from trialfinder.web.params import Params, bad, decode_cursor, encode_cursor
 from trialfinder.web.service import STALE
 
 DEFAULT_LIMIT = 20
@@ -160,7 +161,8 @@ async def trial(request: web.Request) -> web.Response:
 
 async def changes(request: web.Request) -> web.Response:
     params = Params(request, frozenset({"since", "limit"}))
-    since = parse_since(params.text("since"), DEFAULT_SINCE)
+    typed_since, now = params.text("since"), utc_now()
+    since = now - DEFAULT_SINCE if typed_since is None else parse_since(typed_since, now)
     limit = params.integer("limit", DEFAULT_CHANGES, 1, MAX_CHANGES)
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])

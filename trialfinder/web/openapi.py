@@ -431,7 +431,7 @@ def build_spec() -> dict[str, Any]:
                     "query",
                     TEXT,
                     "An ISO date or date-time (UTC unless a zone is given), or a span back "
-                    "such as 7d, 24h or 90m. Default 30d.",
+                    "such as 7d, 2w, 24h or 90m (at most about ten years). Default 30d.",
                 ),
                 _param(
                     "limit",
