@@ -15,8 +15,8 @@ import pytest
 from trialfinder.models import Site, StatusCategory, Trial
 from trialfinder.views import age_label
 from trialfinder.web.openapi import build_spec
-from trialfinder.web.pages import render
 from trialfinder.web.present import card, phase_label, status_label
+from trialfinder.web.rendering import render
 from trialfinder.web.static import STATIC, WIDGET_JS_LIMIT, widget_script
 
 HOSTILE_TITLE = "Blinatumomab <img src=x onerror=alert(1)>"

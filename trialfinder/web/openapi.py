@@ -15,9 +15,10 @@ from pydantic.json_schema import models_json_schema
 from trialfinder import __version__
 from trialfinder.filters import MAX_NAME_LENGTH
 from trialfinder.models import Alias, ChangeType, DrugPage, Label, SearchQuery, Trial
-from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES, MAX_LIMIT
+from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES
 from trialfinder.web.geo import MAX_RADIUS_KM
 from trialfinder.web.params import MAX_VALUE_CHARS
+from trialfinder.web.trialfilters import MAX_LIMIT
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
