@@ -62,8 +62,13 @@ async def test_widget_page_options(client):
 async def test_widget_page_errors_are_pages(client):
     _, text = await page(client, "/widget/bevaciz", status=404)
     assert "Did you mean: bevacizumab?" in text
-    _, text = await page(client, "/widget/blinatumomab?theme=purple", status=400)
+    response, text = await page(client, "/widget/blinatumomab?theme=purple", status=400)
     assert "theme must be one of" in text
+    assert response.headers["Cache-Control"] == "no-store"
+    csp = response.headers["Content-Security-Policy"]
+    assert csp.endswith("frame-ancestors https://drugs.example 'self'")
+    _, text = await page(client, "/widget/blinatumomab?country=" + "x" * 250, status=400)
+    assert "country is 250 characters long" in text and "--country" not in text
 
 
 async def test_a_hostile_drug_name_stays_text(client):
