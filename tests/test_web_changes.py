@@ -143,6 +143,24 @@ async def test_atom_feed_is_valid_and_escaped(client):
     ]
 
 
+async def test_the_feed_reads_its_trials_in_one_query(client):
+    now = utc_now()
+    for hours, trial_id in enumerate(["NCT03914625", "NCT06144268", "NCT03914625", "NCT09999999"]):
+        record(client, trial_id, "new_trial", now - timedelta(hours=hours + 1), detail=str(hours))
+    statements = []
+    client.server.app[SERVICE].store.conn.set_trace_callback(statements.append)
+    response = await client.get("/api/v1/drugs/blinatumomab/feed.atom")
+    client.server.app[SERVICE].store.conn.set_trace_callback(None)
+    assert response.status == 200
+    entries = ET.fromstring(await response.read()).findall(f"{ATOM}entry")
+    titles = [entry.find(f"{ATOM}title").text for entry in entries]
+    assert len(titles) == 4
+    assert titles[0].startswith("NCT03914625 ") and len(titles[0]) > len("NCT03914625 — new trial")
+    assert titles[3].startswith("NCT09999999")  # not cached: an entry all the same
+    reads = [sql for sql in statements if "FROM trials" in sql]
+    assert len(reads) == 1 and "WHERE id IN" in reads[0]
+
+
 async def test_an_empty_feed_is_still_a_feed(client):
     feed = ET.fromstring(await (await client.get("/api/v1/drugs/blinatumomab/feed.atom")).read())
     assert feed.findall(f"{ATOM}entry") == [] and feed.find(f"{ATOM}updated").text

@@ -113,12 +113,8 @@ async def feed(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])
     found = service.changes(resolution.drug.name, None, FEED_ENTRIES)
-    trials = {}
-    for change in found:
-        if change.trial_id not in trials:
-            loaded = service.store.load_trial(change.trial_id)
-            if loaded is not None:
-                trials[change.trial_id] = loaded[0]
+    loaded = service.store.load_trials(change.trial_id for change in found)
+    trials = {trial_id: trial for trial_id, (trial, _) in loaded.items()}
     self_url = str(request.url.with_query(None))
     page_url = str(request.url.with_path(f"/widget/{resolution.typed}").with_query(None))
     body = build_feed(
