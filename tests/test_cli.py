@@ -143,6 +143,21 @@ def test_bad_input_exits_2_with_a_message(run, args, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--country", "x" * 290, "--country is 290 characters long; the limit is 200"),
+        ("--condition", "leuk\x07aemia", "--condition contains control characters"),
+        ("--status", ",", "--status is empty"),
+        ("--registry", ",", "--registry is empty"),
+    ],
+)
+def test_a_bad_filter_is_named_as_its_option(run, option, value, message):
+    code, _, err = run("search", "blinatumomab", option, value)
+    assert code == 2
+    assert err.strip() == f"trialfinder: {message}"
+
+
 def test_odd_but_valid_names_are_searched_safely(run, ctgov_standin):
     for name in ["O'Brien's \"drug\" (x) [y]", "ベバシズマブ", "x'); DROP TABLE trials;--"]:
         code, _, err = run("search", name)

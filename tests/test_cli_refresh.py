@@ -86,9 +86,20 @@ def test_refresh_of_an_untracked_name_is_refused(run):
     assert code == 2 and "not tracked: nothingumab" in err
 
 
-def test_bad_since(run):
-    code, _, err = run("changes", "--since", "last tuesday")
-    assert code == 2 and "--since" in err
+@pytest.mark.parametrize(
+    "since",
+    ["7d", "2w", "12h", "30m", "99999w", "2026-11-01", "2026-11-01T09:00Z", "2026-11-01t09:00"],
+)
+def test_since_takes_the_forms_the_api_takes(run, since):
+    code, out, err = run("changes", "--since", since, "--format", "json")
+    assert (code, json.loads(out)) == (0, []), err
+
+
+@pytest.mark.parametrize("since", ["last tuesday", "2 weeks", "7y", "9999999999d", ""])
+def test_bad_since(run, since):
+    code, _, err = run("changes", "--since", since)
+    assert code == 2 and err.startswith("trialfinder: --since must be a span back such as 7d")
+    assert "Traceback" not in err
 
 
 def test_status(run, ctgov_standin):

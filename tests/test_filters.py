@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from trialfinder.errors import BadInputError
-from trialfinder.filters import build_query, parse_phases, parse_status, parse_trial_id
+from trialfinder.filters import (
+    MAX_LOOKBACK,
+    build_query,
+    parse_phases,
+    parse_since,
+    parse_status,
+    parse_trial_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +98,50 @@ def test_same_question_same_cache_key():
     b = build_query("blinatumomab", status="COMPLETED, RECRUITING", phase="phase2,phase3")
     assert a.cache_key("ctgov") == b.cache_key("ctgov")
     assert a.cache_key("ctgov") != build_query("blinatumomab").cache_key("ctgov")
+
+
+def test_a_bad_filter_names_its_field_for_each_door_to_call_as_it_will():
+    with pytest.raises(BadInputError) as refused:
+        build_query("blinatumomab", country="x" * 201)
+    error = refused.value
+    assert (error.field, str(error)) == (
+        "country",
+        "country is 201 characters long; the limit is 200",
+    )
+    assert error.named("--country") == "--country is 201 characters long; the limit is 200"
+    with pytest.raises(BadInputError) as refused:
+        build_query("")
+    assert refused.value.field is None and refused.value.named("--drug") == "drug name is empty"
+
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("typed", "when"),
+    [
+        ("7d", NOW - timedelta(days=7)),
+        ("2w", NOW - timedelta(weeks=2)),
+        (" 2 W ", NOW - timedelta(weeks=2)),
+        ("12h", NOW - timedelta(hours=12)),
+        ("30m", NOW - timedelta(minutes=30)),
+        ("99999w", NOW - MAX_LOOKBACK),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T09:30", datetime(2026, 11, 1, 9, 30, tzinfo=UTC)),
+        ("2026-11-01t09:30z", datetime(2026, 11, 1, 9, 30, tzinfo=UTC)),
+        (
+            "2026-11-01T09:30+02:00",
+            datetime(2026, 11, 1, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+        ),
+        ("1900-01-01", NOW - MAX_LOOKBACK),
+    ],
+)
+def test_since_spans_and_dates(typed, when):
+    assert parse_since(typed, NOW) == when
+
+
+@pytest.mark.parametrize("typed", ["", "last tuesday", "7y", "-7d", "2026-13-01", "123456d"])
+def test_since_refuses_what_it_cannot_read(typed):
+    with pytest.raises(BadInputError, match="must be a span back") as refused:
+        parse_since(typed, NOW)
+    assert refused.value.field == "since"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -10,11 +14,13 @@ from tests.conftest import write_config
 from tests.standins.drugs import DrugStandins
 from trialfinder.config import load_settings
 from trialfinder.models import AliasType
-from trialfinder.resolve import UnknownDrugError, lookup_cached, resolve
+from trialfinder.resolution import UnknownDrugError
+from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.store import Store
 from trialfinder.store.pool import InlinePool
 
 UNUSED_CTGOV = "http://127.0.0.1:9/api/v2"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -80,6 +86,36 @@ async def test_a_cached_page_answers_every_alias_without_requests(env, standins)
         resolution = await resolve(InlinePool(store), settings, typed)
         assert resolution.from_cache and resolution.drug.name == "blinatumomab"
     assert requests_per_source(standins) == before
+
+
+CACHE_HIT_IMPORTS = """
+import asyncio, sys
+from trialfinder.config import load_settings
+from trialfinder.resolve import resolve
+from trialfinder.store.pool import StorePool
+
+settings = load_settings(sys.argv[1])
+pool = StorePool.open(settings.cache.path)
+resolution = asyncio.run(resolve(pool, settings, "Blincyto"))
+pool.close()
+assert resolution.from_cache, resolution
+print(sorted(m for m in ("aiohttp", "trialfinder.resolve_online") if m in sys.modules))
+"""
+
+
+async def test_a_cache_hit_imports_no_http_code(env, tmp_path):
+    settings, store = env
+    await resolve(InlinePool(store), settings, "blinatumomab")
+    done = subprocess.run(
+        [sys.executable, "-c", CACHE_HIT_IMPORTS, str(tmp_path / "config.toml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 async def test_a_misspelling_is_answered_for_the_closest_drug(env):

@@ -65,6 +65,21 @@ def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
     again.close()
 
 
+def test_load_trials_reads_many_in_one_query_per_chunk(store):
+    trials = fixture_trials()
+    for trial in trials:
+        store.save_trial(trial, WHEN)
+    statements = []
+    store.conn.set_trace_callback(statements.append)
+    wanted = [f"NCT9{n:07d}" for n in range(1200)] + [t.id for t in trials] * 2  # 3 chunks
+    found = store.load_trials(wanted)
+    store.conn.set_trace_callback(None)
+    assert found == {t.id: store.load_trial(t.id) for t in trials}
+    assert found[trials[0].id][0].title == trials[0].title and found[trials[0].id][1] == WHEN
+    assert sum("FROM trials WHERE id IN" in sql for sql in statements) == 3
+    assert store.load_trials([]) == {} and store.load_trials(["NCT00000000"]) == {}
+
+
 def test_a_newer_schema_is_refused_not_guessed_at(tmp_path):
     path = tmp_path / "future.sqlite"
     conn = sqlite3.connect(path)

@@ -214,6 +214,20 @@ async def test_bad_parameters_are_400_naming_the_problem(client, path, words):
     assert words in error["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("country=" + "x" * 290, "country is 290 characters long; the limit is 200"),
+        ("condition=%07", "condition contains control characters"),
+        ("status=,", "status is empty"),
+        ("registry=,", "registry is empty"),
+    ],
+)
+async def test_a_bad_filter_is_named_as_its_parameter(client, query, message):
+    _, error = await get_json(client, f"{TRIALS}?{query}", status=400)
+    assert error["error"] == {"code": "bad_input", "message": message}  # not "--country"
+
+
 async def test_errors_are_json_never_a_stack_trace(client, monkeypatch):
     _, error = await get_json(client, "/api/v1/nothing-here", status=404)
     assert error == {

@@ -71,6 +71,38 @@ async def test_changes_since(client):
     assert len(data["changes"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("since", "count"),
+    [
+        ("1w", 1),
+        ("2w", 2),
+        ("3w", 3),
+        ("400h", 2),
+        ("20000m", 2),
+        ("{day}", 2),
+        ("{day}T00:00Z", 2),
+    ],
+)
+async def test_changes_since_takes_the_forms_the_cli_takes(client, since, count):
+    now = utc_now()
+    for days in (5, 12, 20):
+        record(client, f"NCT0{days:07d}", "new_trial", now - timedelta(days=days))
+    day = (now - timedelta(days=15)).date().isoformat()
+    response = await client.get(f"/api/v1/drugs/blinatumomab/changes?since={since.format(day=day)}")
+    data = await response.json()
+    assert response.status == 200 and len(data["changes"]) == count
+
+
+async def test_a_bad_since_is_a_400_naming_the_forms(client):
+    response = await client.get("/api/v1/drugs/blinatumomab/changes?since=last-tuesday")
+    assert response.status == 400
+    assert (await response.json())["error"] == {
+        "code": "bad_input",
+        "message": "since must be a span back such as 7d, 2w, 12h or 30m, or an ISO date or "
+        "date-time (2026-11-01, 2026-11-01T09:00Z); not 'last-tuesday'",
+    }
+
+
 async def test_changes_of_a_drug_with_none(client):
     response = await client.get("/api/v1/drugs/pembrolizumab/changes")
     data = await response.json()
@@ -113,6 +145,33 @@ async def test_atom_feed_is_valid_and_escaped(client):
     assert [e.find(f"{ATOM}id").text for e in again.findall(f"{ATOM}entry")] == [
         e.find(f"{ATOM}id").text for e in entries
     ]
+
+
+async def test_the_feed_reads_its_trials_in_one_query(client, monkeypatch):
+    now = utc_now()
+    for hours, trial_id in enumerate(["NCT03914625", "NCT06144268", "NCT03914625", "NCT09999999"]):
+        record(client, trial_id, "new_trial", now - timedelta(hours=hours + 1), detail=str(hours))
+    statements = []
+    load_trials = Store.load_trials
+
+    def traced(store, ids):
+        store.conn.set_trace_callback(statements.append)
+        try:
+            return load_trials(store, ids)
+        finally:
+            store.conn.set_trace_callback(None)
+
+    monkeypatch.setattr(Store, "load_trials", traced)
+    monkeypatch.setattr(Store, "load_trial", lambda *_: pytest.fail("one trial at a time"))
+    response = await client.get("/api/v1/drugs/blinatumomab/feed.atom")
+    assert response.status == 200
+    entries = ET.fromstring(await response.read()).findall(f"{ATOM}entry")
+    titles = [entry.find(f"{ATOM}title").text for entry in entries]
+    assert len(titles) == 4
+    assert titles[0].startswith("NCT03914625 ") and len(titles[0]) > len("NCT03914625 — new trial")
+    assert titles[3].startswith("NCT09999999")  # not cached: an entry all the same
+    reads = [sql for sql in statements if "FROM trials" in sql]
+    assert len(reads) == 1 and "WHERE id IN" in reads[0]  # and no other read of trials
 
 
 async def test_an_empty_feed_is_still_a_feed(client):

@@ -15,8 +15,8 @@ import pytest
 from trialfinder.models import Site, StatusCategory, Trial
 from trialfinder.views import age_label
 from trialfinder.web.openapi import build_spec
-from trialfinder.web.pages import render
 from trialfinder.web.present import card, phase_label, status_label
+from trialfinder.web.rendering import render
 from trialfinder.web.static import STATIC, WIDGET_JS_LIMIT, widget_script
 
 HOSTILE_TITLE = "Blinatumomab <img src=x onerror=alert(1)>"
@@ -62,8 +62,13 @@ async def test_widget_page_options(client):
 async def test_widget_page_errors_are_pages(client):
     _, text = await page(client, "/widget/bevaciz", status=404)
     assert "Did you mean: bevacizumab?" in text
-    _, text = await page(client, "/widget/blinatumomab?theme=purple", status=400)
+    response, text = await page(client, "/widget/blinatumomab?theme=purple", status=400)
     assert "theme must be one of" in text
+    assert response.headers["Cache-Control"] == "no-store"
+    csp = response.headers["Content-Security-Policy"]
+    assert csp.endswith("frame-ancestors https://drugs.example 'self'")
+    _, text = await page(client, "/widget/blinatumomab?country=" + "x" * 250, status=400)
+    assert "country is 250 characters long" in text and "--country" not in text
 
 
 async def test_a_hostile_drug_name_stays_text(client):

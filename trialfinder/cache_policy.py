@@ -32,7 +32,8 @@ from trialfinder.drug_search import DrugSearch, expanded
 from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.registries.base import ProgressCallback
-from trialfinder.resolve import Resolution, literal, lookup_cached, resolve
+from trialfinder.resolution import Resolution, literal
+from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
 from trialfinder.store import Store
 from trialfinder.store.pool import StorePool

@@ -46,7 +46,7 @@ def parse_registries(option: str | None) -> list[str] | None:
         return None
     names = [n.strip().lower() for n in option.split(",") if n.strip()]
     if not names:
-        raise BadInputError("--registry is empty")
+        raise BadInputError("is empty", field="registry")
     return names
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from trialfinder.config import Settings
 from trialfinder.models import SearchQuery, SearchResult, Trial
-from trialfinder.resolve import Resolution
+from trialfinder.resolution import Resolution
 from trialfinder.terms import query_terms
 
 

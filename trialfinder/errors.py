@@ -17,7 +17,23 @@ class ConfigError(TrialfinderError):
 
 
 class BadInputError(TrialfinderError):
-    """Something the user typed cannot be used (exit code 2, HTTP 400)."""
+    """Something the user typed cannot be used (exit code 2, HTTP 400).
+
+    When one named input is at fault, ``field`` names it as the core calls it
+    (``country``, ``since``) and ``problem`` says what is wrong with it, and the
+    message is the two together: "country is 290 characters long; ...". Each
+    door can then name the input its own way (``named``): the API's parameters
+    are called as the fields are, the CLI says ``--country``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field} {message}" if field else message)
+        self.field = field
+        self.problem = message
+
+    def named(self, name: str) -> str:
+        """The message with the input called ``name`` (the whole message if none is at fault)."""
+        return f"{name} {self.problem}" if self.field else str(self)
 
 
 class NotFoundError(TrialfinderError):

@@ -30,19 +30,28 @@ _PHASE_ALIASES = {
 }
 
 
-def clean_text(value: str | None, what: str, *, required: bool = True) -> str | None:
-    """Strip and check free text: not blank, not too long, no control characters."""
+def clean_text(
+    value: str | None, what: str = "", *, field: str | None = None, required: bool = True
+) -> str | None:
+    """Strip and check free text: not blank, not too long, no control characters.
+
+    ``what`` describes the text in words ("drug name"); ``field`` instead names
+    an input the user filled in by name (``country``), carried by the error so
+    that each door can call it as its user knows it.
+    """
+
+    def refused(problem: str) -> BadInputError:
+        return BadInputError(problem, field=field) if field else BadInputError(f"{what} {problem}")
+
     text = unicodedata.normalize("NFC", value or "").strip()
     if not text:
         if required:
-            raise BadInputError(f"{what} is empty")
+            raise refused("is empty")
         return None
     if len(text) > MAX_NAME_LENGTH:
-        raise BadInputError(
-            f"{what} is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}"
-        )
+        raise refused(f"is {len(text)} characters long; the limit is {MAX_NAME_LENGTH}")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text):
-        raise BadInputError(f"{what} contains control characters")
+        raise refused("contains control characters")
     return " ".join(text.split())
 
 
@@ -53,7 +62,7 @@ def parse_status(option: str | None) -> str:
         return text.casefold()
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise BadInputError("--status is empty")
+        raise BadInputError("is empty", field="status")
     canonical = sorted({re.sub(r"[\s-]+", "_", p).upper() for p in parts})
     joined = ",".join(canonical)
     statuses_for(joined)  # raises BadInputError naming the unknown ones
@@ -112,25 +121,33 @@ def build_query(
         drug=clean_text(drug, "drug name"),
         status=parse_status(status),
         phases=parse_phases(phase),
-        country=clean_text(country, "--country", required=False),
-        condition=clean_text(condition, "--condition", required=False),
+        country=clean_text(country, field="country", required=False),
+        condition=clean_text(condition, field="condition", required=False),
     )
 
 
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+SINCE_FORMS = "a span back such as 7d, 2w, 12h or 30m, or an ISO date or date-time"
+MAX_LOOKBACK = timedelta(days=3660)  # about ten years: further back is the same question
+_SPAN = re.compile(r"^(\d{1,5})\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(value: str, now: datetime) -> datetime:
-    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date or date-time."""
-    text = (value or "").strip().lower()
-    match = _DURATION.match(text)
+    """A moment to look back to: ``7d``, ``2w``, ``12h``, ``30m`` before ``now``, or
+    an ISO date or date-time (UTC unless it names a zone), never more than
+    ``MAX_LOOKBACK`` ago. The CLI's ``changes --since`` and the API's ``?since=``.
+    """
+    text = (value or "").strip()
+    match = _SPAN.match(text.lower())
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return now - min(span, MAX_LOOKBACK)
     try:
-        when = datetime.fromisoformat(text.upper() if "t" in text else text)
+        when = datetime.fromisoformat(text.upper())  # 2026-11-01t09:00z as well
     except ValueError:
         raise BadInputError(
-            f"--since {value!r}: use a duration such as 7d, 24h or 30m, or a date (2026-11-01)"
+            f"must be {SINCE_FORMS} (2026-11-01, 2026-11-01T09:00Z); not {value!r}",
+            field="since",
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(when, now - MAX_LOOKBACK)

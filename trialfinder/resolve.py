@@ -9,36 +9,16 @@ knows is still searched, literally, and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from trialfinder.config import Settings
-from trialfinder.errors import BadInputError
-from trialfinder.models import DrugPage
+from trialfinder.resolution import Resolution, literal
 from trialfinder.store import Store
 from trialfinder.store.store import utc_now
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
-
-
-class UnknownDrugError(BadInputError):
-    """Nothing is called that, but some names are close: the user should choose."""
-
-    def __init__(self, typed: str, suggestions: list[str]) -> None:
-        super().__init__(f"no drug is called {typed!r}; did you mean: {', '.join(suggestions)}?")
-        self.suggestions = suggestions
-
-
-@dataclass
-class Resolution:
-    typed: str
-    drug: DrugPage
-    corrected_from: str | None = None  # set when a close spelling was used instead
-    from_cache: bool = False
-    stale: bool = False  # cached, but too old to use while the sources can be asked
-    notes: list[str] = field(default_factory=list)
 
 
 async def resolve(
@@ -92,10 +72,3 @@ def lookup_cached(
     # Offline, an old page is still all there is.
     resolution.stale = not offline and (refresh or age > life)
     return resolution
-
-
-def literal(typed: str, missing: list[str], why: str | None) -> Resolution:
-    """``typed`` as a drug no source knows: searched by that name alone."""
-    page = DrugPage(name=typed, missing=missing, fetched_at=utc_now(), known=False)
-    notes = [f"{why}; searching for {typed!r} literally"] if why else []
-    return Resolution(typed, page, notes=notes)

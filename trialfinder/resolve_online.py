@@ -18,7 +18,7 @@ from typing import Any
 from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType, DrugFacts
-from trialfinder.resolve import Resolution, UnknownDrugError, literal
+from trialfinder.resolution import Resolution, UnknownDrugError, literal
 from trialfinder.sources.merge import merge_facts
 from trialfinder.store.store import utc_now
 from trialfinder.terms import fold

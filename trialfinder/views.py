@@ -7,7 +7,7 @@ from typing import Any
 
 from trialfinder.drug_search import trial_counts
 from trialfinder.models import SearchResult, StatusCategory, Trial
-from trialfinder.resolve import Resolution
+from trialfinder.resolution import Resolution
 from trialfinder.store.store import utc_now
 
 OPEN_TRIALS_SHOWN = 10

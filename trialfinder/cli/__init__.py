@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _describe(error: TrialfinderError) -> str:
+    if isinstance(error, BadInputError) and error.field:
+        return error.named(f"--{error.field.replace('_', '-')}")  # the option that took it
     if isinstance(error, RegistryRejectedError):
         return f"{error.registry} rejected the query: {error.detail}"
     if isinstance(error, RegistryUnavailableError):

@@ -117,7 +117,7 @@ def _from_to(change) -> str:
 
 @click.command("changes")
 @click.argument("drug", required=False)
-@click.option("--since", default="7d", show_default=True, help="7d, 24h, 30m, or a date.")
+@click.option("--since", default="7d", show_default=True, help="7d, 2w, 24h, 30m, or a date.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_app
 def changes_command(app: AppContext, drug: str | None, since: str, fmt: str) -> None:

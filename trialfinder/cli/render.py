@@ -15,7 +15,7 @@ from typing import IO
 
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
-from trialfinder.resolve import Resolution
+from trialfinder.resolution import Resolution
 from trialfinder.store.store import CacheInfo, utc_now
 from trialfinder.views import OPEN_TRIALS_SHOWN, age_label, drug_page_json, search_json, trial_json
 

@@ -14,92 +14,25 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from trialfinder.combined import parse_registries
-from trialfinder.filters import build_query, parse_any_trial_id
-from trialfinder.models import SearchResult
+from trialfinder.filters import parse_any_trial_id, parse_since
 from trialfinder.registries import LABELS
-from trialfinder.search import REGISTRY_CLIENTS
+from trialfinder.store.store import utc_now
 from trialfinder.views import drug_page_json, search_json, trial_json
+from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
-from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
-from trialfinder.web.httpcache import (
-    Representation,
-    cache_control,
-    json_representation,
-    respond,
-)
+from trialfinder.web.httpcache import Representation, json_representation
 from trialfinder.web.keys import SERVICE, SETTINGS
-from trialfinder.web.memo import MEMOISE
-from trialfinder.web.params import Params, bad, decode_cursor, encode_cursor, parse_since
-from trialfinder.web.service import STALE
+from trialfinder.web.params import Params, decode_cursor, encode_cursor
+from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 MAX_CHANGES = 1000
 DEFAULT_CHANGES = 100
 DEFAULT_SINCE = timedelta(days=30)
 FEED_ENTRIES = 50
-STALE_MAX_AGE = 30  # seconds a stale answer may be kept: a fresh one is on its way
 
-TRIAL_FILTERS = frozenset(
-    {"status", "phase", "country", "condition", "near", "radius_km", "registry"}
-)
 TRIALS_PARAMS = TRIAL_FILTERS | {"limit", "cursor", "include_mentions"}
-
-
-def cache_control_for(request: web.Request, how: str) -> str:
-    server = request.app[SETTINGS].server
-    if how == STALE:
-        return f"public, max-age={STALE_MAX_AGE}"
-    return cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
-
-
-def answer(request: web.Request, rep: Representation, how: str) -> web.Response:
-    """Answer with ``rep``, offered to the memo unless it is a stale stopgap."""
-    response = respond(request, rep)
-    response.headers["X-Cache"] = how
-    if how != STALE:
-        response[MEMOISE] = rep
-    return response
-
-
-class TrialFilters:
-    """The filters a list of trials takes, parsed: the API's and the widget page's."""
-
-    def __init__(self, params: Params, name: str) -> None:
-        self.query = build_query(
-            name,
-            status=params.text("status"),
-            phase=params.text("phase"),
-            country=params.text("country"),
-            condition=params.text("condition"),
-        )
-        near = params.text("near")
-        self.near: Point | None = parse_point(near) if near is not None else None
-        self.registries = parse_registries(params.text("registry"))
-        unknown = [r for r in self.registries or () if r not in REGISTRY_CLIENTS]
-        if unknown:
-            raise bad(f"unknown registry {', '.join(unknown)}; use {', '.join(REGISTRY_CLIENTS)}")
-        self.radius_km = params.number("radius_km", 0.0, MAX_RADIUS_KM)
-        if self.radius_km is not None and self.near is None:
-            raise bad("radius_km needs near=latitude,longitude")
-        if self.radius_km == 0:
-            raise bad(f"radius_km must be a number above 0 and up to {MAX_RADIUS_KM:g}")
-
-    def ranked(self, result: SearchResult) -> list[tuple]:
-        """(trial, nearest site and distance or None) in the order to list them."""
-        trials = [t for t in result.trials if self._in_registries(t)]
-        if self.near is None:
-            return [(trial, None) for trial in trials]
-        return rank_by_distance(trials, self.near, self.radius_km)
-
-    def _in_registries(self, trial) -> bool:
-        """A trial is in a registry if it leads from there or is also registered there."""
-        if not self.registries:
-            return True
-        found = {trial.registry, *(r.registry for r in trial.also_registered)}
-        return bool(found & set(self.registries))
 
 
 async def drug(request: web.Request) -> web.Response:
@@ -160,7 +93,8 @@ async def trial(request: web.Request) -> web.Response:
 
 async def changes(request: web.Request) -> web.Response:
     params = Params(request, frozenset({"since", "limit"}))
-    since = parse_since(params.text("since"), DEFAULT_SINCE)
+    typed_since, now = params.text("since"), utc_now()
+    since = now - DEFAULT_SINCE if typed_since is None else parse_since(typed_since, now)
     limit = params.integer("limit", DEFAULT_CHANGES, 1, MAX_CHANGES)
     service = request.app[SERVICE]
     resolution = await service.resolution(request.match_info["name"])

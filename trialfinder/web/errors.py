@@ -24,7 +24,7 @@ from trialfinder.errors import (
     RegistryUnavailableError,
     TrialfinderError,
 )
-from trialfinder.resolve import UnknownDrugError
+from trialfinder.resolution import UnknownDrugError
 
 log = logging.getLogger("trialfinder.web")
 
@@ -35,7 +35,7 @@ NO_STORE = "no-store"
 
 
 class ApiError(Exception):
-    """An answer that is an error: raised anywhere, rendered by ``error_response``."""
+    """An answer that is an error: raised anywhere, answered by the pipeline."""
 
     def __init__(
         self,
@@ -110,16 +110,19 @@ def _from_http_exception(error: web.HTTPException) -> ApiError:
     return ApiError(error.status, code, message, headers=headers)
 
 
-def render(request: web.Request, error: ApiError) -> web.Response:
-    """An error as JSON, or as an HTML page for the pages people look at."""
-    headers = {"Cache-Control": NO_STORE, **error.headers}
-    if wants_html(request):
-        from trialfinder.web.pages import error_page
+def error_headers(error: ApiError) -> dict[str, str]:
+    """An error is never cached; its own headers (Allow, Retry-After) come along."""
+    return {"Cache-Control": NO_STORE, **error.headers}
 
-        return error_page(request, error, headers)
+
+def json_response(error: ApiError) -> web.Response:
+    """An error as the JSON API writes it (the pipeline asks ``error_pages`` for HTML)."""
     body = json.dumps(error.body(), ensure_ascii=False).encode()
     return web.Response(
-        status=error.status, body=body, content_type="application/json", headers=headers
+        status=error.status,
+        body=body,
+        content_type="application/json",
+        headers=error_headers(error),
     )
 
 
@@ -129,15 +132,13 @@ def wants_html(request: web.Request) -> bool:
     return path == "/" or path.startswith("/widget/")
 
 
-def error_response(request: web.Request, error: Exception) -> web.Response:
-    """The answer for whatever a handler raised (``pipeline`` calls this)."""
+def as_api_error(request: web.Request, error: Exception) -> ApiError:
+    """What whatever a handler raised means as an answer; the unexpected is logged in full."""
     if isinstance(error, ApiError):
-        return render(request, error)
+        return error
     if isinstance(error, TrialfinderError):
-        return render(request, api_error_for(error))
+        return api_error_for(error)
     if isinstance(error, web.HTTPException) and error.status >= 400:
-        return render(request, _from_http_exception(error))
+        return _from_http_exception(error)
     log.error("unexpected error answering %s %s", request.method, request.path, exc_info=error)
-    return render(
-        request, ApiError(500, "internal", "the server could not answer; the error is logged")
-    )
+    return ApiError(500, "internal", "the server could not answer; the error is logged")

@@ -15,9 +15,10 @@ from pydantic.json_schema import models_json_schema
 from trialfinder import __version__
 from trialfinder.filters import MAX_NAME_LENGTH
 from trialfinder.models import Alias, ChangeType, DrugPage, Label, SearchQuery, Trial
-from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES, MAX_LIMIT
+from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES
 from trialfinder.web.geo import MAX_RADIUS_KM
 from trialfinder.web.params import MAX_VALUE_CHARS
+from trialfinder.web.trialfilters import MAX_LIMIT
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -431,7 +432,7 @@ def build_spec() -> dict[str, Any]:
                     "query",
                     TEXT,
                     "An ISO date or date-time (UTC unless a zone is given), or a span back "
-                    "such as 7d, 24h or 90m. Default 30d.",
+                    "such as 7d, 2w, 24h or 90m (at most about ten years). Default 30d.",
                 ),
                 _param(
                     "limit",

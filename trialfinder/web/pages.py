@@ -1,72 +1,32 @@
 """The pages people look at: the widget for an iframe, the demo drug page, the API docs.
 
-Rendered with Jinja2 with autoescape on for every template: registry text goes
-in as plain strings and comes out escaped. Links taken from data pass through
-``safe_url`` first, so only http(s) targets are ever written into an href.
+Rendered with ``rendering`` (Jinja2, autoescape on for every template); links
+taken from data pass through ``safe_url`` before they are written into an href.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from aiohttp import web
 
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType
 from trialfinder.registries import HOMES, LABELS
-from trialfinder.views import age_label
-from trialfinder.web.api import (
-    MAX_LIMIT,
-    STALE_MAX_AGE,
-    TRIAL_FILTERS,
-    TrialFilters,
-    answer,
-)
+from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
-from trialfinder.web.httpcache import Representation, cache_control, respond
+from trialfinder.web.httpcache import Representation, respond
 from trialfinder.web.keys import ASSETS, SERVICE, SETTINGS
 from trialfinder.web.params import Params
 from trialfinder.web.present import card
+from trialfinder.web.rendering import HTML, render
 from trialfinder.web.security import demo_page_csp, safe_url, widget_page_csp
-from trialfinder.web.service import STALE
+from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
-HTML = "text/html; charset=utf-8"
 DEFAULT_WIDGET_LIMIT = 5
 INDICATION_CHARS = 700
-
-
-@lru_cache(maxsize=1)
-def templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("trialfinder.web", "templates"),
-        autoescape=True,  # every template, whatever its name
-        undefined=jinja2.Undefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["age"] = age_label
-    env.filters["safe_url"] = safe_url
-    env.filters["anchor"] = lambda path: re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
-    env.filters["schema_name"] = _schema_name
-    return env
-
-
-def _schema_name(schema: dict) -> str:
-    target = schema.get("$ref", "")
-    return target.rsplit("/", 1)[-1] if target else schema.get("type", "")
-
-
-def render(template: str, **context: Any) -> str:
-    return templates().get_template(template).render(**context)
-
-
-def render_docs(spec: dict) -> str:
-    return render("docs.html", spec=spec)
 
 
 def summary(shown: int, count: int, status: str) -> str:
@@ -96,17 +56,11 @@ async def widget_page(request: web.Request) -> web.Response:
         registry_name=LABELS.get(result.registry, result.registry),
         registry_home=HOMES.get(result.registry, HOMES["ctgov"]),
     )
-    settings = request.app[SETTINGS]
-    server = settings.server
-    control = (
-        f"public, max-age={STALE_MAX_AGE}"
-        if how == STALE
-        else cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
-    )
+    server = request.app[SETTINGS].server
     rep = Representation(
         html.encode(),
         HTML,
-        control,
+        cache_control_for(request, how),
         headers={"Content-Security-Policy": widget_page_csp(server.frame_ancestors)},
     )
     return answer(request, rep, how)
@@ -164,19 +118,6 @@ async def demo(request: web.Request) -> web.Response:
         headers={"Content-Security-Policy": demo_page_csp()},
     )
     return respond(request, rep)
-
-
-def error_page(request: web.Request, error: ApiError, headers: dict[str, str]) -> web.Response:
-    titles = {404: "Not found", 400: "Cannot show this", 429: "Too many requests"}
-    html = render(
-        "error.html",
-        title=titles.get(error.status, "Not available just now"),
-        message=error.message,
-        suggestions=error.extra.get("suggestions"),
-    )
-    server = request.app[SETTINGS].server
-    headers = {**headers, "Content-Security-Policy": widget_page_csp(server.frame_ancestors)}
-    return web.Response(status=error.status, text=html, content_type="text/html", headers=headers)
 
 
 async def widget_js(request: web.Request) -> web.Response:

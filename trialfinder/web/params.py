@@ -12,20 +12,15 @@ import base64
 import binascii
 import math
 import re
-from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from trialfinder.store.store import utc_now
 from trialfinder.web.errors import ApiError
 
 MAX_PATH_CHARS = 512
 MAX_QUERY_CHARS = 1024
 MAX_PARAMETERS = 12
 MAX_VALUE_CHARS = 300
-_RELATIVE = re.compile(r"^(\d{1,5})([dhm])$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-MAX_LOOKBACK = timedelta(days=3660)
 
 
 def bad(message: str) -> ApiError:
@@ -118,24 +113,3 @@ def decode_cursor(cursor: str | None) -> int:
     if not match:
         raise bad("cursor is not one this server gave out")
     return int(match.group(1))
-
-
-def parse_since(value: str | None, default: timedelta, now: datetime | None = None) -> datetime:
-    """``since``: an ISO date or date-time (UTC if no zone), or a span back: 7d, 24h, 90m."""
-    now = now or utc_now()
-    if value is None:
-        return now - default
-    text = value.strip()
-    match = _RELATIVE.fullmatch(text.lower())
-    if match:
-        span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        return now - min(span, MAX_LOOKBACK)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise bad(
-            "since must be an ISO date (2026-01-31), a date-time, or a span such as 7d or 24h"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when, now - MAX_LOOKBACK)

@@ -4,7 +4,8 @@
 2. serve a memoised answer (``memo``), finished already, and stop there; else
 3. refuse what is too big (``params.check_size``), answer a CORS preflight
    (``cors.preflight``) or run the handler, and turn whatever was raised into
-   an error answer (``errors.error_response``);
+   an error answer (``errors.as_api_error``), a page for people's pages
+   (``error_pages``) and JSON for the rest;
 4. add CORS (``cors.decorate``) and security headers (``security.decorate``)
    to every answer, errors included, and offer it to the memo;
 5. count and log it (``observe.record``).
@@ -21,8 +22,7 @@ from collections.abc import MutableMapping
 
 from aiohttp import web
 
-from trialfinder.web import cors, observe, params, ratelimit, security
-from trialfinder.web.errors import error_response
+from trialfinder.web import cors, error_pages, errors, observe, params, ratelimit, security
 from trialfinder.web.keys import ANSWERS, METRICS
 from trialfinder.web.memo import MEMO
 
@@ -41,9 +41,9 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as error:
         if error.status < 400:
             raise  # a redirect is an answer, not an error
-        response = _finish(request, error_response(request, error))
+        response = _finish(request, error_answer(request, error))
     except Exception as error:
-        response = _finish(request, error_response(request, error))
+        response = _finish(request, error_answer(request, error))
     observe.record(app, request, response, started)
     return response
 
@@ -55,6 +55,14 @@ async def _handle(request: web.Request, handler) -> web.StreamResponse:
     response = _finish(request, await handler(request))
     request.app[ANSWERS].keep(request, response, decorate)
     return response
+
+
+def error_answer(request: web.Request, error: Exception) -> web.Response:
+    """Whatever was raised, answered: as a page where people read, else as JSON."""
+    api_error = errors.as_api_error(request, error)
+    if errors.wants_html(request):
+        return error_pages.error_page(request, api_error)
+    return errors.json_response(api_error)
 
 
 def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

@@ -28,7 +28,8 @@ from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch
 from trialfinder.filters import build_query, clean_text
 from trialfinder.models import ChangeEvent, SearchQuery, Trial
-from trialfinder.resolve import Resolution, lookup_cached, resolve
+from trialfinder.resolution import Resolution
+from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY
 from trialfinder.store import Store, TrackedDrug
 from trialfinder.store.pool import StorePool
@@ -135,13 +136,9 @@ class TrialService:
         return await self.pool.read(Store.changes, drug_name, since, limit)
 
     async def trials_by_id(self, ids: list[str]) -> dict[str, Trial]:
-        """The cached records of ``ids`` (those the cache has)."""
-
-        def load(store: Store) -> dict[str, Trial]:
-            found = {i: store.load_trial(i) for i in dict.fromkeys(ids)}
-            return {i: loaded[0] for i, loaded in found.items() if loaded is not None}
-
-        return await self.pool.read(load)
+        """The cached records of ``ids`` (those the cache has), in one read."""
+        loaded = await self.pool.read(Store.load_trials, ids)
+        return {trial_id: trial for trial_id, (trial, _) in loaded.items()}
 
     async def tracked(self) -> list[TrackedDrug]:
         return await self.pool.read(Store.tracked)

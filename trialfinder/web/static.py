@@ -38,7 +38,7 @@ class Assets:
     @classmethod
     def build(cls, settings: Settings) -> Assets:
         from trialfinder.web.openapi import build_spec
-        from trialfinder.web.pages import render_docs
+        from trialfinder.web.rendering import render_docs
 
         server = settings.server
         control = cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)

@@ -1,0 +1,39 @@
+"""What resolving a name gives: a drug page and how it was found, or a refusal.
+
+Shared by ``resolve`` (the cache half) and ``resolve_online`` (the network
+half), which both build these; kept apart so that neither imports the other's
+module for them and the network half can stay unimported on a cache hit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trialfinder.errors import BadInputError
+from trialfinder.models import DrugPage
+from trialfinder.store.store import utc_now
+
+
+class UnknownDrugError(BadInputError):
+    """Nothing is called that, but some names are close: the user should choose."""
+
+    def __init__(self, typed: str, suggestions: list[str]) -> None:
+        super().__init__(f"no drug is called {typed!r}; did you mean: {', '.join(suggestions)}?")
+        self.suggestions = suggestions
+
+
+@dataclass
+class Resolution:
+    typed: str
+    drug: DrugPage
+    corrected_from: str | None = None  # set when a close spelling was used instead
+    from_cache: bool = False
+    stale: bool = False  # cached, but too old to use while the sources can be asked
+    notes: list[str] = field(default_factory=list)
+
+
+def literal(typed: str, missing: list[str], why: str | None) -> Resolution:
+    """``typed`` as a drug no source knows: searched by that name alone."""
+    page = DrugPage(name=typed, missing=missing, fetched_at=utc_now(), known=False)
+    notes = [f"{why}; searching for {typed!r} literally"] if why else []
+    return Resolution(typed, page, notes=notes)
