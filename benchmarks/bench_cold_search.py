@@ -136,7 +136,7 @@ def time_parse_and_store(
             trial.matched_term = query.drug
         result = SearchResult(
             query=query,
-            registry=REGISTRY,
+            registries=[REGISTRY],
             trials=sorted(trials, key=display_order),
             total=len(trials),
             fetched_at=utc_now(),

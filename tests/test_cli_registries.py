@@ -63,7 +63,7 @@ def test_a_trial_in_several_registries_shows_once_with_every_id(run):
     code, out, err = run("search", "Blincyto", "--status", "all", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data["registry"].split(",")) == {"ctgov", "ctis", "isrctn", "nci_cts"}
+    assert data["registries"] == ["ctgov", "ctis", "isrctn", "nci_cts"]
     rows = [t for t in data["trials"] if t["id"] == "NCT03914625"]
     assert len(rows) == 1
     elsewhere = {r["registry"]: r["id"] for r in rows[0]["also_registered"]}
@@ -90,7 +90,7 @@ def test_registry_option_chooses_registries(run):
     code, out, _ = run("search", "blinatumomab", "--registry", "ctis", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["registry"] == "ctis" and all(t["registry"] == "ctis" for t in data["trials"])
+    assert data["registries"] == ["ctis"] and all(t["registry"] == "ctis" for t in data["trials"])
     code, _, err = run("search", "blinatumomab", "--registry", "euctr")
     assert code == 2 and "unknown registry euctr" in err
 
@@ -130,4 +130,4 @@ def test_a_failing_registry_rests_while_the_others_answer(run, ctis):
     ctis.faults.clear()
     code, out, _ = run("search", "blinatumomab", "--refresh", "--format", "json")
     assert code == 0 and len(ctis.requests) > asked
-    assert "ctis" in json.loads(out)["registry"]
+    assert "ctis" in json.loads(out)["registries"]

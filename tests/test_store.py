@@ -45,7 +45,7 @@ def fixture_trials(*ids):
 def result_for(query, trials, when=WHEN):
     for trial in trials:
         trial.matched_term = query.drug
-    return SearchResult(query=query, registry="ctgov", trials=trials, total=len(trials),
+    return SearchResult(query=query, registries=["ctgov"], trials=trials, total=len(trials),
                         fetched_at=when)  # fmt: skip
 
 

@@ -401,3 +401,23 @@ async def test_security_headers_on_every_answer(client):
 async def test_head_requests(client):
     response = await client.head(TRIALS)
     assert response.status == 200 and "ETag" in response.headers
+
+
+async def test_a_merged_answer_names_each_registry(aiohttp_client, tmp_path, urls):
+    from tests.standins.ctis import CtisStandin
+    from tests.standins.isrctn import IsrctnStandin
+    from tests.standins.server import serve_in_thread
+
+    with (
+        serve_in_thread(CtisStandin().app()) as ctis,
+        serve_in_thread(IsrctnStandin().app()) as isrctn,
+    ):
+        registries = {"ctis": f"{ctis}/ctis-public-api", "isrctn": f"{isrctn}/api"}
+        settings = web_settings(tmp_path, urls[0], urls[1], registry_urls=registries)
+        client = await aiohttp_client(create_app(settings))
+        _, data = await get_json(client, TRIALS + "?status=all")
+        assert data["registries"] == ["ctgov", "ctis", "isrctn"]
+        page = await (await client.get("/widget/blinatumomab?status=all")).text()
+        source = page[page.index('class="tf-source"') :].split("</p>")[0]
+        assert ">ClinicalTrials.gov</a>, <a" in source and ">EU CTIS</a>" in source
+        assert ">ISRCTN" in source and "ctgov,ctis" not in source

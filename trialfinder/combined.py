@@ -73,7 +73,7 @@ def combine(
     hidden = sum(r.hidden_mentions for r in results.values())
     return SearchResult(
         query=first.query,
-        registry=",".join(results),
+        registries=list(results),
         trials=trials[:limit] if limit is not None else trials,
         total=len(trials) + hidden,
         fetched_at=min(r.fetched_at for r in results.values()),

@@ -52,7 +52,7 @@ async def ask_registry(
         mark_matches(trial, query.search_terms)
     return SearchResult(
         query=query,
-        registry=registry,
+        registries=[registry],
         trials=sorted(found.trials, key=display_order),
         total=found.total,
         fetched_at=fetched_at,

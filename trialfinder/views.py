@@ -44,7 +44,7 @@ def search_json(result: SearchResult, resolution: Resolution | None = None) -> d
     return {
         **drug,
         "query": result.query.model_dump(mode="json"),
-        "registry": result.registry,
+        "registries": result.registries,
         "fetched_at": result.fetched_at.isoformat(),
         "from_cache": result.from_cache,
         "stale": result.stale,

@@ -148,7 +148,7 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
     console = _console(out)
     if result.trials:
         table = Table(show_lines=False, header_style="bold", expand=False)
-        several = "," in result.registry
+        several = len(result.registries) > 1
         table.add_column("Trial", no_wrap=True)
         if several:
             table.add_column("Registry", no_wrap=True)
@@ -174,7 +174,7 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
                 end_section=False,
             )
         console.print(table)
-    registries = ", ".join(LABELS.get(r, r) for r in result.registry.split(","))
+    registries = ", ".join(LABELS.get(r, r) for r in result.registries)
     source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
     console.print(

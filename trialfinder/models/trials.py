@@ -157,7 +157,9 @@ class SearchResult(_Model):
     """The answer to a SearchQuery, fresh from a registry or from the cache."""
 
     query: SearchQuery
-    registry: str
+    # The registries whose answers these are: one for a registry's own answer (as
+    # cached), several once answers are merged.
+    registries: list[str]
     trials: list[Trial]
     total: int  # what the registry announced
     fetched_at: datetime
@@ -168,3 +170,10 @@ class SearchResult(_Model):
     registry_totals: dict[str, int] = Field(default_factory=dict)
     registry_errors: dict[str, str] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def registry(self) -> str:
+        """The one registry of a registry's own answer (what the cache keys it by)."""
+        if len(self.registries) != 1:
+            raise ValueError(f"a merged answer has no one registry: {self.registries}")
+        return self.registries[0]

@@ -291,7 +291,7 @@ class Store(TrackingMixin):
             ).fetchone()[0]
         return SearchResult(
             query=query,
-            registry=registry,
+            registries=[registry],
             trials=trials,
             total=total,
             fetched_at=datetime.fromisoformat(fetched_at),

@@ -92,11 +92,15 @@ ENVELOPES: dict[str, Any] = {
     },
     "TrialPage": {
         "type": "object",
-        "required": ["query", "registry", "fetched_at", "total", "trials", "page"],
+        "required": ["query", "registries", "fetched_at", "total", "trials", "page"],
         "properties": {
             "drug": ref("DrugRef"),
             "query": ref("SearchQuery"),
-            "registry": STRING,
+            "registries": {
+                "type": "array",
+                "items": STRING,
+                "description": "The registries whose answers are merged here, in preference order.",
+            },
             "fetched_at": DATE_TIME,
             "from_cache": {"type": "boolean"},
             "stale": {"type": "boolean"},

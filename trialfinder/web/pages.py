@@ -53,8 +53,7 @@ async def widget_page(request: web.Request) -> web.Response:
         count=len(ranked),
         summary=summary(min(limit, len(ranked)), len(ranked), result.query.status),
         fetched_at=result.fetched_at,
-        registry_name=LABELS.get(result.registry, result.registry),
-        registry_home=HOMES.get(result.registry, HOMES["ctgov"]),
+        sources=[(LABELS.get(r, r), HOMES.get(r, HOMES["ctgov"])) for r in result.registries],
     )
     server = request.app[SETTINGS].server
     rep = Representation(

@@ -147,7 +147,7 @@
       box.appendChild(el("p", "tf-empty", "No trials match."));
     }
     var source = el("p", "tf-source", "Source: ");
-    String(page.registry || "ctgov").split(",").forEach(function (registry, n) {
+    (page.registries || ["ctgov"]).forEach(function (registry, n) {
       if (n) source.appendChild(document.createTextNode(", "));
       source.appendChild(link(REGISTRY_HOMES[registry] || REGISTRY, registryName(registry)));
     });
