@@ -7,12 +7,12 @@ formats start as fast as possible.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from datetime import datetime
 from typing import IO
 
+from trialfinder.encoding import dumps, dumps_pretty
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
@@ -47,11 +47,9 @@ def write_search(
     result: SearchResult, fmt: str, out: IO[str], resolution: Resolution | None = None
 ) -> None:
     if fmt == "json":
-        json.dump(search_json(result, resolution), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(dumps_pretty(search_json(result, resolution)))
     elif fmt == "ndjson":
-        for trial in result.trials:
-            out.write(json.dumps(trial_json(trial), ensure_ascii=False) + "\n")
+        out.write("".join(dumps(trial_json(trial)).decode() + "\n" for trial in result.trials))
     elif fmt == "csv":
         _write_csv(result.trials, out)
     else:
@@ -187,13 +185,7 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
 
 def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> None:
     if fmt == "json":
-        json.dump(
-            {**trial_json(trial), "fetched_at": fetched_at.isoformat()},
-            out,
-            ensure_ascii=False,
-            indent=2,
-        )
-        out.write("\n")
+        out.write(dumps_pretty({**trial_json(trial), "fetched_at": fetched_at.isoformat()}))
         return
     from rich.table import Table
 
@@ -287,8 +279,7 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
             "sites": info.sites,
             "searches": searches,
         }
-        json.dump(payload, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(dumps_pretty(payload))
         return
     out.write(
         f"Cache: {info.path}\n"
@@ -306,8 +297,7 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
 def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[str]) -> None:
     page = drug_page_json(resolution, result)
     if fmt == "json":
-        json.dump(page, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(dumps_pretty(page))
         return
 
     console = _console(out)
@@ -353,8 +343,7 @@ def _drug_facts(drug: DrugPage) -> list[tuple[str, str | None]]:
 
 def write_changes(events, fmt: str, out: IO[str]) -> None:
     if fmt == "json":
-        json.dump([e.as_json() for e in events], out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(dumps_pretty([e.as_json() for e in events]))
         return
     if not events:
         out.write("no changes in that time\n")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from trialfinder.encoding import dumps
 
 GZIP_MIN_BYTES = 860  # below this, gzip's header costs more than it saves
 GZIP_LEVEL = 6
@@ -71,7 +72,7 @@ class Representation:
 
 
 def json_representation(data: Any, cache_control: str, **headers: str) -> Representation:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    body = dumps(data)
     return Representation(body, "application/json", cache_control, headers=dict(headers))
 
 
