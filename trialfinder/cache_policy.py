@@ -51,6 +51,9 @@ class TrialsRequest:
     offline: bool = False
     refresh: bool = False
     limit: int | None = None
+    # Every site of every trial (to find the nearest); otherwise trials come as
+    # a list shows them (``Trial.brief``: the first sites, ``site_count``).
+    whole_trials: bool = False
 
     @property
     def read_limit(self) -> int | None:
@@ -143,7 +146,9 @@ def read_cached(
     if len(resting) == len(names):
         resting = {}  # every registry failed lately: ask them all rather than answer nothing
     for name in names:
-        old = store.load_search(query, name, request.read_limit, request.include_mentions)
+        old = store.load_search(
+            query, name, request.read_limit, request.include_mentions, request.whole_trials
+        )
         if name in resting:
             if old is None:
                 cached.left_out[name] = resting[name]
@@ -260,6 +265,8 @@ async def _ask_and_store(
         result.trials = shown
     if request.read_limit is not None:
         result.trials = result.trials[: request.read_limit]
+    if not request.whole_trials:  # as the cache will answer it next time
+        result.trials = [trial.brief() for trial in result.trials]
     return result
 
 

@@ -76,7 +76,7 @@ def _write_csv(trials: list[Trial], out: IO[str]) -> None:
                 t.last_updated or "",
                 "" if t.enrollment is None else t.enrollment,
                 ";".join(t.countries),
-                len(t.sites),
+                t.number_of_sites,
                 t.url,
                 ";".join(f"{m.term} ({m.where})" for m in t.matched_terms),
                 ";".join(f"{r.registry}:{r.id}" for r in t.also_registered),
@@ -105,7 +105,7 @@ def where_label(trial: Trial) -> str:
     if not countries:
         return "-"
     more = f" +{len(countries) - 1}" if len(countries) > 1 else ""
-    return f"{countries[0]}{more} ({len(trial.sites)} sites)"
+    return f"{countries[0]}{more} ({trial.number_of_sites} sites)"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -31,6 +31,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Sites a trial in a list carries (besides one per further country); the trial
+# alone (``trialfinder trial``, ``/api/v1/trials/{id}``) has them all.
+BRIEF_SITES = 20
+
+
 class StatusCategory(StrEnum):
     """Whether a trial accepts patients: the one question a drug page asks."""
 
@@ -101,6 +106,8 @@ class Trial(_Model):
     enrollment: int | None = None  # None when the registry does not know
     enrollment_type: str | None = None
     sites: list[Site] = Field(default_factory=list)
+    # Set when ``sites`` is cut short for a list (``brief``): how many there are.
+    site_count: int | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)
     summary: str | None = None
     secondary_ids: list[str] = Field(default_factory=list)
@@ -118,6 +125,27 @@ class Trial(_Model):
     def countries(self) -> list[str]:
         """Distinct site countries, in order of first appearance."""
         return list(dict.fromkeys(s.country for s in self.sites if s.country))
+
+    @property
+    def number_of_sites(self) -> int:
+        return self.site_count if self.site_count is not None else len(self.sites)
+
+    def brief(self, max_sites: int = BRIEF_SITES) -> Trial:
+        """This trial as a list shows it: the first ``max_sites`` sites, then the first
+        site of each further country (so the countries stay whole), and ``site_count``.
+
+        A trial with 1,148 sites is 250 KB whole; in a list of twenty it would be
+        most of the answer, and all of its reading and encoding.
+        """
+        if self.site_count is not None or len(self.sites) <= max_sites:
+            return self  # brief already, or short enough as it is
+        kept = self.sites[:max_sites]
+        seen = {s.country for s in kept}
+        for site in self.sites[max_sites:]:
+            if site.country not in seen:
+                seen.add(site.country)
+                kept.append(site)
+        return self.model_copy(update={"sites": kept, "site_count": len(self.sites)})
 
 
 class SearchQuery(_Model):

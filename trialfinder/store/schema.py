@@ -188,11 +188,25 @@ def _v4_registry_failures(db: sqlite3.Connection) -> None:
     )
 
 
+def _v5_brief_trials(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        -- The trial as a list shows it (Trial.brief: the first sites, one per
+        -- further country, site_count), written at fetch time so that reading a
+        -- list never loads a thousand sites. NULL for rows written before: the
+        -- whole trial_json is read instead.
+        ALTER TABLE trials ADD COLUMN brief_json TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
     _v3_tracking_and_changes,
     _v4_registry_failures,
+    _v5_brief_trials,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

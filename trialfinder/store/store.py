@@ -255,9 +255,11 @@ class Store(TrackingMixin):
         registry: str,
         limit: int | None = None,
         include_mentions: bool = True,
+        whole: bool = False,
     ) -> SearchResult | None:
         """The last complete result for ``query``, or None; ``limit`` caps the trials read,
-        and trials that name the drug only in passing are left out unless asked for."""
+        and trials that name the drug only in passing are left out unless asked for.
+        Trials are read as a list shows them (``Trial.brief``) unless ``whole``."""
         row = self.conn.execute(
             "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
             [query.cache_key(registry)],
@@ -266,7 +268,8 @@ class Store(TrackingMixin):
             return None
         search_id, fetched_at, total = row
         sql = (
-            "SELECT t.trial_json, r.matched_term, r.matched_terms, r.mention_only "
+            f"SELECT {'t.trial_json' if whole else 'coalesce(t.brief_json, t.trial_json)'}, "
+            "r.matched_term, r.matched_terms, r.mention_only "
             "FROM search_results r "
             "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
             + ("" if include_mentions else " AND r.mention_only = 0")
@@ -422,6 +425,7 @@ _TRIAL_COLUMNS = (
     "url",
     "fetched_at",
     "trial_json",
+    "brief_json",
     "raw_json",
 )
 _UPSERT_TRIAL = (
@@ -431,7 +435,14 @@ _UPSERT_TRIAL = (
 )
 
 
+_PER_SEARCH = {"matched_term", "matched_terms", "mention_only"}
+
+
 def _trial_row(trial: Trial, fetched_at: str) -> dict:
+    if trial.site_count is not None:
+        # A list's brief copy has lost sites: storing it as the whole record would too.
+        raise ValueError(f"{trial.id}: a brief copy of a trial is not stored as the trial")
+    brief = trial.brief()
     return {
         "id": trial.id,
         "registry": trial.registry,
@@ -446,9 +457,8 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "enrollment": trial.enrollment,
         "url": trial.url,
         "fetched_at": fetched_at,
-        "trial_json": trial.model_dump_json(
-            exclude={"matched_term", "matched_terms", "mention_only"}
-        ),
+        "trial_json": trial.model_dump_json(exclude=_PER_SEARCH),
+        "brief_json": brief.model_dump_json(exclude=_PER_SEARCH) if brief is not trial else None,
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
     }
 

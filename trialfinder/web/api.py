@@ -51,10 +51,12 @@ async def trials(request: web.Request) -> web.Response:
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = decode_cursor(params.text("cursor"))
     include_mentions = params.boolean("include_mentions")
-    found, how = await request.app[SERVICE].search(filters.query, include_mentions=include_mentions)
+    found, how = await request.app[SERVICE].search(
+        filters.query, include_mentions=include_mentions, whole_trials=filters.near is not None
+    )
     ranked = filters.ranked(found.result)
     page = ranked[offset : offset + limit]
-    shown = found.result.model_copy(update={"trials": [trial for trial, _ in page]})
+    shown = found.result.model_copy(update={"trials": [trial.brief() for trial, _ in page]})
     data = search_json(shown, found.resolution)
     data["notes"] = found.notes
     if filters.near is not None:

@@ -71,6 +71,11 @@ ENVELOPES: dict[str, Any] = {
     "ListedTrial": {
         "allOf": [ref("Trial")],
         "type": "object",
+        "description": (
+            "A trial in a list: at most its first 20 sites, then the first site of each "
+            "further country, with site_count the number of all its sites (null when none "
+            "was left out). GET /api/v1/trials/{id} has every site."
+        ),
         "properties": {
             "nearest_site": {
                 **nullable(ref("NearestSite")),

@@ -42,7 +42,9 @@ async def widget_page(request: web.Request) -> web.Response:
     filters = TrialFilters(params, request.match_info["name"])
     limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
     theme = params.choice("theme", ("light", "dark", "auto"), "light")
-    found, how = await request.app[SERVICE].search(filters.query)
+    found, how = await request.app[SERVICE].search(
+        filters.query, whole_trials=filters.near is not None
+    )
     ranked = filters.ranked(found.result)
     result = found.result
     html = render(

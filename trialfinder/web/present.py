@@ -67,5 +67,5 @@ def card(trial: Trial, nearest: tuple[Site, float] | None = None) -> Card:
         conditions=trial.conditions,
         site=site_label(site) if site else None,
         distance_km=round(nearest[1]) if nearest else None,
-        more_sites=max(0, len(trial.sites) - 1),
+        more_sites=max(0, trial.number_of_sites - 1),
     )

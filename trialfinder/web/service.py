@@ -65,18 +65,19 @@ class TrialService:
     # -- reads ----------------------------------------------------------------------
 
     async def search(
-        self, query: SearchQuery, *, include_mentions: bool = False
+        self, query: SearchQuery, *, include_mentions: bool = False, whole_trials: bool = False
     ) -> tuple[DrugSearch, str]:
-        """The drug's trials for ``query`` (``query.drug`` as typed), and how it was answered."""
+        """The drug's trials for ``query`` (``query.drug`` as typed), and how it was answered;
+        ``whole_trials`` reads every site (to find the nearest), not a list's first ones."""
         settings, pool = self.settings, self.pool
-        request = TrialsRequest(query, include_mentions=include_mentions)
+        request = TrialsRequest(query, include_mentions=include_mentions, whole_trials=whole_trials)
         cached = await pool.read(read_cached, settings, request)
         if cached.complete:
             self.metrics.cache.inc(HIT)
             found = cached.search(settings)
             await self._track(found.resolution)
             return found, HIT
-        key = ("search", query.cache_key(REGISTRY), include_mentions)
+        key = ("search", query.cache_key(REGISTRY), include_mentions, whole_trials)
         try:
             found = await self._fetch(
                 key, "search", lambda: answer(pool, settings, request, cached)
