@@ -7,6 +7,14 @@ good refresh (with a day of overlap), whole, and write each drug's changes in
 one transaction. A cheap listing of ids on a slower schedule finds trials that
 left a drug's results. A lease in SQLite keeps two processes from refreshing at
 once; a failing drug backs off and keeps its error without stopping the others.
+
+The other registries (EU CTIS, ISRCTN, NCI CTS) have no data timestamp and no
+"updated since" filter: each is asked again for a tracked drug's whole answer
+on its own schedule (every ``[refresh] full_relisting_hours``, or with
+``--full``). A refresh touches only the answers of the registry it asked: its
+trials are compared with that registry's stored trials alone, a trial is "no
+longer matching" only when that registry stopped listing it, and only that
+registry's cached searches are rebuilt. A registry that fails costs only itself.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from trialfinder.combined import registries_for
 from trialfinder.config import Settings
 from trialfinder.errors import BadInputError, TrialfinderError
 from trialfinder.models import ChangeEvent, DrugPage, SearchQuery, Trial
@@ -41,6 +50,8 @@ class DrugOutcome:
     changes: list[ChangeEvent] = field(default_factory=list)
     error: str | None = None
     baseline: bool = False  # first refresh: trials recorded, no changes reported
+    # Registries other than ClinicalTrials.gov that failed for this drug, and why.
+    registry_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,7 +66,7 @@ class RefreshReport:
 
     @property
     def ok(self) -> bool:
-        return all(d.ok for d in self.drugs)
+        return all(d.ok and not d.registry_errors for d in self.drugs)
 
 
 @dataclass
@@ -155,6 +166,9 @@ async def _refresh_due(
         finally:
             report.requests = registry.http.requests_made
             report.bytes_received = registry.http.bytes_received
+    for name in registries_for(settings):
+        if name != REGISTRY:
+            await _refresh_registry(settings, store, name, tracked, report, full_listing is True)
 
 
 async def _ask_registry(settings, store, registry, baseline, known, report) -> None:
@@ -202,7 +216,8 @@ async def _baseline(settings, store, registry, t: _Tracked, report: RefreshRepor
     try:
         found = await registry.search(query)
         trials = [mark_matches(trial, t.terms) for trial in found.trials]
-        store.apply_refresh(t.page, trials, report.started_at, statuses_for, record=False)
+        plan = rebuild_plan(store, t.page, REGISTRY)
+        store.apply_refresh(t.page, REGISTRY, trials, report.started_at, rebuild=plan, record=False)
     except TrialfinderError as error:
         _record_failure(store, settings, t.entry, report, str(error))
         return
@@ -241,17 +256,93 @@ async def _apply(store, registry, t: _Tracked, updated, listed, report, settings
         gone: set[str] = set()
         if listed is not None:
             current = {trial.id for trial in _for_drug(listed, t.terms) if not trial.mention_only}
-            linked = store.linked_trial_ids(t.page, include_mentions=False)
+            linked = store.linked_trial_ids(t.page, include_mentions=False, registry=REGISTRY)
             gone = linked - current
             missing = sorted(current - linked - {trial.id for trial in trials})
             if missing:
                 trials += _for_drug(await registry.fetch_many(missing), t.terms)
-        changes = store.apply_refresh(t.page, trials, report.started_at, statuses_for, gone=gone)
+        plan = rebuild_plan(store, t.page, REGISTRY)
+        changes = store.apply_refresh(
+            t.page, REGISTRY, trials, report.started_at, rebuild=plan, gone=gone
+        )
     except TrialfinderError as error:
         _record_failure(store, settings, t.entry, report, str(error))
         return
     store.record_attempt(t.entry.name, report.started_at, full_listing=listed is not None)
     report.drugs.append(DrugOutcome(t.entry.name, ok=True, changes=changes))
+
+
+async def _refresh_registry(
+    settings: Settings,
+    store: Store,
+    registry: str,
+    tracked: list[_Tracked],
+    report: RefreshReport,
+    full: bool,
+) -> None:
+    """Ask ``registry`` again for each tracked drug that is due there: its whole answer."""
+    every = timedelta(hours=settings.refresh.full_relisting_hours)
+    outcomes = {d.name: d for d in report.drugs}
+    for t in tracked:
+        outcome = outcomes.get(t.entry.name)
+        if outcome is None or not outcome.ok:
+            continue  # the drug itself failed (its page, or ClinicalTrials.gov): not now
+        last = store.registry_refreshed_at(t.entry.name, registry)
+        if not (full or last is None or report.started_at - last >= every):
+            continue
+        try:
+            changes = await _refresh_in(settings, store, registry, t, report, first=last is None)
+        except TrialfinderError as error:
+            store.record_registry_refresh(t.entry.name, registry, report.started_at, str(error))
+            outcome.registry_errors[registry] = str(error)
+            continue
+        store.record_registry_refresh(t.entry.name, registry, report.started_at)
+        outcome.changes += changes
+
+
+async def _refresh_in(settings, store, registry: str, t: _Tracked, report, *, first: bool):
+    """One drug's whole answer from ``registry``, applied to that registry's trials only."""
+    from trialfinder.search import ask_registry
+
+    query = SearchQuery(drug=t.page.name, terms=t.terms, status="all", ncit_code=t.page.ncit_code)
+    found = await ask_registry(settings, query, registry)
+    gone: set[str] = set()
+    if not first:
+        current = {trial.id for trial in found.trials if not trial.mention_only}
+        gone = store.linked_trial_ids(t.page, include_mentions=False, registry=registry) - current
+    return store.apply_refresh(
+        t.page,
+        registry,
+        found.trials,
+        report.started_at,
+        rebuild=rebuild_plan(store, t.page, registry),
+        gone=gone,
+        record=not first,  # a drug's first refresh in a registry records, never reports
+    )
+
+
+def rebuild_plan(store: Store, drug: DrugPage, registry: str) -> dict[int, tuple[str, ...] | None]:
+    """Which of the drug's cached searches of ``registry`` a refresh brings up to date.
+
+    A search filtered only by status can be rebuilt from the registry's linked
+    trials (status is exact, so the list is what the registry would say): every
+    status for ``all``; for ClinicalTrials.gov, whose statuses trialfinder knows
+    by name, any status filter. One with a phase, country or condition filter,
+    or a status another registry words its own way, is marked stale, to be
+    asked again (``None``).
+    """
+    plan: dict[int, tuple[str, ...] | None] = {}
+    for search_id, params in store.cached_searches(drug, registry):
+        status = params.get("status", "all")
+        if params.get("phases") or params.get("country") or params.get("condition"):
+            plan[search_id] = None
+        elif status == "all":
+            plan[search_id] = ()
+        elif registry == REGISTRY:
+            plan[search_id] = statuses_for(status)
+        else:
+            plan[search_id] = None
+    return plan
 
 
 def _for_drug(trials: list[Trial], terms: list[str]) -> list[Trial]:

@@ -10,6 +10,7 @@ import click
 from trialfinder import filters
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.render import write_changes
+from trialfinder.registries import LABELS
 from trialfinder.store.store import utc_now
 from trialfinder.views import age_label
 
@@ -92,6 +93,8 @@ def refresh_command(app: AppContext, names: tuple[str, ...], full: bool) -> None
     if report.skipped:
         click.echo(f"nothing asked: {report.skipped}")
     for drug in report.drugs:
+        for registry, error in drug.registry_errors.items():
+            click.echo(f"{drug.name}: {LABELS.get(registry, registry)} failed: {error}", err=True)
         if not drug.ok:
             click.echo(f"{drug.name}: failed: {drug.error}", err=True)
         elif drug.baseline:

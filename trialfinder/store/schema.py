@@ -201,12 +201,29 @@ def _v5_brief_trials(db: sqlite3.Connection) -> None:
     )
 
 
+def _v6_registry_refreshes(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE registry_refreshes (
+            name_key TEXT NOT NULL,        -- the tracked drug, folded
+            registry TEXT NOT NULL,        -- refreshed on its own schedule, apart from the rest
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,               -- NULL once it answers again
+            PRIMARY KEY (name_key, registry)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
     _v3_tracking_and_changes,
     _v4_registry_failures,
     _v5_brief_trials,
+    _v6_registry_refreshes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ together, so a process killed half-way leaves the last good state whole.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,6 +34,10 @@ class TrackedDrug:
     failures: int
     next_attempt_at: datetime | None
     last_full_listing_at: datetime | None
+
+
+def _key(name: str) -> str:
+    return fold(name) or name.casefold()
 
 
 def _when(value: str | None) -> datetime | None:
@@ -207,34 +211,54 @@ class TrackingMixin:
 
     # -- applying a refresh --------------------------------------------------------------
 
-    def linked_trial_ids(self, drug: DrugPage, include_mentions: bool = True) -> set[str]:
-        """The trials linked to ``drug``'s page (those naming it only in passing, if asked)."""
+    def linked_trial_ids(
+        self, drug: DrugPage, include_mentions: bool = True, registry: str | None = None
+    ) -> set[str]:
+        """The trials linked to ``drug``'s page (those naming it only in passing, if asked),
+        of one ``registry`` if given."""
         drug_id = self._drug_id(drug.name)
+        sql = "SELECT dt.trial_id FROM drug_trials dt WHERE dt.drug_id = ?"
+        params: list = [drug_id]
+        if not include_mentions:
+            sql += " AND dt.mention_only = 0"
+        if registry is not None:
+            sql += " AND dt.trial_id IN (SELECT id FROM trials WHERE registry = ?)"
+            params.append(registry)
+        return {r[0] for r in self.conn.execute(sql, params)}
+
+    def cached_searches(self, drug: DrugPage, registry: str) -> list[tuple[int, dict]]:
+        """The drug's complete cached searches of ``registry``: (id, parameters)."""
         rows = self.conn.execute(
-            "SELECT trial_id FROM drug_trials WHERE drug_id = ?"
-            + ("" if include_mentions else " AND mention_only = 0"),
-            [drug_id],
-        ).fetchall()
-        return {r[0] for r in rows}
+            "SELECT s.id, s.parameters FROM searches s JOIN drugs d ON d.id = s.drug_id "
+            "WHERE d.name_key = ? AND s.registry = ? AND s.complete = 1",
+            [_key(drug.name), registry],
+        )
+        return [(search_id, json.loads(parameters)) for search_id, parameters in rows]
 
     def apply_refresh(
         self,
         drug: DrugPage,
+        registry: str,
         trials: list[Trial],
         at: datetime,
-        statuses_for: Callable[[str], tuple[str, ...]],
         *,
+        rebuild: Mapping[int, tuple[str, ...] | None] | None = None,
         gone: Iterable[str] = (),
         record: bool = True,
     ) -> list[ChangeEvent]:
-        """Write fresh ``trials`` of ``drug`` (and trial ids ``gone`` from its results) in one
-        transaction; return the changes recorded, each real change once. ``record=False``
-        (a drug's first refresh) stores the trials without reporting them as changes."""
+        """Write fresh ``trials`` of ``drug`` from ``registry`` (and ids ``gone`` from that
+        registry's answer) in one transaction; return the changes recorded, each real
+        change once. ``record=False`` (a first refresh) stores without reporting changes.
+
+        Only ``registry``'s own trials are compared and unlinked. ``rebuild`` says, per
+        cached search of that registry, from which statuses to rebuild its list (``()``:
+        every status) or None to mark it stale, to be asked again; the caller decides.
+        """
         with self.write():
             drug_id = self._drug_id(drug.name)
             if drug_id is None:
                 drug_id = self.save_drug(drug, drug.name)
-            linked = self.linked_trial_ids(drug)
+            linked = self.linked_trial_ids(drug, registry=registry)
             events: list[tuple[ChangeEvent, str | None]] = []
             for trial in trials:
                 if trial.mention_only:
@@ -254,8 +278,8 @@ class TrackingMixin:
                     [drug_id, trial_id],
                 )
             recorded = self._record_events(drug_id, events) if record else []
-            if recorded or trials:
-                self._rebuild_cached_searches(drug_id, at, statuses_for)
+            if recorded or trials or gone:
+                self._rebuild_searches(drug_id, registry, rebuild or {}, at)
         return recorded
 
     def _record_events(
@@ -281,34 +305,28 @@ class TrackingMixin:
                 recorded.append(event)
         return recorded
 
-    def _rebuild_cached_searches(
-        self, drug_id: int, at: datetime, statuses_for: Callable[[str], tuple[str, ...]]
+    def _rebuild_searches(
+        self,
+        drug_id: int,
+        registry: str,
+        plan: Mapping[int, tuple[str, ...] | None],
+        at: datetime,
     ) -> None:
-        """Bring the drug's cached searches up to date without asking the registry.
-
-        A search filtered only by status is rebuilt from the drug's linked trials
-        (status is exact, so the list is what the registry would say). One with a
-        phase, country or condition filter is marked stale, to be asked again.
-        """
-        searches = self.conn.execute(
-            "SELECT id, parameters FROM searches WHERE drug_id = ? AND complete = 1", [drug_id]
-        ).fetchall()
-        for search_id, parameters in searches:
-            params = json.loads(parameters)
-            if params.get("phases") or params.get("country") or params.get("condition"):
+        """Carry out ``plan`` on the drug's cached searches of ``registry`` (see
+        ``apply_refresh``): each list is rebuilt from that registry's linked trials only."""
+        for search_id, statuses in plan.items():
+            if statuses is None:
                 self.conn.execute(
-                    "UPDATE searches SET fetched_at = ? WHERE id = ?", [EPOCH, search_id]
+                    "UPDATE searches SET fetched_at = ? WHERE id = ? AND registry = ?",
+                    [EPOCH, search_id, registry],
                 )
                 continue
-            statuses = statuses_for(params.get("status", "all"))
-            where = ""
-            if statuses:
-                where = f" AND t.status IN ({','.join('?' * len(statuses))})"
+            where = f" AND t.status IN ({','.join('?' * len(statuses))})" if statuses else ""
             rows = self.conn.execute(
                 "SELECT dt.trial_id, dt.matched_terms, dt.mention_only FROM drug_trials dt "
                 "JOIN trials t ON t.id = dt.trial_id "
-                f"WHERE dt.drug_id = ?{where} ORDER BY {_ORDER}",
-                [drug_id, *statuses],
+                f"WHERE dt.drug_id = ? AND t.registry = ?{where} ORDER BY {_ORDER}",
+                [drug_id, registry, *statuses],
             ).fetchall()
             self.conn.execute("DELETE FROM search_results WHERE search_id = ?", [search_id])
             self.conn.executemany(
@@ -320,8 +338,32 @@ class TrackingMixin:
                 ],
             )
             self.conn.execute(
-                "UPDATE searches SET total = ?, fetched_at = ? WHERE id = ?",
-                [len(rows), at.isoformat(), search_id],
+                "UPDATE searches SET total = ?, fetched_at = ? WHERE id = ? AND registry = ?",
+                [len(rows), at.isoformat(), search_id, registry],
+            )
+
+    # -- each registry's own refresh of a drug ---------------------------------------------
+
+    def registry_refreshed_at(self, name: str, registry: str) -> datetime | None:
+        """When ``registry`` last answered a refresh of tracked drug ``name``."""
+        row = self.conn.execute(
+            "SELECT last_success_at FROM registry_refreshes WHERE name_key = ? AND registry = ?",
+            [_key(name), registry],
+        ).fetchone()
+        return _when(row[0]) if row else None
+
+    def record_registry_refresh(
+        self, name: str, registry: str, at: datetime, error: str | None = None
+    ) -> None:
+        """Note that ``registry`` answered a refresh of ``name`` (or failed, with ``error``)."""
+        with self.write():
+            self.conn.execute(
+                "INSERT INTO registry_refreshes (name_key, registry, last_attempt_at, "
+                "last_success_at, last_error) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(name_key, registry) DO UPDATE SET "
+                "last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error, "
+                "last_success_at = coalesce(excluded.last_success_at, last_success_at)",
+                [_key(name), registry, at.isoformat(), None if error else at.isoformat(), error],
             )
 
 
