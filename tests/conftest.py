@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.standins.ctgov import CtgovStandin
+from tests.standins.ctis import CtisStandin
 from tests.standins.drugs import DrugStandins
+from tests.standins.isrctn import IsrctnStandin
+from tests.standins.nci_cts import NciCtsStandin
 from tests.standins.server import serve_in_thread
 from trialfinder.config import Settings, load_settings
 
@@ -178,3 +181,35 @@ def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_st
         return await aiohttp_client(create_app(settings, contexts))
 
     return make
+
+
+# The other registries' stand-ins, served from threads (for the CLI).
+
+
+@pytest.fixture
+def ctis() -> CtisStandin:
+    return CtisStandin()
+
+
+@pytest.fixture
+def isrctn() -> IsrctnStandin:
+    return IsrctnStandin()
+
+
+@pytest.fixture
+def nci() -> NciCtsStandin:
+    return NciCtsStandin()
+
+
+@pytest.fixture
+def registry_urls(ctis, isrctn, nci) -> Iterator[dict[str, str]]:
+    with (
+        serve_in_thread(ctis.app()) as ctis_base,
+        serve_in_thread(isrctn.app()) as isrctn_base,
+        serve_in_thread(nci.app()) as nci_base,
+    ):
+        yield {
+            "ctis": f"{ctis_base}/ctis-public-api",
+            "isrctn": f"{isrctn_base}/api",
+            "nci_cts": f"{nci_base}/api/v2",
+        }

@@ -3,45 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import write_config
-from tests.standins.ctis import CtisStandin
-from tests.standins.isrctn import IsrctnStandin
-from tests.standins.nci_cts import API_KEY, NciCtsStandin
-from tests.standins.server import serve_in_thread
+from tests.standins.nci_cts import API_KEY
 from trialfinder.cli import main
-
-
-@pytest.fixture
-def ctis() -> CtisStandin:
-    return CtisStandin()
-
-
-@pytest.fixture
-def isrctn() -> IsrctnStandin:
-    return IsrctnStandin()
-
-
-@pytest.fixture
-def nci() -> NciCtsStandin:
-    return NciCtsStandin()
-
-
-@pytest.fixture
-def registry_urls(ctis, isrctn, nci) -> Iterator[dict[str, str]]:
-    with (
-        serve_in_thread(ctis.app()) as ctis_base,
-        serve_in_thread(isrctn.app()) as isrctn_base,
-        serve_in_thread(nci.app()) as nci_base,
-    ):
-        yield {
-            "ctis": f"{ctis_base}/ctis-public-api",
-            "isrctn": f"{isrctn_base}/api",
-            "nci_cts": f"{nci_base}/api/v2",
-        }
 
 
 @pytest.fixture
