@@ -65,10 +65,11 @@ MANY_SITES = 1148
 def many_sites_studies() -> list[dict]:
     """Seven studies of ``manysitesumab``; the first has 1,148 sites in 30 countries."""
     studies = synthetic_studies(7, drug="manysitesumab", start=20_000_000)
-    template = studies[0]["protocolSection"]["contactsLocationsModule"]["locations"][0]
-    studies[0]["protocolSection"]["contactsLocationsModule"]["locations"] = [
-        {**template, "facility": f"Cancer Centre {n}", "city": f"City {n % 300}",
-         "country": f"Country {n % 30}", "geoPoint": {"lat": n % 80, "lon": n % 170}}
+    module = studies[0]["protocolSection"].setdefault("contactsLocationsModule", {})
+    module["locations"] = [
+        {"facility": f"Cancer Centre {n}", "status": "RECRUITING", "city": f"City {n % 300}",
+         "zip": f"{10000 + n}", "country": f"Country {n % 30}",
+         "geoPoint": {"lat": n % 80, "lon": n % 170}}
         for n in range(MANY_SITES)
     ]  # fmt: skip
     return studies
