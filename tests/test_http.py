@@ -234,3 +234,28 @@ async def test_get_text_returns_decoded_xml_and_refuses_html(echo_url):
         assert await http.get_text(f"{base}/xml") == "<a>é</a>"
         with pytest.raises(RegistryUnavailableError, match="HTML page instead of XML"):
             await http.get_text(f"{base}/xml", {"kind": "html"})
+
+
+def test_one_registrys_rate_is_shared_by_every_event_loop_of_the_process():
+    """A server's loop and the refresher's loop on its own thread keep to one rate."""
+    import asyncio
+    import threading
+
+    starts: list[float] = []
+
+    def loop_of_its_own() -> None:
+        async def ask() -> None:
+            limiter = RateLimiter.shared("Two-loop registry", 20)
+            for _ in range(3):
+                await limiter.wait()
+                starts.append(time.monotonic())
+
+        asyncio.run(ask())
+
+    threads = [threading.Thread(target=loop_of_its_own) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
+    assert len(starts) == 6 and all(gap >= 0.045 for gap in gaps)

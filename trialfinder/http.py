@@ -14,8 +14,8 @@ import asyncio
 import email.utils
 import json
 import random
+import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,36 +38,38 @@ class RateLimiter:
     """Spaces the starts of requests at least ``1 / rate`` seconds apart.
 
     Shared by every task using one registry, so concurrency never turns into
-    a burst. Time is taken from the monotonic clock.
+    a burst. Time is taken from the monotonic clock. The next start is claimed
+    under a thread lock held only for that arithmetic (never across a wait),
+    so one limiter serves every event loop of the process: a server's, and
+    the refresher's on its own thread.
     """
 
     def __init__(self, requests_per_second: float) -> None:
         self.interval = 1.0 / requests_per_second
         self._next_start = 0.0
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
 
     @classmethod
     def shared(cls, name: str, requests_per_second: float) -> RateLimiter:
-        """The limiter every client of registry ``name`` shares in this event loop, so that
+        """The limiter every client of registry ``name`` shares in this process, so that
         a scheduled refresh and a web request together still keep to the rate."""
-        per_loop = _SHARED.setdefault(asyncio.get_running_loop(), {})
         key = (name, requests_per_second)
-        if key not in per_loop:
-            per_loop[key] = cls(requests_per_second)
-        return per_loop[key]
+        with _SHARED_LOCK:
+            if key not in _SHARED:
+                _SHARED[key] = cls(requests_per_second)
+            return _SHARED[key]
 
     async def wait(self) -> None:
-        async with self._lock:
+        with self._lock:
             now = time.monotonic()
-            delay = self._next_start - now
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_start = max(now, self._next_start) + self.interval
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
-# Per event loop (a lock belongs to one), forgotten with the loop.
-_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], RateLimiter]]
-_SHARED = weakref.WeakKeyDictionary()
+_SHARED: dict[tuple[str, float], RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 @dataclass

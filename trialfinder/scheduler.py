@@ -2,9 +2,10 @@
 
 The same scheduler runs alone (``trialfinder scheduler``) or inside the web
 app's loop (``trialfinder serve``; see ``web/scheduling.py``), started and
-stopped with it. One job, so runs never overlap in a process (``max_instances=1``); missed runs are
-coalesced; the lease in SQLite keeps other processes out; the registry's rate
-limit is shared by everything in the loop.
+stopped with it; each run goes on a thread of its own, so SQLite never runs
+on the scheduler's loop. One job, so runs never overlap in a process
+(``max_instances=1``); missed runs are coalesced; the lease in SQLite keeps
+other processes out; each registry's rate limit is shared by the whole process.
 """
 
 from __future__ import annotations
@@ -52,10 +53,21 @@ def next_run(settings: Settings, last_run: datetime | None, now: datetime) -> da
 
 
 async def run_refresh(settings: Settings) -> RefreshReport | None:
-    """One scheduled run: its own store connection, its failures logged, never raised."""
-    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    """One scheduled run, on a thread of its own with its own event loop and store
+    connection: however long it waits for SQLite's write lock, the loop that scheduled
+    it (a server's) never does. Registry rates are shared with that loop all the same
+    (``http.RateLimiter.shared``). Failures are logged, never raised."""
+    return await asyncio.to_thread(_refresh_once, settings)
+
+
+def _refresh_once(settings: Settings) -> RefreshReport | None:
     try:
-        report = await refresh(settings, store)
+        store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    except TrialfinderError as error:
+        log.error("refresh failed: %s", error)
+        return None
+    try:
+        report = asyncio.run(refresh(settings, store))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)
         return None
@@ -63,6 +75,9 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
         store.close()
     changes = sum(len(d.changes) for d in report.drugs)
     failed = [d.name for d in report.drugs if not d.ok]
+    failed += [
+        f"{d.name} ({', '.join(d.registry_errors)})" for d in report.drugs if d.registry_errors
+    ]
     log.info(
         "refresh: %s drugs, %s changes, %s requests%s%s",
         len(report.drugs),

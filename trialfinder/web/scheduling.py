@@ -1,8 +1,9 @@
 """The refresh scheduler inside the web app: started and stopped with it, counted in /metrics.
 
-``trialfinder serve`` runs it in the app's own event loop, so scheduled
-refreshes and on-demand fetches share one loop, and with it each registry's
-rate limit.
+``trialfinder serve`` schedules it on the app's own event loop; each run goes
+on a thread of its own (``scheduler.run_refresh``), so its SQLite writes never
+hold up a request, while scheduled refreshes and on-demand fetches still share
+each registry's rate limit (one per process).
 """
 
 from __future__ import annotations
