@@ -32,6 +32,20 @@ FAST_HTTP = {
 }
 
 
+def cli_runner(capsys, config: Path):
+    """trialfinder's CLI run in-process with ``config``: ``run(*args)`` gives
+    (exit code, stdout, stderr)."""
+    from trialfinder.cli import main
+
+    def run(*args: str):
+        with pytest.raises(SystemExit) as exited:
+            main(["--config", str(config), *args])
+        out, err = capsys.readouterr()
+        return exited.value.code, out, err
+
+    return run
+
+
 def fast_settings(*, retries: int = 3, **sections) -> Settings:
     """Settings with fast retries and the given sections (``registries={...}``)."""
     return Settings.model_validate({"http": {**FAST_HTTP, "max_retries": retries}, **sections})

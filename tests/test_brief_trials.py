@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from trialfinder.cli import main
+from tests.conftest import cli_runner
 from trialfinder.models.trials import BRIEF_SITES
 
 BIG = "NCT03914625"
@@ -40,13 +40,7 @@ def many_sites(standin) -> list[dict]:
 
 @pytest.fixture
 def run(capsys, config_path):
-    def run(*args: str):
-        with pytest.raises(SystemExit) as exited:
-            main(["--config", str(config_path), *args])
-        out, err = capsys.readouterr()
-        return exited.value.code, out, err
-
-    return run
+    return cli_runner(capsys, config_path)
 
 
 def test_a_list_carries_the_first_sites_and_the_count_fetched_or_cached(run, ctgov_standin):

@@ -7,20 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trialfinder.cli import main
+from tests.conftest import cli_runner
 
 TODAY = datetime.now(UTC).date().isoformat()
 
 
 @pytest.fixture
 def run(capsys, config_path):
-    def run(*args: str):
-        with pytest.raises(SystemExit) as exited:
-            main(["--config", str(config_path), *args])
-        out, err = capsys.readouterr()
-        return exited.value.code, out, err
-
-    return run
+    return cli_runner(capsys, config_path)
 
 
 def test_track_add_list_remove(run):

@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import cli_runner, write_config
 from tests.standins.nci_cts import API_KEY
-from trialfinder.cli import main
 
 
 @pytest.fixture
@@ -17,13 +16,7 @@ def run(capsys, tmp_path, ctgov_url, drug_urls, registry_urls):
         tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=registry_urls, nci_cts_key=API_KEY
     )
 
-    def run(*args: str):
-        with pytest.raises(SystemExit) as exited:
-            main(["--config", str(config), *args])
-        out, err = capsys.readouterr()
-        return exited.value.code, out, err
-
-    return run
+    return cli_runner(capsys, config)
 
 
 def test_a_trial_in_several_registries_shows_once_with_every_id(run):

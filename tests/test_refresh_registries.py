@@ -14,8 +14,7 @@ import json
 
 import pytest
 
-from tests.conftest import write_config
-from trialfinder.cli import main
+from tests.conftest import cli_runner, write_config
 
 
 @pytest.fixture
@@ -23,13 +22,7 @@ def run(capsys, tmp_path, ctgov_url, drug_urls, registry_urls):
     three = {name: registry_urls[name] for name in ("ctis", "isrctn")}
     config = write_config(tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=three)
 
-    def run(*args: str):
-        with pytest.raises(SystemExit) as exited:
-            main(["--config", str(config), *args])
-        out, err = capsys.readouterr()
-        return exited.value.code, out, err
-
-    return run
+    return cli_runner(capsys, config)
 
 
 def answer(run, *options) -> dict:

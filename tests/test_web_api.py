@@ -153,24 +153,22 @@ async def test_a_trial_of_a_registry_this_server_does_not_ask_is_a_404(client):
     assert error["error"]["code"] == "not_found" and "ISRCTN" in error["error"]["message"]
 
 
-async def test_a_trial_of_every_registry(aiohttp_client, tmp_path, urls):
-    from tests.standins.ctis import CtisStandin
-    from tests.standins.isrctn import IsrctnStandin
-    from tests.standins.server import serve_in_thread
+@pytest.fixture
+async def three_registries(aiohttp_client, tmp_path, urls, registry_urls):
+    """The app asking ClinicalTrials.gov, EU CTIS and ISRCTN (stand-ins)."""
+    registries = {name: registry_urls[name] for name in ("ctis", "isrctn")}
+    settings = web_settings(tmp_path, urls[0], urls[1], registry_urls=registries)
+    return await aiohttp_client(create_app(settings))
 
-    with (
-        serve_in_thread(CtisStandin().app()) as ctis,
-        serve_in_thread(IsrctnStandin().app()) as isrctn,
-    ):
-        registries = {"ctis": f"{ctis}/ctis-public-api", "isrctn": f"{isrctn}/api"}
-        settings = web_settings(tmp_path, urls[0], urls[1], registry_urls=registries)
-        client = await aiohttp_client(create_app(settings))
-        _, data = await get_json(client, "/api/v1/trials/2024-513914-25-00")
-        assert data["registry"] == "ctis" and data["id"] == "2024-513914-25-00"
-        _, data = await get_json(client, "/api/v1/trials/isrctn%2039146250")  # any spelling
-        assert data["registry"] == "isrctn" and data["id"] == "ISRCTN39146250"
-        _, error = await get_json(client, "/api/v1/trials/2020-005891-36", status=400)
-        assert "EU CT number" in error["error"]["message"]  # a EudraCT number names no record
+
+async def test_a_trial_of_every_registry(three_registries):
+    client = three_registries
+    _, data = await get_json(client, "/api/v1/trials/2024-513914-25-00")
+    assert data["registry"] == "ctis" and data["id"] == "2024-513914-25-00"
+    _, data = await get_json(client, "/api/v1/trials/isrctn%2039146250")  # any spelling
+    assert data["registry"] == "isrctn" and data["id"] == "ISRCTN39146250"
+    _, error = await get_json(client, "/api/v1/trials/2020-005891-36", status=400)
+    assert "EU CT number" in error["error"]["message"]  # a EudraCT number names no record
 
 
 async def test_an_unknown_drug_is_a_404_with_suggestions(client):
@@ -403,21 +401,11 @@ async def test_head_requests(client):
     assert response.status == 200 and "ETag" in response.headers
 
 
-async def test_a_merged_answer_names_each_registry(aiohttp_client, tmp_path, urls):
-    from tests.standins.ctis import CtisStandin
-    from tests.standins.isrctn import IsrctnStandin
-    from tests.standins.server import serve_in_thread
-
-    with (
-        serve_in_thread(CtisStandin().app()) as ctis,
-        serve_in_thread(IsrctnStandin().app()) as isrctn,
-    ):
-        registries = {"ctis": f"{ctis}/ctis-public-api", "isrctn": f"{isrctn}/api"}
-        settings = web_settings(tmp_path, urls[0], urls[1], registry_urls=registries)
-        client = await aiohttp_client(create_app(settings))
-        _, data = await get_json(client, TRIALS + "?status=all")
-        assert data["registries"] == ["ctgov", "ctis", "isrctn"]
-        page = await (await client.get("/widget/blinatumomab?status=all")).text()
-        source = page[page.index('class="tf-source"') :].split("</p>")[0]
-        assert ">ClinicalTrials.gov</a>, <a" in source and ">EU CTIS</a>" in source
-        assert ">ISRCTN" in source and "ctgov,ctis" not in source
+async def test_a_merged_answer_names_each_registry(three_registries):
+    client = three_registries
+    _, data = await get_json(client, TRIALS + "?status=all")
+    assert data["registries"] == ["ctgov", "ctis", "isrctn"]
+    page = await (await client.get("/widget/blinatumomab?status=all")).text()
+    source = page[page.index('class="tf-source"') :].split("</p>")[0]
+    assert ">ClinicalTrials.gov</a>, <a" in source and ">EU CTIS</a>" in source
+    assert ">ISRCTN" in source and "ctgov,ctis" not in source
