@@ -86,6 +86,8 @@ def test_without_any_file_defaults_apply_relative_to_cwd(tmp_path, monkeypatch):
         ('[registries.ctgov]\nbase_url = "ftp://x"\n', "[registries.ctgov] base_url"),
         ('[http]\nmax_retries = "many"\n', "[http] max_retries"),
         ("[cache]\nttl_hours = -1\n", "[cache] ttl_hours"),
+        ("[server]\nmemo_seconds = -5\n", "[server] memo_seconds"),
+        ("[cache]\nlock_wait_seconds = 0\n", "[cache] lock_wait_seconds"),
         ("[nonsense]\n", "nonsense: unknown setting"),
         ("[cache\n", "is not valid TOML"),
     ],

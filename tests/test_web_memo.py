@@ -133,3 +133,82 @@ async def test_a_bounded_memo_lets_the_oldest_go(make_client):
     first, _ = await fetch(client, f"{TRIALS}?limit=1")
     latest, _ = await fetch(client, f"{TRIALS}?limit=3")
     assert first.headers["X-Cache"] == "hit" and latest.headers["X-Cache"] == "memo"
+
+
+# -- per drug, bounded in bytes, renewed by one request ----------------------------------
+
+
+async def test_a_fetch_forgets_only_its_own_drugs_answers(client):
+    memo = client.server.app[ANSWERS]
+    brand = "/api/v1/drugs/Blincyto/trials"
+    for path in (TRIALS, brand, TRIALS, brand):
+        await fetch(client, path)
+    assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "memo"
+    other, _ = await fetch(client, "/api/v1/drugs/pembrolizumab/trials")
+    assert other.headers["X-Cache"] == "miss"  # a fetch of another drug ...
+    assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "memo"  # ... leaves this one
+    fresh, _ = await fetch(client, TRIALS + "?status=all")
+    assert fresh.headers["X-Cache"] == "miss"  # blinatumomab fetched: its answers go,
+    assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "hit"
+    assert (await fetch(client, brand))[0].headers["X-Cache"] == "hit"  # under any name
+    assert (await fetch(client, "/api/v1/drugs/pembrolizumab/trials"))[0].headers[
+        "X-Cache"
+    ] == "memo"
+    assert len(memo) >= 1
+
+
+async def test_an_expired_answer_is_served_while_one_request_renders_it(client):
+    from aiohttp.test_utils import make_mocked_request
+
+    memo = client.server.app[ANSWERS]
+    now = [1000.0]
+    memo.clock = lambda: now[0]
+    await fetch(client, TRIALS)
+    host = f"{client.server.host}:{client.server.port}"
+
+    def ask():
+        return memo.answer(make_mocked_request("GET", TRIALS, headers={"Host": host}))
+
+    assert ask() is not None  # fresh
+    now[0] += memo.seconds + 0.1
+    assert ask() is None  # the first to come re-renders it ...
+    served = ask()
+    assert served is not None and served.headers["X-Cache"] == "memo"  # ... the rest wait not
+    now[0] += max(memo.seconds, 1.0) + 0.1
+    assert ask() is None  # that render never came back: the next request tries
+    now[0] += memo.serve_expired_for
+    assert ask() is None and len(memo) == 0  # past the bound it is gone, not served
+
+
+def test_the_memo_is_bounded_in_bytes():
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from trialfinder.web.httpcache import Representation
+    from trialfinder.web.memo import MEMOISE, AnswerMemo
+
+    memo = AnswerMemo(vary_on_origin=False, max_bytes=80_000)  # each kept answer: 2 x body
+
+    def keep(path: str, size: int) -> None:
+        response = web.Response()
+        response[MEMOISE] = Representation(b"x" * size, "application/json", "public")
+        memo.keep(make_mocked_request("GET", path), response, lambda request, headers: None)
+
+    for n in range(10):
+        keep(f"/a/{n}", 4_000)  # 8,000 bytes each: ten fill the bound exactly
+    assert len(memo) == 10 and memo.bytes == 80_000
+    keep("/a/10", 4_000)
+    assert len(memo) == 10 and memo.bytes == 80_000  # the oldest went
+    assert memo.answer(make_mocked_request("GET", "/a/0")) is None
+    assert memo.answer(make_mocked_request("GET", "/a/10")) is not None
+    keep("/huge", 5_001)  # over an eighth of the bound: never kept
+    assert memo.answer(make_mocked_request("GET", "/huge")) is None and memo.bytes == 80_000
+    memo.forget(("drug", "nothing"))  # a topic with no answers forgets nothing
+    assert len(memo) == 10
+
+
+async def test_memo_seconds_0_turns_the_memo_off(make_client):
+    client = await make_client(memo_seconds=0)
+    await fetch(client, TRIALS)
+    response, _ = await fetch(client, TRIALS)
+    assert response.headers["X-Cache"] == "hit" and len(client.server.app[ANSWERS]) == 0

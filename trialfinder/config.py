@@ -197,6 +197,8 @@ class ServerSettings(_Section):
     # Server processes sharing the port (SO_REUSEPORT); each registry's and drug
     # source's request rate is divided among them.
     workers: int = Field(1, ge=1, le=64)
+    memo_seconds: float = Field(5.0, ge=0)
+    memo_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
 
 class Settings(_Section):

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from trialfinder.web.httpcache import Representation, cache_control, respond
 from trialfinder.web.keys import SETTINGS
-from trialfinder.web.memo import MEMOISE
+from trialfinder.web.memo import MEMOISE, TOPIC
 from trialfinder.web.service import STALE
 
 STALE_MAX_AGE = 30  # seconds a stale answer may be kept: a fresh one is on its way
@@ -24,10 +24,16 @@ def cache_control_for(request: web.Request, how: str) -> str:
     return cache_control(server.max_age_seconds, server.stale_while_revalidate_seconds)
 
 
-def answer(request: web.Request, rep: Representation, how: str) -> web.Response:
-    """Answer with ``rep``, offered to the memo unless it is a stale stopgap."""
+def answer(
+    request: web.Request, rep: Representation, how: str, topic: tuple | None = None
+) -> web.Response:
+    """Answer with ``rep``, offered to the memo unless it is a stale stopgap; ``topic``
+    (``memo.drug_topic``, ``memo.trial_topic``) is what data it shows, so that storing
+    new data of it forgets the answer."""
     response = respond(request, rep)
     response.headers["X-Cache"] = how
     if how != STALE:
         response[MEMOISE] = rep
+        if topic is not None:
+            response[TOPIC] = topic
     return response

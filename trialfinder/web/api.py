@@ -23,6 +23,7 @@ from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
 from trialfinder.web.httpcache import Representation, json_representation
 from trialfinder.web.keys import SERVICE, SETTINGS
+from trialfinder.web.memo import drug_topic, trial_topic
 from trialfinder.web.params import Params, decode_cursor, encode_cursor
 from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
@@ -42,7 +43,7 @@ async def drug(request: web.Request) -> web.Response:
     data["notes"] = found.notes
     data["warnings"] = found.result.warnings
     rep = json_representation(data, cache_control_for(request, how))
-    return answer(request, rep, how)
+    return answer(request, rep, how, drug_topic(found.resolution.drug.name))
 
 
 async def trials(request: web.Request) -> web.Response:
@@ -74,7 +75,7 @@ async def trials(request: web.Request) -> web.Response:
         "next_cursor": encode_cursor(following) if following < len(ranked) else None,
     }
     rep = json_representation(data, cache_control_for(request, how))
-    return answer(request, rep, how)
+    return answer(request, rep, how, drug_topic(found.resolution.drug.name))
 
 
 async def trial(request: web.Request) -> web.Response:
@@ -90,7 +91,7 @@ async def trial(request: web.Request) -> web.Response:
     (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id, registry)
     data = {**trial_json(found), "fetched_at": fetched_at.isoformat(), "warnings": warnings}
     rep = json_representation(data, cache_control_for(request, how))
-    return answer(request, rep, how)
+    return answer(request, rep, how, trial_topic(trial_id))
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -107,7 +108,7 @@ async def changes(request: web.Request) -> web.Response:
         "changes": [change.as_json() for change in found],
     }
     rep = json_representation(data, cache_control_for(request, "hit"))
-    return answer(request, rep, "hit")
+    return answer(request, rep, "hit", drug_topic(resolution.drug.name))
 
 
 async def feed(request: web.Request) -> web.Response:
@@ -129,4 +130,4 @@ async def feed(request: web.Request) -> web.Response:
     rep = Representation(
         body, "application/atom+xml; charset=utf-8", cache_control_for(request, "hit")
     )
-    return answer(request, rep, "hit")
+    return answer(request, rep, "hit", drug_topic(resolution.drug.name))

@@ -55,7 +55,12 @@ def create_app(
     app[METRICS] = Metrics(worker)
     app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
     app[ASSETS] = Assets.build(settings)
-    app[ANSWERS] = AnswerMemo(vary_on_origin="*" not in settings.server.cors_origins)
+    server = settings.server
+    app[ANSWERS] = AnswerMemo(
+        vary_on_origin="*" not in server.cors_origins,
+        seconds=server.memo_seconds,
+        max_bytes=server.memo_bytes,
+    )
     app.cleanup_ctx.append(_access_log)
     app.cleanup_ctx.append(_service)
     app.cleanup_ctx.extend(contexts)

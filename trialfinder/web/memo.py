@@ -14,7 +14,17 @@ which origin may read it. A request whose URL is not a key, or whose entry is
 older than ``seconds``, goes to its handler; only answers of GET and HEAD
 whose handler offered them (a 200, or the 304 made from one) are kept, so a
 request refused for its size or its parameters never reaches an entry. The
-memo is emptied whenever this process stores new data.
+memo is emptied drug by drug: each answer names its topic (the drug it is
+about, or one trial), and a fetch that stores data of a drug forgets that
+drug's answers and no other's.
+
+It is bounded twice: by entries and by bytes (each counted as twice its body:
+the plain and the gzip form at most); an answer bigger than an eighth of the
+bytes is not kept. When an entry expires, the next request re-renders it
+through its handler while the requests that arrive meanwhile are still served
+the expired entry, so a popular answer never sends a crowd to the handler at
+once; an expired entry is served so only for a bounded time, and a re-render
+that fails lets the next request try again.
 """
 
 from __future__ import annotations
@@ -26,14 +36,28 @@ from collections.abc import Callable, Hashable, MutableMapping
 from aiohttp import web
 from multidict import CIMultiDict
 
+from trialfinder.terms import fold
 from trialfinder.web.httpcache import Representation, respond
 
 MEMO_SECONDS = 5.0
 MEMO_ENTRIES = 512
+MEMO_BYTES = 64 * 1024 * 1024
 MEMO = "memo"  # the X-Cache of an answer served from here
-# A handler sets this on an answer to offer its representation to the memo.
+# A handler sets this on an answer to offer its representation to the memo ...
 MEMOISE = web.ResponseKey("memoise", Representation)
+# ... and this to say what data it shows, so a fetch of that data forgets it.
+TOPIC = web.ResponseKey("memo_topic", tuple)
 READS = frozenset({"GET", "HEAD"})
+
+
+def drug_topic(name: str) -> tuple[str, str]:
+    """The topic of answers about a drug: its preferred name, folded."""
+    return ("drug", fold(name) or name.casefold())
+
+
+def trial_topic(trial_id: str) -> tuple[str, str]:
+    return ("trial", trial_id.upper())
+
 
 Decorate = Callable[[web.Request, MutableMapping[str, str]], None]
 
@@ -41,11 +65,16 @@ Decorate = Callable[[web.Request, MutableMapping[str, str]], None]
 class MemoisedAnswer:
     """One representation with its header sets finished, one per form (304, plain, gzip)."""
 
-    __slots__ = ("expires", "header_sets", "rep")
+    __slots__ = ("expires", "header_sets", "renewing_until", "rep", "size", "topic")
 
-    def __init__(self, rep: Representation, expires: float, finish: Callable) -> None:
+    def __init__(
+        self, rep: Representation, expires: float, finish: Callable, topic: Hashable | None
+    ) -> None:
         self.rep = rep
         self.expires = expires
+        self.topic = topic
+        self.size = 2 * len(rep.body)
+        self.renewing_until: float | None = None  # while one request re-renders it
         self.header_sets = {form: finish(own) for form, own in rep.header_sets.items()}
 
     def response(self, request: web.Request) -> web.Response:
@@ -53,7 +82,7 @@ class MemoisedAnswer:
 
 
 class AnswerMemo:
-    """Finished answers by request; least recently stored go first past ``entries``."""
+    """Finished answers by request; least recently stored go first past the bounds."""
 
     def __init__(
         self,
@@ -61,13 +90,19 @@ class AnswerMemo:
         vary_on_origin: bool,
         seconds: float | None = None,
         entries: int = MEMO_ENTRIES,
+        max_bytes: int = MEMO_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.vary_on_origin = vary_on_origin
         self.clock = clock
         self.seconds = MEMO_SECONDS if seconds is None else seconds
+        # How long past its expiry an entry may still be served while it is re-rendered.
+        self.serve_expired_for = max(30.0, 6 * self.seconds)
         self.entries = entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._items: OrderedDict[Hashable, MemoisedAnswer] = OrderedDict()
+        self._by_topic: dict[Hashable, set[Hashable]] = {}
 
     def key(self, request: web.Request) -> Hashable:
         headers = request.headers
@@ -83,9 +118,15 @@ class AnswerMemo:
         item = self._items.get(key)
         if item is None:
             return None
-        if item.expires < self.clock():
-            del self._items[key]
-            return None
+        now = self.clock()
+        if item.expires < now:
+            if now - item.expires > self.serve_expired_for:
+                self._drop(key)
+                return None
+            if item.renewing_until is None or item.renewing_until < now:
+                # This request re-renders it; if that fails, the next one tries after a while.
+                item.renewing_until = now + max(self.seconds, 1.0)
+                return None
         return item.response(request)
 
     def keep(self, request: web.Request, response: web.StreamResponse, decorate: Decorate) -> None:
@@ -94,6 +135,8 @@ class AnswerMemo:
         rep = response.get(MEMOISE)
         if rep is None or self.seconds <= 0 or request.method not in READS:
             return
+        if 2 * len(rep.body) > self.max_bytes // 8:
+            return  # one huge answer would push out many small ones
 
         def finish(own: dict[str, str]) -> CIMultiDict[str]:
             headers = CIMultiDict(own)
@@ -102,13 +145,35 @@ class AnswerMemo:
             return headers
 
         key = self.key(request)
-        self._items[key] = MemoisedAnswer(rep, self.clock() + self.seconds, finish)
-        self._items.move_to_end(key)
-        while len(self._items) > self.entries:
-            self._items.popitem(last=False)
+        self._drop(key)
+        item = MemoisedAnswer(rep, self.clock() + self.seconds, finish, response.get(TOPIC))
+        self._items[key] = item
+        self.bytes += item.size
+        if item.topic is not None:
+            self._by_topic.setdefault(item.topic, set()).add(key)
+        while len(self._items) > self.entries or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._items)))
+
+    def forget(self, topic: Hashable) -> None:
+        """Forget every answer about ``topic`` (new data of it was stored)."""
+        for key in list(self._by_topic.get(topic, ())):
+            self._drop(key)
 
     def clear(self) -> None:
         self._items.clear()
+        self._by_topic.clear()
+        self.bytes = 0
+
+    def _drop(self, key: Hashable) -> None:
+        item = self._items.pop(key, None)
+        if item is None:
+            return
+        self.bytes -= item.size
+        keys = self._by_topic.get(item.topic)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_topic[item.topic]
 
     def __len__(self) -> int:
         return len(self._items)

@@ -19,6 +19,7 @@ from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
 from trialfinder.web.httpcache import Representation, respond
 from trialfinder.web.keys import ASSETS, SERVICE, SETTINGS
+from trialfinder.web.memo import drug_topic
 from trialfinder.web.params import Params
 from trialfinder.web.present import card
 from trialfinder.web.rendering import HTML, render
@@ -64,7 +65,7 @@ async def widget_page(request: web.Request) -> web.Response:
         cache_control_for(request, how),
         headers={"Content-Security-Policy": widget_page_csp(server.frame_ancestors)},
     )
-    return answer(request, rep, how)
+    return answer(request, rep, how, drug_topic(found.resolution.drug.name))
 
 
 async def demo(request: web.Request) -> web.Response:

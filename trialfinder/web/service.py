@@ -6,8 +6,8 @@ the store's pool: no SQLite call ever runs on the event loop. Anything else
 goes through a single flight (``flights``): one fetch per question however many
 ask, each request waiting at most ``fetch_wait_seconds``. When an older answer
 exists it is served, marked stale, rather than a 503, while the fresh one is
-fetched in the background. Whatever a fetch stores empties the memo of
-finished answers (``memo.AnswerMemo``).
+fetched in the background. What a fetch stores forgets the memoised answers
+about that drug (or trial) and no others (``memo.AnswerMemo.forget``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from trialfinder.store import Store, TrackedDrug
 from trialfinder.store.pool import StorePool
 from trialfinder.terms import fold
 from trialfinder.web.flights import FetchPending, Flights
-from trialfinder.web.memo import AnswerMemo
+from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
 from trialfinder.web.metrics import Metrics
 
 log = logging.getLogger("trialfinder.web")
@@ -169,9 +169,9 @@ class TrialService:
                 await answer(pool, settings, ctgov_only, fresh)
             except Exception:
                 self.metrics.refreshes.inc("api", "error")
+                self.memo.clear()  # part of it may be stored; which drug is not known
                 raise
-            finally:
-                self.memo.clear()
+            self.memo.forget(drug_topic(found.resolution.drug.name))
         self.metrics.refreshes.inc("api", "ok")
         return found
 
@@ -191,9 +191,23 @@ class TrialService:
         def done(task: asyncio.Task) -> None:
             failed = task.cancelled() or task.exception() is not None
             self.metrics.registry_calls.inc(kind, "error" if failed else "ok")
-            self.memo.clear()
+            if not failed:
+                topic = _topic_of(task.result())
+                if topic is not None:
+                    self.memo.forget(topic)
 
         return await self.flights.join(key, fetch, self.wait, on_done=done)
 
     async def close(self) -> None:
         await self.flights.close()
+
+
+def _topic_of(fetched) -> tuple | None:
+    """What a finished fetch stored new data of: a drug (a search, a resolution) or a trial."""
+    if isinstance(fetched, DrugSearch):
+        return drug_topic(fetched.resolution.drug.name)
+    if isinstance(fetched, Resolution):
+        return drug_topic(fetched.drug.name)
+    if isinstance(fetched, tuple) and fetched and isinstance(fetched[0], Trial):
+        return trial_topic(fetched[0].id)
+    return None
