@@ -68,6 +68,7 @@ from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
 from trialfinder.cache_policy import TrialsRequest, answer  # noqa: E402
+from trialfinder.clock import utc_now  # noqa: E402
 from trialfinder.config import load_settings  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.models import SearchResult  # noqa: E402
@@ -75,7 +76,6 @@ from trialfinder.registries.ctgov.parse import parse_study  # noqa: E402
 from trialfinder.search import REGISTRY, display_order  # noqa: E402
 from trialfinder.store import Store  # noqa: E402
 from trialfinder.store.pool import InlinePool  # noqa: E402
-from trialfinder.store.store import utc_now  # noqa: E402
 
 DRUG = "syntheticumab"
 PAGE_SIZE = 1000

@@ -141,7 +141,7 @@ def test_the_graph_sees_imports_in_functions_and_skips_type_checking_ones():
     assert "trialfinder.resolve_online" in graph["trialfinder.resolve"]  # inside resolve()
     assert "trialfinder.web.cors" in graph["trialfinder.web.pipeline"]  # from web import cors
     assert "trialfinder.web.service" not in graph["trialfinder.web.keys"]  # TYPE_CHECKING
-    assert "trialfinder.store.store" in graph["trialfinder.resolution"]
+    assert "trialfinder.clock" in graph["trialfinder.resolution"]
 
 
 def test_the_graph_resolves_relative_imports_to_modules():

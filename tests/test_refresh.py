@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import write_config
 from tests.standins.ctgov import CtgovStandin
 from tests.standins.drugs import DrugStandins
+from trialfinder.clock import utc_now
 from trialfinder.config import load_settings
 from trialfinder.refresh import LEASE, refresh
 from trialfinder.store import Store
@@ -61,7 +62,7 @@ def new_data(registry: CtgovStandin, stamp: str = "2026-11-28T09:00:00") -> None
 
 async def baseline(settings, store, registry, *names):
     for name in names:
-        store.track(name, "cli")
+        store.track(name, "cli", utc_now())
     report = await refresh(settings, store)
     assert report.ok and all(d.baseline for d in report.drugs)
     return report
@@ -163,8 +164,8 @@ async def test_a_failing_drug_backs_off_and_keeps_its_error(env, registry):
         update={"refresh": settings.refresh.model_copy(update={"max_query_chars": 500})}
     )
     registry.fail_when["pembrolizumab"] = "400"
-    store.track("blinatumomab", "cli")
-    store.track("pembrolizumab", "cli")
+    store.track("blinatumomab", "cli", utc_now())
+    store.track("pembrolizumab", "cli", utc_now())
     report = await refresh(settings, store)
     outcome = {d.name: d for d in report.drugs}
     assert outcome["blinatumomab"].ok and not outcome["pembrolizumab"].ok
@@ -180,7 +181,7 @@ async def test_a_failing_drug_backs_off_and_keeps_its_error(env, registry):
 
 async def test_two_refreshers_do_the_work_once(env, registry):
     settings, store = env
-    store.track("blinatumomab", "cli")
+    store.track("blinatumomab", "cli", utc_now())
     registry.latency = 0.05
     other = Store.open(settings.cache.path)
     try:
@@ -196,7 +197,7 @@ async def test_two_refreshers_do_the_work_once(env, registry):
 
 async def test_a_dead_holders_lease_expires(env, registry):
     settings, store = env
-    store.track("blinatumomab", "cli")
+    store.track("blinatumomab", "cli", utc_now())
     now = datetime.now(UTC)
     assert store.acquire_lease(
         LEASE, "dead:1:x", now - timedelta(hours=2), now - timedelta(hours=1)

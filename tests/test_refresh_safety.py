@@ -17,6 +17,7 @@ from aiohttp import web
 
 from tests.standins.ctgov import synthetic_studies
 from trialfinder.cli import main
+from trialfinder.clock import utc_now
 from trialfinder.config import load_settings
 from trialfinder.scheduler import build_scheduler, run_forever, stop
 from trialfinder.store import Store
@@ -117,7 +118,7 @@ async def test_the_scheduler_fires_on_a_short_interval_and_stops_cleanly(config_
 async def test_the_real_refresh_runs_on_schedule(config_path, ctgov_standin):
     settings = load_settings(config_path)
     store = Store.open(settings.cache.path)
-    store.track("blinatumomab", "cli")
+    store.track("blinatumomab", "cli", utc_now())
     stop = asyncio.Event()
     task = asyncio.create_task(run_forever(settings, stop))
     try:

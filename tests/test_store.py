@@ -58,7 +58,7 @@ def test_new_file_gets_the_whole_schema_in_wal_mode(store):
 def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
     path = tmp_path / "c.sqlite"
     first = Store.open(path)
-    first.save_trial(fixture_trials("NCT03914625")[0])
+    first.save_trial(fixture_trials("NCT03914625")[0], WHEN)
     first.close()
     again = Store.open(path)
     assert again.load_trial("NCT03914625") is not None

@@ -13,6 +13,7 @@ import pytest
 
 from tests.lockholder import LockHolder
 from trialfinder.cli import main
+from trialfinder.clock import utc_now
 from trialfinder.errors import CacheBusyError
 from trialfinder.store import Store
 
@@ -41,7 +42,7 @@ def test_a_write_transaction_takes_the_write_lock_when_it_begins(path):
 def test_a_write_waits_for_another_process_and_then_lands(path):
     holder = LockHolder(path, 1.5)
     store = Store.open(path)
-    assert store.track("blinatumomab", "cli")  # waits behind the holder, then writes
+    assert store.track("blinatumomab", "cli", utc_now())  # waits behind the holder, then writes
     assert holder.wait() == 0
     names = {t.name for t in store.tracked()}
     rows = store.conn.execute("SELECT registry FROM registry_state").fetchall()
@@ -51,7 +52,7 @@ def test_a_write_waits_for_another_process_and_then_lands(path):
 
 def test_readers_do_not_wait_for_a_writer(path):
     store = Store.open(path)
-    store.track("pembrolizumab", "cli")
+    store.track("pembrolizumab", "cli", utc_now())
     holder = LockHolder(path, 30)
     try:
         reader = Store.open(path)
@@ -79,7 +80,7 @@ def test_a_lock_held_past_lock_wait_is_a_clear_error_and_writes_nothing(path):
     store.conn.execute("PRAGMA busy_timeout = 100")
     try:
         with pytest.raises(CacheBusyError, match="locked by another trialfinder process"):
-            store.track("blinatumomab", "cli")
+            store.track("blinatumomab", "cli", utc_now())
     finally:
         holder.process.kill()
         holder.wait()

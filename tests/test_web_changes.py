@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from trialfinder.clock import utc_now
 from trialfinder.store import Store
-from trialfinder.store.store import utc_now
 from trialfinder.web.keys import SERVICE
 
 ATOM = "{http://www.w3.org/2005/Atom}"

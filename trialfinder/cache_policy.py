@@ -26,6 +26,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from trialfinder.clock import utc_now
 from trialfinder.combined import combine, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
@@ -37,7 +38,6 @@ from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
 from trialfinder.store import Store
 from trialfinder.store.pool import StorePool
-from trialfinder.store.store import utc_now
 
 
 @dataclass(frozen=True)

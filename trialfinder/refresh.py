@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from trialfinder.clock import utc_now
 from trialfinder.combined import registries_for
 from trialfinder.config import Settings
 from trialfinder.errors import BadInputError, TrialfinderError
@@ -35,7 +36,6 @@ from trialfinder.registries.ctgov.vocabulary import statuses_for
 from trialfinder.resolve import resolve
 from trialfinder.store import Store, TrackedDrug
 from trialfinder.store.pool import InlinePool
-from trialfinder.store.store import utc_now
 from trialfinder.terms import find_terms, fold, mark_matches, query_terms
 
 REGISTRY = "ctgov"

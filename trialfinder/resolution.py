@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trialfinder.clock import utc_now
 from trialfinder.errors import BadInputError
 from trialfinder.models import DrugPage
-from trialfinder.store.store import utc_now
 
 
 class UnknownDrugError(BadInputError):

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.resolution import Resolution, literal
 from trialfinder.store import Store
-from trialfinder.store.store import utc_now
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool

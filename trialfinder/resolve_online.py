@@ -15,12 +15,12 @@ import difflib
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
+from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType, DrugFacts
 from trialfinder.resolution import Resolution, UnknownDrugError, literal
 from trialfinder.sources.merge import merge_facts
-from trialfinder.store.store import utc_now
 from trialfinder.terms import fold
 
 CLOSE_ENOUGH = 0.8  # a suggestion this similar is taken as what was meant

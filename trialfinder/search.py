@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
 from trialfinder.registries.base import ProgressCallback, Registry
-from trialfinder.store.store import utc_now
 from trialfinder.terms import mark_matches
 
 REGISTRY = "ctgov"  # the default registry, and the one refresh keeps fresh

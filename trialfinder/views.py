@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from trialfinder.clock import utc_now
 from trialfinder.drug_search import trial_counts
 from trialfinder.models import SearchResult, StatusCategory, Trial
 from trialfinder.resolution import Resolution
-from trialfinder.store.store import utc_now
 
 OPEN_TRIALS_SHOWN = 10
 

@@ -10,8 +10,8 @@ import click
 from trialfinder import filters
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.render import write_changes
+from trialfinder.clock import utc_now
 from trialfinder.registries import LABELS
-from trialfinder.store.store import utc_now
 from trialfinder.views import age_label
 
 

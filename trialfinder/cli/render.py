@@ -12,11 +12,12 @@ import re
 from datetime import datetime
 from typing import IO
 
+from trialfinder.clock import utc_now
 from trialfinder.encoding import dumps, dumps_pretty
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
-from trialfinder.store.store import CacheInfo, utc_now
+from trialfinder.store.store import CacheInfo
 from trialfinder.views import OPEN_TRIALS_SHOWN, age_label, drug_page_json, search_json, trial_json
 
 PIPE_WIDTH = 160

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from trialfinder.models import (
@@ -60,10 +60,6 @@ class CacheInfo:
     trials: int
     sites: int
     searches: list[CachedSearch]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Store(TrackingMixin):
@@ -198,9 +194,9 @@ class Store(TrackingMixin):
             ],
         )
 
-    def save_trial(self, trial: Trial, fetched_at: datetime | None = None) -> None:
+    def save_trial(self, trial: Trial, fetched_at: datetime) -> None:
         with self.write():
-            self._upsert_trials([trial], fetched_at or utc_now())
+            self._upsert_trials([trial], fetched_at)
 
     def clear(self) -> int:
         """Forget every cached trial and search; return how many trials went."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from trialfinder.changes import fingerprint, no_longer_matching, trial_changes
 from trialfinder.models import ChangeEvent, DrugPage, Trial
@@ -49,9 +49,8 @@ class TrackingMixin:
 
     # -- tracked drugs -----------------------------------------------------------------
 
-    def track(self, name: str, origin: str, at: datetime | None = None) -> bool:
-        """Track ``name``; False if it was tracked already."""
-        at = at or datetime.now(UTC)
+    def track(self, name: str, origin: str, at: datetime) -> bool:
+        """Track ``name`` (since ``at``); False if it was tracked already."""
         with self.write():
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from trialfinder.clock import utc_now
 from trialfinder.filters import parse_any_trial_id, parse_since
 from trialfinder.registries import LABELS
-from trialfinder.store.store import utc_now
 from trialfinder.views import drug_page_json, search_json, trial_json
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError

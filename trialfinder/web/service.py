@@ -24,6 +24,7 @@ from trialfinder.cache_policy import (
     read_cached_trial,
     trial_answer,
 )
+from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch
 from trialfinder.filters import build_query, clean_text
@@ -147,7 +148,7 @@ class TrialService:
     # -- writes ---------------------------------------------------------------------
 
     async def track(self, name: str) -> bool:
-        return await self.pool.write(Store.track, name, "api")
+        return await self.pool.write(Store.track, name, "api", utc_now())
 
     async def untrack(self, name: str) -> bool:
         return await self.pool.write(Store.untrack, name)
@@ -183,7 +184,7 @@ class TrialService:
         if name in self._tracked:
             return
         self._tracked.add(name)
-        await self.pool.write(Store.track, name, "api")
+        await self.pool.write(Store.track, name, "api", utc_now())
 
     # -- flights --------------------------------------------------------------------
 
