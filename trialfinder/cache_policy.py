@@ -22,9 +22,9 @@ step 2 only carries out what step 1 left open.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from trialfinder.clock import utc_now
 from trialfinder.combined import combine, registries_for
@@ -37,7 +37,9 @@ from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
 from trialfinder.store import Store
-from trialfinder.store.pool import StorePool
+
+if TYPE_CHECKING:
+    from trialfinder.store.pool import StorePool
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ async def answer(
         if cached.complete:
             return cached.search(settings)
     asked = list(cached.to_ask)
+    import asyncio  # not on a cache hit, which runs no event loop
+
     outcomes = await asyncio.gather(
         *(_ask_and_store(pool, settings, cached, name, progress) for name in asked),
         return_exceptions=True,
@@ -344,6 +348,10 @@ def answer_blocking(
         store.close()
     if cached.complete:
         return cached.search(settings)
+    import asyncio  # only now: a cache hit runs no event loop
+
+    from trialfinder.store.pool import StorePool
+
     pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
     try:
         return asyncio.run(answer(pool, settings, request, cached, progress))
@@ -369,6 +377,10 @@ def trial_blocking(
         store.close()
     if cached.usable:
         return cached.found[0], cached.found[1], cached.warnings
+    import asyncio
+
+    from trialfinder.store.pool import StorePool
+
     pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
     try:
         return asyncio.run(trial_answer(pool, settings, cached))
