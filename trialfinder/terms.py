@@ -45,6 +45,12 @@ def fold(name: str) -> str:
     return _SEPARATORS.sub("", text.casefold()).replace("_", "")
 
 
+def name_key(name: str) -> str:
+    """How a drug name is looked up and stored: folded, or casefolded if folding
+    leaves nothing (a name of punctuation alone)."""
+    return fold(name) or name.casefold()
+
+
 def words(text: str) -> str:
     """Text as space-separated lowercase words, padded, for whole-word phrase matching."""
     return " " + " ".join(_SEPARATORS.sub(" ", text.casefold()).replace("_", " ").split()) + " "

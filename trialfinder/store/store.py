@@ -35,7 +35,7 @@ from trialfinder.store.connection import (
 )
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.store.tracking import TrackingMixin
-from trialfinder.terms import fold
+from trialfinder.terms import name_key
 
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
 _UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
@@ -144,7 +144,7 @@ class Store(TrackingMixin):
         """Store a drug page and remember that ``typed`` means it; return its id."""
         row = {
             "name": drug.name,
-            "name_key": _key(drug.name),
+            "name_key": name_key(drug.name),
             "ncit_code": drug.ncit_code,
             "nci_term_id": drug.nci_term_id,
             "rxcui": drug.rxcui,
@@ -168,17 +168,19 @@ class Store(TrackingMixin):
             self.conn.executemany(
                 "INSERT OR IGNORE INTO drug_aliases (drug_id, name, type, source, name_key) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(drug_id, a.name, a.type.value, a.source, _key(a.name)) for a in drug.aliases],
+                [(drug_id, a.name, a.type.value, a.source, name_key(a.name)) for a in drug.aliases],
             )
             self.conn.execute(
                 "INSERT OR REPLACE INTO drug_lookups "
                 "(input_key, input, drug_id, corrected_from, resolved_at) VALUES (?, ?, ?, ?, ?)",
-                [_key(typed), typed, drug_id, corrected_from, drug.fetched_at.isoformat()],
+                [name_key(typed), typed, drug_id, corrected_from, drug.fetched_at.isoformat()],
             )
         return drug_id
 
     def _drug_id(self, name: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM drugs WHERE name_key = ?", [_key(name)]).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM drugs WHERE name_key = ?", [name_key(name)]
+        ).fetchone()
         return row[0] if row else None
 
     def _link_trials(self, drug_id: int, trials: list[Trial], seen_at: str) -> None:
@@ -301,7 +303,7 @@ class Store(TrackingMixin):
     def find_drug(self, typed: str) -> tuple[DrugPage, str | None] | None:
         """The cached drug page that ``typed`` names (any alias, any spelling seen before),
         with the name that was corrected into it, if any."""
-        key = _key(typed)
+        key = name_key(typed)
         row = self.conn.execute(
             "SELECT d.page_json, l.corrected_from FROM drug_lookups l "
             "JOIN drugs d ON d.id = l.drug_id WHERE l.input_key = ?",
@@ -336,7 +338,7 @@ class Store(TrackingMixin):
         params: list = []
         if drug_name is not None:
             sql += " AND d.name_key = ?"
-            params.append(_key(drug_name))
+            params.append(name_key(drug_name))
         if since is not None:
             sql += " AND c.at >= ?"
             params.append(since.isoformat())
@@ -462,11 +464,6 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
 def _site_row(trial_id: str, position: int, site: Site) -> tuple:
     place = (site.facility, site.city, site.state, site.zip, site.country)
     return (trial_id, position, *place, site.latitude, site.longitude, site.status)
-
-
-def _key(name: str) -> str:
-    """How a drug name is looked up: folded, or casefolded if folding leaves nothing."""
-    return fold(name) or name.casefold()
 
 
 def _terms_json(trial: Trial) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from trialfinder.changes import fingerprint, no_longer_matching, trial_changes
 from trialfinder.models import ChangeEvent, DrugPage, Trial
-from trialfinder.terms import fold
+from trialfinder.terms import name_key
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 _ORDER = (
@@ -36,10 +36,6 @@ class TrackedDrug:
     last_full_listing_at: datetime | None
 
 
-def _key(name: str) -> str:
-    return fold(name) or name.casefold()
-
-
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -55,20 +51,20 @@ class TrackingMixin:
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "
                 "VALUES (?, ?, ?, ?)",
-                [fold(name) or name.casefold(), name, origin, at.isoformat()],
+                [name_key(name), name, origin, at.isoformat()],
             )
         return cursor.rowcount == 1
 
     def untrack(self, name: str) -> bool:
         with self.write():
             cursor = self.conn.execute(
-                "DELETE FROM tracked_drugs WHERE name_key = ?", [fold(name) or name.casefold()]
+                "DELETE FROM tracked_drugs WHERE name_key = ?", [name_key(name)]
             )
         return cursor.rowcount == 1
 
     def sync_config_drugs(self, names: Iterable[str], at: datetime) -> None:
         """Make the config's ``[refresh] drugs`` tracked, and only those, among config ones."""
-        keys = {fold(n) or n.casefold(): n for n in names}
+        keys = {name_key(n): n for n in names}
         with self.write():
             for key, name in keys.items():
                 self.conn.execute(
@@ -112,7 +108,7 @@ class TrackingMixin:
         full_listing: bool = False,
     ) -> None:
         """Note a refresh of ``name``: a success clears the error; a failure counts up."""
-        key = fold(name) or name.casefold()
+        key = name_key(name)
         with self.write():
             if error is None:
                 self.conn.execute(
@@ -230,7 +226,7 @@ class TrackingMixin:
         rows = self.conn.execute(
             "SELECT s.id, s.parameters FROM searches s JOIN drugs d ON d.id = s.drug_id "
             "WHERE d.name_key = ? AND s.registry = ? AND s.complete = 1",
-            [_key(drug.name), registry],
+            [name_key(drug.name), registry],
         )
         return [(search_id, json.loads(parameters)) for search_id, parameters in rows]
 
@@ -347,7 +343,7 @@ class TrackingMixin:
         """When ``registry`` last answered a refresh of tracked drug ``name``."""
         row = self.conn.execute(
             "SELECT last_success_at FROM registry_refreshes WHERE name_key = ? AND registry = ?",
-            [_key(name), registry],
+            [name_key(name), registry],
         ).fetchone()
         return _when(row[0]) if row else None
 
@@ -362,7 +358,13 @@ class TrackingMixin:
                 "ON CONFLICT(name_key, registry) DO UPDATE SET "
                 "last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error, "
                 "last_success_at = coalesce(excluded.last_success_at, last_success_at)",
-                [_key(name), registry, at.isoformat(), None if error else at.isoformat(), error],
+                [
+                    name_key(name),
+                    registry,
+                    at.isoformat(),
+                    None if error else at.isoformat(),
+                    error,
+                ],
             )
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable, MutableMapping
 from aiohttp import web
 from multidict import CIMultiDict
 
-from trialfinder.terms import fold
+from trialfinder.terms import name_key
 from trialfinder.web.httpcache import Representation, respond
 
 MEMO_SECONDS = 5.0
@@ -52,7 +52,7 @@ READS = frozenset({"GET", "HEAD"})
 
 def drug_topic(name: str) -> tuple[str, str]:
     """The topic of answers about a drug: its preferred name, folded."""
-    return ("drug", fold(name) or name.casefold())
+    return ("drug", name_key(name))
 
 
 def trial_topic(trial_id: str) -> tuple[str, str]:

@@ -34,7 +34,7 @@ from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY
 from trialfinder.store import Store, TrackedDrug
 from trialfinder.store.pool import StorePool
-from trialfinder.terms import fold
+from trialfinder.terms import name_key
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
 from trialfinder.web.metrics import Metrics
@@ -105,7 +105,7 @@ class TrialService:
         if cached is not None:
             return cached
         return await self._fetch(
-            ("resolve", fold(typed) or typed.casefold()),
+            ("resolve", name_key(typed)),
             "resolve",
             lambda: resolve(self.pool, settings, typed),
         )
