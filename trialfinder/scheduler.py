@@ -62,7 +62,7 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
 
 def _refresh_once(settings: Settings) -> RefreshReport | None:
     try:
-        store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+        store = Store.open_cache(settings.cache)
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)
         return None

@@ -24,7 +24,7 @@ class AppContext:
         return self._settings
 
     def open_store(self) -> Store:
-        return Store.open(self.settings.cache.path, lock_wait=self.settings.cache.lock_wait_seconds)
+        return Store.open_cache(self.settings.cache)
 
 
 pass_app = click.make_pass_decorator(AppContext)

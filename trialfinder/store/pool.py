@@ -18,12 +18,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from trialfinder.store.connection import LOCK_WAIT_SECONDS
 from trialfinder.store.store import Store
 
-P = ParamSpec("P")
+if TYPE_CHECKING:
+    from trialfinder.config import CacheSettings
+
 T = TypeVar("T")
 READERS = 4
 
@@ -45,6 +47,11 @@ class StorePool:
         """Create and migrate the file first (here, once), then serve it from threads."""
         Store.open(path, lock_wait=lock_wait).close()
         return cls(path, lock_wait=lock_wait, **options)
+
+    @classmethod
+    def open_cache(cls, cache: CacheSettings, **options) -> StorePool:
+        """The pool of the cache that ``[cache]`` names, created and migrated first."""
+        return cls.open(cache.path, lock_wait=cache.lock_wait_seconds, **options)
 
     async def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """``fn(store, *args, **kwargs)`` on a reader thread, over a read-only connection."""

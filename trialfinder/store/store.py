@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialfinder.models import (
     AliasType,
@@ -36,6 +37,9 @@ from trialfinder.store.connection import (
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.store.tracking import TrackingMixin
 from trialfinder.terms import name_key
+
+if TYPE_CHECKING:
+    from trialfinder.config import CacheSettings
 
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
 _UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
@@ -85,6 +89,11 @@ class Store(TrackingMixin):
             conn.close()
             raise unusable(path, error) from None
         return store
+
+    @classmethod
+    def open_cache(cls, cache: CacheSettings) -> Store:
+        """The cache that ``[cache]`` names, with its lock wait."""
+        return cls.open(cache.path, lock_wait=cache.lock_wait_seconds)
 
     def write(self):
         """A write transaction (a context manager), or a savepoint inside one."""

@@ -76,7 +76,7 @@ async def _access_log(app: web.Application) -> AsyncIterator[None]:
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     cache = app[SETTINGS].cache
-    pool = await asyncio.to_thread(StorePool.open, cache.path, lock_wait=cache.lock_wait_seconds)
+    pool = await asyncio.to_thread(StorePool.open_cache, cache)
     service = TrialService(app[SETTINGS], pool, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     try:
