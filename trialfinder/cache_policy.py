@@ -341,22 +341,10 @@ def answer_blocking(
     settings: Settings, request: TrialsRequest, progress: ProgressCallback | None = None
 ) -> DrugSearch:
     """``answer`` for the CLI: a cache hit reads one connection and runs no event loop."""
-    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
-    try:
-        cached = read_cached(store, settings, request)
-    finally:
-        store.close()
+    cached = _read_once(settings, read_cached, settings, request)
     if cached.complete:
         return cached.search(settings)
-    import asyncio  # only now: a cache hit runs no event loop
-
-    from trialfinder.store.pool import StorePool
-
-    pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
-    try:
-        return asyncio.run(answer(pool, settings, request, cached, progress))
-    finally:
-        pool.close()
+    return _run_with_pool(settings, lambda pool: answer(pool, settings, request, cached, progress))
 
 
 def trial_blocking(
@@ -368,21 +356,29 @@ def trial_blocking(
     refresh: bool = False,
 ) -> tuple[Trial, datetime, list[str]]:
     """``trial_answer`` for the CLI: a cached record runs no event loop."""
-    store = Store.open(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
-    try:
-        cached = read_cached_trial(
-            store, settings, trial_id, registry, offline=offline, refresh=refresh
-        )
-    finally:
-        store.close()
+    cached = _read_once(
+        settings, read_cached_trial, settings, trial_id, registry, offline=offline, refresh=refresh
+    )
     if cached.usable:
         return cached.found[0], cached.found[1], cached.warnings
+    return _run_with_pool(settings, lambda pool: trial_answer(pool, settings, cached))
+
+
+def _read_once(settings: Settings, fn, *args, **kwargs):
+    """``fn(store, ...)`` over one connection, opened and closed around it."""
+    with Store.open_cache(settings.cache) as store:
+        return fn(store, *args, **kwargs)
+
+
+def _run_with_pool(settings: Settings, work):
+    """``work(pool)`` on an event loop of its own: what a cache hit never needs."""
     import asyncio
 
     from trialfinder.store.pool import StorePool
 
+    # _read_once has just opened (and migrated) the file: no second migration check.
     pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
     try:
-        return asyncio.run(trial_answer(pool, settings, cached))
+        return asyncio.run(work(pool))
     finally:
         pool.close()
