@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from trialfinder.cache_policy import (
     TrialsRequest,
@@ -81,7 +82,10 @@ class TrialService:
         key = ("search", query.cache_key(REGISTRY), include_mentions, whole_trials)
         try:
             found = await self._fetch(
-                key, "search", lambda: answer(pool, settings, request, cached)
+                key,
+                "search",
+                lambda: answer(pool, settings, request, cached),
+                lambda found: drug_topic(found.resolution.drug.name),
             )
         except FetchPending:
             stopgap = cached.stopgap(settings, STALE_WARNING)
@@ -108,6 +112,7 @@ class TrialService:
             ("resolve", name_key(typed)),
             "resolve",
             lambda: resolve(self.pool, settings, typed),
+            lambda found: drug_topic(found.drug.name),
         )
 
     async def trial(
@@ -123,6 +128,7 @@ class TrialService:
                 ("trial", trial_id),
                 "trial",
                 lambda: trial_answer(self.pool, self.settings, cached),
+                lambda found: trial_topic(found[0].id),
             )
         except FetchPending:
             if cached.found is None:
@@ -184,31 +190,23 @@ class TrialService:
         if name in self._tracked:
             return
         self._tracked.add(name)
-        await self.pool.write(Store.track, name, "api", utc_now())
+        await self.track(name)
 
     # -- flights --------------------------------------------------------------------
 
-    async def _fetch(self, key, kind: str, fetch: Callable[[], Awaitable]):
+    async def _fetch(
+        self, key, kind: str, fetch: Callable[[], Awaitable], topic_of: Callable[[Any], tuple]
+    ):
+        """Join the one flight for ``key``; once it stores, the memo forgets ``topic_of``
+        what it fetched (the drug or the trial), and only that."""
+
         def done(task: asyncio.Task) -> None:
             failed = task.cancelled() or task.exception() is not None
             self.metrics.registry_calls.inc(kind, "error" if failed else "ok")
             if not failed:
-                topic = _topic_of(task.result())
-                if topic is not None:
-                    self.memo.forget(topic)
+                self.memo.forget(topic_of(task.result()))
 
         return await self.flights.join(key, fetch, self.wait, on_done=done)
 
     async def close(self) -> None:
         await self.flights.close()
-
-
-def _topic_of(fetched) -> tuple | None:
-    """What a finished fetch stored new data of: a drug (a search, a resolution) or a trial."""
-    if isinstance(fetched, DrugSearch):
-        return drug_topic(fetched.resolution.drug.name)
-    if isinstance(fetched, Resolution):
-        return drug_topic(fetched.drug.name)
-    if isinstance(fetched, tuple) and fetched and isinstance(fetched[0], Trial):
-        return trial_topic(fetched[0].id)
-    return None
