@@ -62,17 +62,11 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
 
 def _refresh_once(settings: Settings) -> RefreshReport | None:
     try:
-        store = Store.open_cache(settings.cache)
+        with Store.open_cache(settings.cache) as store:
+            report = asyncio.run(refresh(settings, store))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)
         return None
-    try:
-        report = asyncio.run(refresh(settings, store))
-    except TrialfinderError as error:
-        log.error("refresh failed: %s", error)
-        return None
-    finally:
-        store.close()
     changes = sum(len(d.changes) for d in report.drugs)
     failed = [d.name for d in report.drugs if not d.ok]
     failed += [
