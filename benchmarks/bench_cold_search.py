@@ -72,8 +72,9 @@ from trialfinder.clock import utc_now  # noqa: E402
 from trialfinder.config import load_settings  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.models import SearchResult  # noqa: E402
+from trialfinder.models.listing import display_order  # noqa: E402
 from trialfinder.registries.ctgov.parse import parse_study  # noqa: E402
-from trialfinder.search import REGISTRY, display_order  # noqa: E402
+from trialfinder.search import REGISTRY  # noqa: E402
 from trialfinder.store import Store  # noqa: E402
 from trialfinder.store.pool import InlinePool  # noqa: E402
 

@@ -102,12 +102,12 @@ def test_round_trip_keeps_every_field_and_the_order(store):
     query = build_query("blinatumomab", status="all")
     trials = fixture_trials()
     store.save_search(result_for(query, trials))
-    loaded = store.load_search(query, "ctgov")
+    loaded = store.load_listing(query, "ctgov")
     assert loaded.from_cache and loaded.total == len(trials)
-    assert [t.id for t in loaded.trials] == [t.id for t in trials]
-    for got, want in zip(loaded.trials, trials, strict=True):
-        assert got.model_dump() == want.model_dump()
-    assert store.load_search(query, "ctgov", limit=2).trials == loaded.trials[:2]
+    assert [t.id for t in loaded.rows] == [t.id for t in trials]
+    for got, want in zip(loaded.rows, trials, strict=True):
+        assert got.trial().model_dump() == want.model_dump()
+    assert store.load_listing(query, "ctgov", limit=2).rows == loaded.rows[:2]
     rows = store.conn.execute("SELECT count(*) FROM sites").fetchone()[0]
     assert rows == sum(len(t.sites) for t in trials)
     raw = store.conn.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
@@ -116,8 +116,8 @@ def test_round_trip_keeps_every_field_and_the_order(store):
 
 def test_another_query_is_another_cache_entry(store):
     store.save_search(result_for(build_query("blinatumomab"), fixture_trials("NCT03914625")))
-    assert store.load_search(build_query("blinatumomab", status="all"), "ctgov") is None
-    assert store.load_search(build_query("BLINATUMOMAB"), "ctgov") is not None
+    assert store.load_listing(build_query("blinatumomab", status="all"), "ctgov") is None
+    assert store.load_listing(build_query("BLINATUMOMAB"), "ctgov") is not None
 
 
 def test_a_failure_half_way_leaves_the_previous_result_whole(store):
@@ -128,8 +128,8 @@ def test_a_failure_half_way_leaves_the_previous_result_whole(store):
     with pytest.raises(sqlite3.IntegrityError, match="simulated"):
         store.save_search(newer)
     store.conn.execute("DROP TRIGGER temp.before_search_results")
-    loaded = store.load_search(query, "ctgov")
-    assert {t.id for t in loaded.trials} == {"NCT03914625", "NCT02003222"}
+    loaded = store.load_listing(query, "ctgov")
+    assert {t.id for t in loaded.rows} == {"NCT03914625", "NCT02003222"}
     assert loaded.fetched_at == WHEN
     assert store.load_trial("NCT01207388") is None  # its trial rows were rolled back too
 
@@ -142,14 +142,14 @@ def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path):
     seen_during_write = []
 
     def peek() -> int:
-        seen_during_write.append([t.id for t in reader.load_search(query, "ctgov").trials])
+        seen_during_write.append([t.id for t in reader.load_listing(query, "ctgov").rows])
         return 0
 
     writer.conn.create_function("peek", 0, peek)
     on_insert(writer, "search_results", "SELECT peek()")
     writer.save_search(result_for(query, fixture_trials("NCT02003222", "NCT01207388")))
     assert seen_during_write == [["NCT03914625"]] * 2  # one peek per result row
-    assert len(reader.load_search(query, "ctgov").trials) == 2
+    assert len(reader.load_listing(query, "ctgov").rows) == 2
     writer.close()
     reader.close()
 
@@ -159,9 +159,9 @@ def test_hostile_text_is_stored_as_data(store):
     trial = fixture_trials("NCT06144268")[0]
     trial.title = "Robert'); DROP TABLE trials;-- <script>alert(1)</script>"
     store.save_search(result_for(query, [trial]))
-    loaded = store.load_search(query, "ctgov")
-    assert loaded.trials[0].title == trial.title
-    assert loaded.query.drug == "x'); DROP TABLE trials;--"
+    loaded = store.load_listing(query, "ctgov")
+    assert loaded.rows[0].trial().title == trial.title
+    assert store.info().searches[0].query == "x'); DROP TABLE trials;--"
     assert "trials" in table_names(store)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.standins.webapp import web_settings
 from trialfinder.store import Store
-from trialfinder.views import search_json
+from trialfinder.views import search_envelope
 from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
 
@@ -68,7 +68,7 @@ async def test_trials_of_a_drug_match_the_cli_json(client, ctgov_standin):
     found, _ = await app[SERVICE].search(
         __import__("trialfinder.filters").filters.build_query("blinatumomab")
     )
-    assert set(search_json(found.result, found.resolution)) <= set(data)
+    assert {*search_envelope(found.query, found.listing, found.resolution), "trials"} <= set(data)
     trial = next(t for t in data["trials"] if t["id"] == "NCT03914625")
     assert trial["sites"][0]["city"] == "Birmingham" and trial["phases"] == ["PHASE3"]
     assert len(ctgov_standin.study_requests) == 1

@@ -32,6 +32,7 @@ from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
 from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
 from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.models.listing import Listing
 from trialfinder.registries.base import ProgressCallback
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
@@ -72,8 +73,8 @@ class Cached:
     registries: list[str]
     resolution: Resolution | None  # None: the name has never been resolved
     query: SearchQuery | None = None  # the request's query for the resolved drug
-    answers: dict[str, SearchResult] = field(default_factory=dict)  # usable as they are
-    to_ask: dict[str, SearchResult | None] = field(default_factory=dict)  # with any old answer
+    answers: dict[str, Listing] = field(default_factory=dict)  # usable as they are
+    to_ask: dict[str, Listing | None] = field(default_factory=dict)  # with any old answer
     left_out: dict[str, str] = field(default_factory=dict)  # resting, nothing cached: why
 
     @property
@@ -84,7 +85,7 @@ class Cached:
 
     def search(self, settings: Settings) -> DrugSearch:
         """The merged answer, from the usable answers alone."""
-        return DrugSearch(self.resolution, self._merge(settings, self.answers, {}))
+        return DrugSearch(self.resolution, self.query, self._merge(settings, self.answers, {}))
 
     def stopgap(self, settings: Settings, warning: str) -> DrugSearch | None:
         """Everything cached, however old, marked stale: to serve while a fetch runs."""
@@ -94,9 +95,9 @@ class Cached:
         results = {**self.answers, **old}
         if not results:
             return None
-        return DrugSearch(self.resolution, self._merge(settings, results, {}))
+        return DrugSearch(self.resolution, self.query, self._merge(settings, results, {}))
 
-    def _merge(self, settings, results: dict[str, SearchResult], errors: dict[str, str]):
+    def _merge(self, settings, results: dict[str, Listing], errors: dict[str, str]) -> Listing:
         ordered = {n: results[n] for n in self.registries if n in results}
         return combine(settings, ordered, {**self.left_out, **errors}, self.request.limit)
 
@@ -106,7 +107,7 @@ def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = No
     return age < timedelta(seconds=settings.cache_ttl_seconds)
 
 
-def served_stale(cached: SearchResult, warning: str) -> SearchResult:
+def served_stale(cached: Listing, warning: str) -> Listing:
     """``cached``, marked as older than it should be, with why it is served anyway."""
     cached.stale = True
     cached.warnings.append(warning)
@@ -148,9 +149,7 @@ def read_cached(
     if len(resting) == len(names):
         resting = {}  # every registry failed lately: ask them all rather than answer nothing
     for name in names:
-        old = store.load_search(
-            query, name, request.read_limit, request.include_mentions, request.whole_trials
-        )
+        old = _listing(store, query, name, request)
         if name in resting:
             if old is None:
                 cached.left_out[name] = resting[name]
@@ -174,6 +173,15 @@ def read_cached(
     if request.offline and not cached.answers:
         raise NothingCachedError(next(iter(cached.left_out.values())))
     return cached
+
+
+def _listing(
+    store: Store, query: SearchQuery, registry: str, request: TrialsRequest
+) -> Listing | None:
+    """What the cache lists for ``query`` from ``registry``, read as ``request`` asks."""
+    return store.load_listing(
+        query, registry, request.read_limit, request.include_mentions, request.whole_trials
+    )
 
 
 def _with_registries(request: TrialsRequest, names: list[str]) -> TrialsRequest:
@@ -243,7 +251,7 @@ async def answer(
         names, why = ", ".join(cached.left_out), "; ".join(cached.left_out.values())
         raise RegistryUnavailableError(names, why)
     errors = {n: str(e) for n, e in failures.items()}
-    return DrugSearch(cached.resolution, cached._merge(settings, results, errors))
+    return DrugSearch(cached.resolution, cached.query, cached._merge(settings, results, errors))
 
 
 async def _ask_and_store(
@@ -252,8 +260,11 @@ async def _ask_and_store(
     cached: Cached,
     registry: str,
     progress: ProgressCallback | None,
-) -> SearchResult:
-    """Ask one registry; store its whole answer; fall back to its old answer if it fails."""
+) -> Listing:
+    """Ask one registry; store its whole answer; fall back to its old answer if it fails.
+
+    The answer is then read back as the cache will give it next time: stored once,
+    listed one way."""
     request, old = cached.request, cached.to_ask[registry]
     try:
         result = await ask_registry(settings, cached.query, registry, progress)
@@ -262,16 +273,16 @@ async def _ask_and_store(
             raise
         return served_stale(old, f"{error}; showing the cached answer")
     drug = cached.resolution.drug
-    await pool.write(Store.save_search, result, drug if drug.known else None)
-    if not request.include_mentions:
-        shown = [t for t in result.trials if not t.mention_only]
-        result.hidden_mentions = len(result.trials) - len(shown)
-        result.trials = shown
-    if request.read_limit is not None:
-        result.trials = result.trials[: request.read_limit]
-    if not request.whole_trials:  # as the cache will answer it next time
-        result.trials = [trial.brief() for trial in result.trials]
-    return result
+    listing = await pool.write(_store_and_list, result, drug if drug.known else None, request)
+    listing.from_cache = False
+    listing.warnings = list(result.warnings)
+    return listing
+
+
+def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsRequest) -> Listing:
+    with store.write():
+        store.save_search(result, drug)
+        return _listing(store, result.query, result.registry, request)
 
 
 def _remember_outcomes(store: Store, names: list[str], outcomes: list) -> None:

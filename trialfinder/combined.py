@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from trialfinder.config import Settings
 from trialfinder.errors import BadInputError
-from trialfinder.models import SearchResult
-from trialfinder.search import REGISTRY_CLIENTS, display_order
+from trialfinder.models.listing import Listing, display_order
+from trialfinder.search import REGISTRY_CLIENTS
 
 NEEDS_KEY = "nci_cts"
 
@@ -52,30 +52,28 @@ def parse_registries(option: str | None) -> list[str] | None:
 
 def combine(
     settings: Settings,
-    results: dict[str, SearchResult],
+    results: dict[str, Listing],
     errors: dict[str, str],
     limit: int | None,
-) -> SearchResult:
-    """One SearchResult from each registry's, trials registered twice merged."""
+) -> Listing:
+    """One list from each registry's, trials registered twice merged."""
     from trialfinder.dedup import merge_registrations
 
     if len(results) == 1 and not errors:
         (result,) = results.values()
         if limit is not None:
-            result.trials = result.trials[:limit]
-        result.registry_totals = {result.registry: result.total}
+            result.rows = result.rows[:limit]
+        result.registry_totals = {result.registries[0]: result.total}
         return result
-    trials = merge_registrations(
-        [t for r in results.values() for t in r.trials], settings.registries.preference
+    rows = merge_registrations(
+        [row for r in results.values() for row in r.rows], settings.registries.preference
     )
-    trials.sort(key=display_order)
-    first = next(iter(results.values()))
+    rows.sort(key=display_order)
     hidden = sum(r.hidden_mentions for r in results.values())
-    return SearchResult(
-        query=first.query,
+    return Listing(
         registries=list(results),
-        trials=trials[:limit] if limit is not None else trials,
-        total=len(trials) + hidden,
+        rows=rows[:limit] if limit is not None else rows,
+        total=len(rows) + hidden,
         fetched_at=min(r.fetched_at for r in results.values()),
         from_cache=all(r.from_cache for r in results.values()),
         stale=any(r.stale for r in results.values()),

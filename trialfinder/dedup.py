@@ -17,12 +17,31 @@ number), so the strongest evidence decides what is joined.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, Self, TypeVar
 
-from trialfinder.models import Registration, Trial
 from trialfinder.registries.ids import ids_of, normalise, own_id
 
 
-def merge_registrations(trials: list[Trial], preference: list[str]) -> list[Trial]:
+class Listed(Protocol):
+    """What merging reads of a record: a ``Trial`` or a cached list's ``ListedTrial``."""
+
+    id: str
+    registry: str
+    url: str
+
+    @property
+    def secondary_ids(self) -> list[str]: ...
+
+    @property
+    def registrations(self) -> list[dict]: ...
+
+    def merged_with(self, registrations: list[dict], secondary_ids: list[str]) -> Self: ...
+
+
+T = TypeVar("T", bound=Listed)
+
+
+def merge_registrations(trials: list[T], preference: list[str]) -> list[T]:
     """The trials with each multiply-registered trial merged into its preferred record.
 
     The leading record keeps all its own fields; it gains ``also_registered`` (every
@@ -49,9 +68,9 @@ def merge_registrations(trials: list[Trial], preference: list[str]) -> list[Tria
     return [_merged(members, unique, preference) for members in groups.members()]
 
 
-def _distinct(trials: list[Trial]) -> list[Trial]:
+def _distinct(trials: list[T]) -> list[T]:
     """The same record listed twice (same registry and id) counts once."""
-    seen: dict[tuple[str, str], Trial] = {}
+    seen: dict[tuple[str, str], T] = {}
     for trial in trials:
         seen.setdefault((trial.registry, trial.id.upper()), trial)
     return list(seen.values())
@@ -60,7 +79,7 @@ def _distinct(trials: list[Trial]) -> list[Trial]:
 class _Groups:
     """Union-find over trial indexes that never puts two records of a registry together."""
 
-    def __init__(self, trials: list[Trial]) -> None:
+    def __init__(self, trials: list[Listed]) -> None:
         self.parent = list(range(len(trials)))
         self.registries = [{t.registry} for t in trials]
 
@@ -86,7 +105,7 @@ class _Groups:
         return sorted(groups.values(), key=lambda members: members[0])
 
 
-def _merged(members: list[int], trials: list[Trial], preference: list[str]) -> Trial:
+def _merged(members: list[int], trials: list[T], preference: list[str]) -> T:
     def rank(i: int) -> tuple[int, int]:
         registry = trials[i].registry
         return (preference.index(registry) if registry in preference else len(preference), i)
@@ -95,26 +114,25 @@ def _merged(members: list[int], trials: list[Trial], preference: list[str]) -> T
     lead, others = ordered[0], ordered[1:]
     if not others:
         return lead
-    registrations = _registrations(lead, others)
-    secondary = _secondary_ids(lead, others)
-    return lead.model_copy(update={"also_registered": registrations, "secondary_ids": secondary})
+    return lead.merged_with(_registrations(lead, others), _secondary_ids(lead, others))
 
 
-def _registrations(lead: Trial, others: list[Trial]) -> list[Registration]:
-    found: dict[tuple[str, str], Registration] = {}
-    candidates = [*lead.also_registered]
+def _registrations(lead: Listed, others: list[Listed]) -> list[dict]:
+    """Every other registration of the group, ``{"registry", "id", "url"}``, each once."""
+    found: dict[tuple[str, str], dict] = {}
+    candidates = [*lead.registrations]
     for other in others:
-        candidates.append(Registration(registry=other.registry, id=other.id, url=other.url))
-        candidates += other.also_registered
+        candidates.append({"registry": other.registry, "id": other.id, "url": other.url})
+        candidates += other.registrations
     for registration in candidates:
-        key = (registration.registry, registration.id.upper())
-        if registration.registry == lead.registry and registration.id.upper() == lead.id.upper():
+        key = (registration["registry"], registration["id"].upper())
+        if key == (lead.registry, lead.id.upper()):
             continue
         found.setdefault(key, registration)
     return list(found.values())
 
 
-def _secondary_ids(lead: Trial, others: list[Trial]) -> list[str]:
+def _secondary_ids(lead: Listed, others: list[Listed]) -> list[str]:
     """The lead's secondary ids, then the others' own and cited ids, each id once."""
 
     def key(value: str) -> object:

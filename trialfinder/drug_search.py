@@ -9,17 +9,40 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 from trialfinder.config import Settings
 from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.models.listing import Listing
 from trialfinder.resolution import Resolution
 from trialfinder.terms import query_terms
 
 
 @dataclass
 class DrugSearch:
+    """The answer to a drug's trials: what the name meant, what was asked, the list."""
+
     resolution: Resolution
-    result: SearchResult
+    query: SearchQuery  # as asked of the registries: the resolved drug and its names
+    listing: Listing  # rows of stored JSON: what JSON answers write as they are
+
+    @cached_property
+    def result(self) -> SearchResult:
+        """The list as models, for readers that need whole ``Trial`` objects."""
+        listing = self.listing
+        return SearchResult(
+            query=self.query,
+            registries=listing.registries,
+            trials=[row.trial() for row in listing.rows],
+            total=listing.total,
+            fetched_at=listing.fetched_at,
+            from_cache=listing.from_cache,
+            stale=listing.stale,
+            hidden_mentions=listing.hidden_mentions,
+            registry_totals=listing.registry_totals,
+            registry_errors=listing.registry_errors,
+            warnings=listing.warnings,
+        )
 
     @property
     def notes(self) -> list[str]:

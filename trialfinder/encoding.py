@@ -21,3 +21,23 @@ def dumps(data: Any) -> bytes:
 def dumps_pretty(data: Any) -> str:
     """Indented JSON with a final newline, as text: for people and pipes (the CLI)."""
     return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
+
+
+def dumps_spliced(data: dict[str, Any], key: str, items: list[bytes]) -> bytes:
+    """``data`` with ``key`` last, a list of items already encoded: stored JSON goes out
+    as it was stored, never decoded and encoded again."""
+    head = orjson.dumps(data)
+    joint = b"," if len(head) > 2 else b""
+    return b"".join((head[:-1], joint, orjson.dumps(key), b":[", b",".join(items), b"]}"))
+
+
+def dumps_spliced_pretty(data: dict[str, Any], key: str, items: list[bytes]) -> str:
+    """``dumps_spliced`` for people: the envelope indented, each item on a line of its own."""
+    head = orjson.dumps(data, option=orjson.OPT_INDENT_2)[:-1].rstrip()
+    joint = b"," if len(head) > 1 else b""
+    if not items:
+        lines = [head, joint, b"\n  ", orjson.dumps(key), b": []\n}\n"]
+    else:
+        rows = b",\n    ".join(items)
+        lines = [head, joint, b"\n  ", orjson.dumps(key), b": [\n    ", rows, b"\n  ]\n}\n"]
+    return b"".join(lines).decode()

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 
 from trialfinder.clock import utc_now
 from trialfinder.config import Settings
-from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.models import SearchQuery, SearchResult, Trial
+from trialfinder.models.listing import display_order
 from trialfinder.registries.base import ProgressCallback, Registry
 from trialfinder.terms import mark_matches
 
@@ -23,7 +24,6 @@ REGISTRY_CLIENTS = {
     "isrctn": ("trialfinder.registries.isrctn.client", "IsrctnRegistry"),
     "nci_cts": ("trialfinder.registries.nci_cts.client", "NciCtsRegistry"),
 }
-_CATEGORY_ORDER = {StatusCategory.OPEN: 0, StatusCategory.UNKNOWN: 1, StatusCategory.CLOSED: 2}
 
 
 @contextlib.asynccontextmanager
@@ -64,9 +64,3 @@ async def fetch_one_trial(settings: Settings, registry: str, trial_id: str) -> T
     """One trial of ``registry``, whole."""
     async with open_registry(settings, registry) as client:
         return await client.fetch_trial(trial_id)
-
-
-def display_order(trial: Trial) -> tuple:
-    """Open trials first, then the most recently updated, then by id."""
-    updated = tuple(-ord(ch) for ch in trial.last_updated or "")
-    return (_CATEGORY_ORDER[trial.status_category], not updated, updated, trial.id)

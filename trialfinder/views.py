@@ -7,7 +7,8 @@ from typing import Any
 
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import trial_counts
-from trialfinder.models import SearchResult, StatusCategory, Trial
+from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.models.listing import Listing
 from trialfinder.resolution import Resolution
 
 OPEN_TRIALS_SHOWN = 10
@@ -39,21 +40,24 @@ def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:
     }
 
 
-def search_json(result: SearchResult, resolution: Resolution | None = None) -> dict[str, Any]:
-    drug = {"drug": drug_json(resolution, result.query.search_terms)} if resolution else {}
+def search_envelope(
+    query: SearchQuery, listing: Listing, resolution: Resolution | None = None
+) -> dict[str, Any]:
+    """A search answer without its trials, which go last (``encoding.dumps_spliced``):
+    each is written as the cache stored it (``ListedTrial.json``)."""
+    drug = {"drug": drug_json(resolution, query.search_terms)} if resolution else {}
     return {
         **drug,
-        "query": result.query.model_dump(mode="json"),
-        "registries": result.registries,
-        "fetched_at": result.fetched_at.isoformat(),
-        "from_cache": result.from_cache,
-        "stale": result.stale,
-        "total": result.total,
-        "hidden_mentions": result.hidden_mentions,
-        "registry_totals": result.registry_totals,
-        "registry_errors": result.registry_errors,
-        "warnings": result.warnings,
-        "trials": [trial_json(t) for t in result.trials],
+        "query": query.model_dump(mode="json"),
+        "registries": listing.registries,
+        "fetched_at": listing.fetched_at.isoformat(),
+        "from_cache": listing.from_cache,
+        "stale": listing.stale,
+        "total": listing.total,
+        "hidden_mentions": listing.hidden_mentions,
+        "registry_totals": listing.registry_totals,
+        "registry_errors": listing.registry_errors,
+        "warnings": listing.warnings,
     }
 
 

@@ -100,22 +100,22 @@ def search_command(
         found = cache_policy.answer_blocking(app.settings, request, progress)
     finally:
         progress.close()
-    result = found.result
+    listing, drug = found.listing, found.query.drug
     for note in found.notes:
         click.echo(note, err=True)
-    for warning in result.warnings:
+    for warning in listing.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.hidden_mentions:
+    if listing.hidden_mentions:
         click.echo(
-            f"{result.hidden_mentions} more trial(s) name {result.query.drug} only in passing; "
+            f"{listing.hidden_mentions} more trial(s) name {drug} only in passing; "
             "--include-mentions lists them",
             err=True,
         )
-    if not result.trials and not result.hidden_mentions:
-        click.echo(f"no trials found for {result.query.drug!r} (status: {query.status})", err=True)
-    if fmt == "table" and not result.trials:
+    if not listing.rows and not listing.hidden_mentions:
+        click.echo(f"no trials found for {drug!r} (status: {query.status})", err=True)
+    if fmt == "table" and not listing.rows:
         return
-    render.write_search(result, fmt, sys.stdout, found.resolution)
+    render.write_search(found, fmt, sys.stdout)
 
 
 @cli.command("drug")

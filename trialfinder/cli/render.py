@@ -13,12 +13,19 @@ from datetime import datetime
 from typing import IO
 
 from trialfinder.clock import utc_now
-from trialfinder.encoding import dumps, dumps_pretty
+from trialfinder.drug_search import DrugSearch
+from trialfinder.encoding import dumps_pretty, dumps_spliced_pretty
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
 from trialfinder.store.store import CacheInfo
-from trialfinder.views import OPEN_TRIALS_SHOWN, age_label, drug_page_json, search_json, trial_json
+from trialfinder.views import (
+    OPEN_TRIALS_SHOWN,
+    age_label,
+    drug_page_json,
+    search_envelope,
+    trial_json,
+)
 
 PIPE_WIDTH = 160
 FORMATS = ("table", "json", "csv", "ndjson")
@@ -44,17 +51,19 @@ CSV_COLUMNS = (
 )
 
 
-def write_search(
-    result: SearchResult, fmt: str, out: IO[str], resolution: Resolution | None = None
-) -> None:
+def write_search(found: DrugSearch, fmt: str, out: IO[str]) -> None:
+    """The machine formats write each trial's stored JSON as it is; CSV and the table
+    read models."""
+    rows = found.listing.rows
     if fmt == "json":
-        out.write(dumps_pretty(search_json(result, resolution)))
+        envelope = search_envelope(found.query, found.listing, found.resolution)
+        out.write(dumps_spliced_pretty(envelope, "trials", [row.json() for row in rows]))
     elif fmt == "ndjson":
-        out.write("".join(dumps(trial_json(trial)).decode() + "\n" for trial in result.trials))
+        out.write(b"".join(row.json() + b"\n" for row in rows).decode())
     elif fmt == "csv":
-        _write_csv(result.trials, out)
+        _write_csv(found.result.trials, out)
     else:
-        _write_table(result, out)
+        _write_table(found.result, out)
 
 
 def _write_csv(trials: list[Trial], out: IO[str]) -> None:

@@ -130,6 +130,16 @@ class Trial(_Model):
     def number_of_sites(self) -> int:
         return self.site_count if self.site_count is not None else len(self.sites)
 
+    @property
+    def registrations(self) -> list[dict]:
+        """``also_registered`` as plain ``{"registry", "id", "url"}`` (what merging reads)."""
+        return [r.model_dump() for r in self.also_registered]
+
+    def merged_with(self, registrations: list[dict], secondary_ids: list[str]) -> Trial:
+        """This record leading a merged group (``dedup``)."""
+        also = [Registration(**r) for r in registrations]
+        return self.model_copy(update={"also_registered": also, "secondary_ids": secondary_ids})
+
     def brief(self, max_sites: int = BRIEF_SITES) -> Trial:
         """This trial as a list shows it: the first ``max_sites`` sites, then the first
         site of each further country (so the countries stay whole), and ``site_count``.

@@ -217,6 +217,36 @@ def _v6_registry_refreshes(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7_listed_trials(db: sqlite3.Connection) -> None:
+    """Each trial as a list serves it, encoded once (``models.listing``), in place of
+    ``brief_json``: reading a list joins these bytes and decodes nothing."""
+    _run_script(
+        db,
+        """
+        -- the list's JSON, less LIST_KEYS
+        ALTER TABLE trials ADD COLUMN listed_json BLOB;
+        ALTER TABLE trials ADD COLUMN secondary_ids TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE trials ADD COLUMN also_registered TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE trials DROP COLUMN brief_json
+        """,
+    )
+    from trialfinder.models.listing import listed_columns
+    from trialfinder.models.trials import Trial
+
+    def columns(trial_id: str, trial_json: str) -> dict | None:
+        try:
+            return {"id": trial_id, **listed_columns(Trial.model_validate_json(trial_json))}
+        except ValueError:
+            return None  # listed from trial_json as it is (see store.listings)
+
+    rows = db.execute("SELECT id, trial_json FROM trials").fetchall()
+    db.executemany(
+        "UPDATE trials SET listed_json = :listed_json, secondary_ids = :secondary_ids, "
+        "also_registered = :also_registered WHERE id = :id",
+        [c for c in (columns(*row) for row in rows) if c is not None],
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
@@ -224,6 +254,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_registry_failures,
     _v5_brief_trials,
     _v6_registry_refreshes,
+    _v7_listed_trials,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,12 +21,12 @@ from trialfinder.models import (
     AliasType,
     ChangeEvent,
     DrugPage,
-    MatchedTerm,
     SearchQuery,
     SearchResult,
     Site,
     Trial,
 )
+from trialfinder.models.listing import Listing, listed_columns
 from trialfinder.store.connection import (
     LOCK_WAIT_SECONDS,
     CacheUnusableError,
@@ -34,6 +34,7 @@ from trialfinder.store.connection import (
     unusable,
     write_transaction,
 )
+from trialfinder.store.listings import load_listing
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.store.tracking import TrackingMixin
 from trialfinder.terms import name_key
@@ -256,57 +257,22 @@ class Store(TrackingMixin):
 
     # -- reads ------------------------------------------------------------------
 
-    def load_search(
+    def load_listing(
         self,
         query: SearchQuery,
         registry: str,
         limit: int | None = None,
         include_mentions: bool = True,
         whole: bool = False,
-    ) -> SearchResult | None:
-        """The last complete result for ``query``, or None; ``limit`` caps the trials read,
-        and trials that name the drug only in passing are left out unless asked for.
-        Trials are read as a list shows them (``Trial.brief``) unless ``whole``."""
-        row = self.conn.execute(
-            "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
-            [query.cache_key(registry)],
-        ).fetchone()
-        if row is None:
-            return None
-        search_id, fetched_at, total = row
-        sql = (
-            f"SELECT {'t.trial_json' if whole else 'coalesce(t.brief_json, t.trial_json)'}, "
-            "r.matched_term, r.matched_terms, r.mention_only "
-            "FROM search_results r "
-            "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
-            + ("" if include_mentions else " AND r.mention_only = 0")
-            + " ORDER BY r.rank"
-        )
-        params: list = [search_id]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        trials = []
-        for trial_json, matched_term, matched_terms, mention_only in self.conn.execute(sql, params):
-            trial = Trial.model_validate_json(trial_json)
-            trial.matched_term = matched_term
-            trial.matched_terms = [MatchedTerm(**m) for m in json.loads(matched_terms or "[]")]
-            trial.mention_only = bool(mention_only)
-            trials.append(trial)
-        hidden = 0
-        if not include_mentions:
-            hidden = self.conn.execute(
-                "SELECT count(*) FROM search_results WHERE search_id = ? AND mention_only = 1",
-                [search_id],
-            ).fetchone()[0]
-        return SearchResult(
-            query=query,
-            registries=[registry],
-            trials=trials,
-            total=total,
-            fetched_at=datetime.fromisoformat(fetched_at),
-            from_cache=True,
-            hidden_mentions=hidden,
+    ) -> Listing | None:
+        """The last complete answer to ``query`` from ``registry`` (``listings.load_listing``)."""
+        return load_listing(
+            self.conn,
+            query.cache_key(registry),
+            registry,
+            limit=limit,
+            include_mentions=include_mentions,
+            whole=whole,
         )
 
     def find_drug(self, typed: str) -> tuple[DrugPage, str | None] | None:
@@ -432,7 +398,9 @@ _TRIAL_COLUMNS = (
     "url",
     "fetched_at",
     "trial_json",
-    "brief_json",
+    "listed_json",
+    "secondary_ids",
+    "also_registered",
     "raw_json",
 )
 _UPSERT_TRIAL = (
@@ -449,7 +417,6 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
     if trial.site_count is not None:
         # A list's brief copy has lost sites: storing it as the whole record would too.
         raise ValueError(f"{trial.id}: a brief copy of a trial is not stored as the trial")
-    brief = trial.brief()
     return {
         "id": trial.id,
         "registry": trial.registry,
@@ -465,8 +432,8 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "url": trial.url,
         "fetched_at": fetched_at,
         "trial_json": trial.model_dump_json(exclude=_PER_SEARCH),
-        "brief_json": brief.model_dump_json(exclude=_PER_SEARCH) if brief is not trial else None,
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
+        **listed_columns(trial),
     }
 
 

@@ -94,8 +94,8 @@ async def refresh(request: web.Request) -> web.Response:
                 "drug": name,
                 "ok": True,
                 "name": found.resolution.drug.name,
-                "total": found.result.total,
-                "fetched_at": found.result.fetched_at.isoformat(),
+                "total": found.listing.total,
+                "fetched_at": found.listing.fetched_at.isoformat(),
             }
         )
     return _json({"results": results})

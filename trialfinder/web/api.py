@@ -15,9 +15,11 @@ from datetime import timedelta
 from aiohttp import web
 
 from trialfinder.clock import utc_now
+from trialfinder.encoding import dumps, dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
+from trialfinder.models import Site, Trial
 from trialfinder.registries import LABELS
-from trialfinder.views import drug_page_json, search_json, trial_json
+from trialfinder.views import drug_page_json, search_envelope, trial_json
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
@@ -55,27 +57,35 @@ async def trials(request: web.Request) -> web.Response:
     found, how = await request.app[SERVICE].search(
         filters.query, include_mentions=include_mentions, whole_trials=filters.near is not None
     )
-    ranked = filters.ranked(found.result)
-    page = ranked[offset : offset + limit]
-    shown = found.result.model_copy(update={"trials": [trial.brief() for trial, _ in page]})
-    data = search_json(shown, found.resolution)
+    if filters.near is None:  # each trial as stored: bytes joined, nothing decoded
+        rows = filters.listed(found.listing)
+        count, items = len(rows), [row.json() for row in rows[offset : offset + limit]]
+    else:
+        ranked = filters.ranked(found.result)
+        count, items = (
+            len(ranked),
+            [_with_distance(*pair) for pair in ranked[offset : offset + limit]],
+        )
+    data = search_envelope(found.query, found.listing, found.resolution)
     data["notes"] = found.notes
-    if filters.near is not None:
-        for item, (_, nearest) in zip(data["trials"], page, strict=True):
-            item["nearest_site"] = (
-                {**nearest[0].model_dump(mode="json"), "distance_km": round(nearest[1], 1)}
-                if nearest
-                else None
-            )
     following = offset + limit
     data["page"] = {
         "limit": limit,
         "offset": offset,
-        "count": len(ranked),
-        "next_cursor": encode_cursor(following) if following < len(ranked) else None,
+        "count": count,
+        "next_cursor": encode_cursor(following) if following < count else None,
     }
-    rep = json_representation(data, cache_control_for(request, how))
+    body = dumps_spliced(data, "trials", items)
+    rep = Representation(body, "application/json", cache_control_for(request, how))
     return answer(request, rep, how, drug_topic(found.resolution.drug.name))
+
+
+def _with_distance(trial: Trial, nearest: tuple[Site, float] | None) -> bytes:
+    """A listed trial with its nearest site to the asked point and how far it is."""
+    near = None
+    if nearest is not None:
+        near = {**nearest[0].model_dump(mode="json"), "distance_km": round(nearest[1], 1)}
+    return dumps({**trial_json(trial.brief()), "nearest_site": near})
 
 
 async def trial(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from trialfinder.combined import parse_registries
 from trialfinder.filters import build_query
 from trialfinder.models import SearchResult
+from trialfinder.models.listing import ListedTrial, Listing
 from trialfinder.search import REGISTRY_CLIENTS
 from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
 from trialfinder.web.params import Params, bad
@@ -41,6 +42,13 @@ class TrialFilters:
             raise bad("radius_km needs near=latitude,longitude")
         if self.radius_km == 0:
             raise bad(f"radius_km must be a number above 0 and up to {MAX_RADIUS_KM:g}")
+
+    def listed(self, listing: Listing) -> list[ListedTrial]:
+        """The rows to list, as stored, when no distance orders them (``near`` unset)."""
+        if not self.registries:
+            return listing.rows
+        wanted = set(self.registries)
+        return [row for row in listing.rows if row.registries & wanted]
 
     def ranked(self, result: SearchResult) -> list[tuple]:
         """(trial, nearest site and distance or None) in the order to list them."""

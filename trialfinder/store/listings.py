@@ -1,0 +1,107 @@
+"""Reading a cached answer as a list: rows of stored JSON, limit and order in SQL.
+
+Functions over a connection. Nothing here decodes a trial: a row's bytes go out
+as they were stored (``models.listing``), so a cache hit costs SQLite's read
+and a join, whatever the trial holds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+import orjson
+
+from trialfinder.models.listing import LIST_KEYS, ListedTrial, Listing
+
+_COLUMNS = (
+    "t.id, t.registry, t.status_category, t.last_updated, t.url, {body}, "
+    "t.secondary_ids, t.also_registered, r.matched_term, r.matched_terms, r.mention_only"
+)
+
+
+def load_listing(
+    conn: sqlite3.Connection,
+    cache_key: str,
+    registry: str,
+    *,
+    limit: int | None = None,
+    include_mentions: bool = True,
+    whole: bool = False,
+) -> Listing | None:
+    """The last complete answer stored under ``cache_key``, or None.
+
+    Trials come in the order the answer was stored in, at most ``limit`` of them;
+    those that name the drug only in passing are left out (and counted) unless
+    ``include_mentions``. Each is as a list shows it (the first sites and
+    ``site_count``) unless ``whole``, which reads every site (to find the nearest).
+    """
+    row = conn.execute(
+        "SELECT id, fetched_at, total FROM searches WHERE cache_key = ? AND complete = 1",
+        [cache_key],
+    ).fetchone()
+    if row is None:
+        return None
+    search_id, fetched_at, total = row
+    body = "NULL, t.trial_json" if whole else "t.listed_json, t.trial_json"
+    sql = (
+        f"SELECT {_COLUMNS.format(body=body)} FROM search_results r "
+        "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
+        + ("" if include_mentions else " AND r.mention_only = 0")
+        + " ORDER BY r.rank"
+    )
+    params: list = [search_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = [_listed(*columns) for columns in conn.execute(sql, params)]
+    hidden = 0
+    if not include_mentions:
+        hidden = conn.execute(
+            "SELECT count(*) FROM search_results WHERE search_id = ? AND mention_only = 1",
+            [search_id],
+        ).fetchone()[0]
+    return Listing(
+        registries=[registry],
+        rows=rows,
+        total=total,
+        fetched_at=datetime.fromisoformat(fetched_at),
+        hidden_mentions=hidden,
+    )
+
+
+def _listed(
+    trial_id,
+    registry,
+    category,
+    last_updated,
+    url,
+    listed_json,
+    trial_json,
+    secondary_ids,
+    also_registered,
+    matched_term,
+    matched_terms,
+    mention_only,
+) -> ListedTrial:
+    return ListedTrial(
+        id=trial_id,
+        registry=registry,
+        status_category=category,
+        last_updated=last_updated,
+        url=url,
+        body=listed_json if listed_json is not None else _without_list_keys(trial_json),
+        secondary_ids_json=secondary_ids.encode(),
+        also_registered_json=also_registered.encode(),
+        matched_term=matched_term,
+        matched_terms_json=(matched_terms or "[]").encode(),
+        mention_only=bool(mention_only),
+    )
+
+
+def _without_list_keys(trial_json: str) -> bytes:
+    """The whole record, less what a list writes itself (a whole read, or an old row)."""
+    data = orjson.loads(trial_json)
+    for key in LIST_KEYS:
+        data.pop(key, None)
+    return orjson.dumps(data)
