@@ -223,7 +223,7 @@ def serve(program: str, args: list[str], copies: int = 1, processes: int = 1) ->
         )
         for _ in range(copies)
     ]
-    hello = program in (HELLO_SERVER, FLOOR_SERVER)
+    hello = program is not TRIALFINDER_SERVER  # the others take their port first
     port = args[0] if hello else args[1]
     base = f"http://127.0.0.1:{port}"
     try:

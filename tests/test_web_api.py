@@ -15,8 +15,11 @@ import json
 import pytest
 
 from tests.standins.webapp import web_settings
+from trialfinder.cache_policy import TrialsRequest
+from trialfinder.filters import build_query
 from trialfinder.store import Store
 from trialfinder.views import search_envelope
+from trialfinder.web.params import encode_cursor
 from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
 
@@ -65,9 +68,7 @@ async def test_trials_of_a_drug_match_the_cli_json(client, ctgov_standin):
     assert response.headers["X-Cache"] == "miss"
     # The CLI's --format json keys, every one of them.
     app = client.server.app
-    found, _ = await app[SERVICE].search(
-        __import__("trialfinder.filters").filters.build_query("blinatumomab")
-    )
+    found, _ = await app[SERVICE].search(TrialsRequest(build_query("blinatumomab")))
     assert {*search_envelope(found.query, found.listing, found.resolution), "trials"} <= set(data)
     trial = next(t for t in data["trials"] if t["id"] == "NCT03914625")
     assert trial["sites"][0]["city"] == "Birmingham" and trial["phases"] == ["PHASE3"]
@@ -106,6 +107,12 @@ async def test_paging_with_cursors_visits_every_trial_once(client):
         if cursor is None:
             break
     assert pages == 3 and len(seen) == len(set(seen)) == 9
+    # The first page came with the fetch, the others from the cache cut in SQL:
+    # together they are the one list, in its order, each page counting all nine.
+    _, whole = await get_json(client, f"{TRIALS}?status=all&limit=100")
+    assert seen == [t["id"] for t in whole["trials"]] and whole["page"]["count"] == 9
+    _, last = await get_json(client, f"{TRIALS}?status=all&limit=4&cursor={encode_cursor(8)}")
+    assert [t["id"] for t in last["trials"]] == seen[8:] and last["page"]["count"] == 9
     _, error = await get_json(client, f"{TRIALS}?cursor=not-a-cursor", status=400)
     assert error["error"]["code"] == "bad_input" and "cursor" in error["error"]["message"]
 

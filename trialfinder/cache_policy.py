@@ -53,16 +53,24 @@ class TrialsRequest:
     include_mentions: bool = False
     offline: bool = False
     refresh: bool = False
-    limit: int | None = None
+    limit: int | None = None  # list at most this many trials...
+    offset: int = 0  # ...after skipping this many (a page further on)
     # Every site of every trial (to find the nearest); otherwise trials come as
     # a list shows them (``Trial.brief``: the first sites, ``site_count``).
     whole_trials: bool = False
 
     @property
-    def read_limit(self) -> int | None:
-        """One registry's answer may be cut when read; several must be whole to be merged."""
+    def cut_in_sql(self) -> bool:
+        """One registry's answer is cut as it is read (LIMIT, OFFSET); several answers
+        are read whole, merged, then cut."""
         names = self.registries
-        return self.limit if names is not None and len(names) == 1 else None
+        windowed = self.limit is not None or self.offset
+        return bool(windowed) and names is not None and len(names) == 1
+
+    @property
+    def unpaged(self) -> TrialsRequest:
+        """The same question without its window: what a fetch shared by many pages asks."""
+        return replace(self, limit=None, offset=0)
 
 
 @dataclass
@@ -99,7 +107,9 @@ class Cached:
 
     def _merge(self, settings, results: dict[str, Listing], errors: dict[str, str]) -> Listing:
         ordered = {n: results[n] for n in self.registries if n in results}
-        return combine(settings, ordered, {**self.left_out, **errors}, self.request.limit)
+        request = self.request
+        window = None if request.cut_in_sql else (request.offset, request.limit)
+        return combine(settings, ordered, {**self.left_out, **errors}, window)
 
 
 def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
@@ -179,8 +189,14 @@ def _listing(
     store: Store, query: SearchQuery, registry: str, request: TrialsRequest
 ) -> Listing | None:
     """What the cache lists for ``query`` from ``registry``, read as ``request`` asks."""
+    cut = request.cut_in_sql
     return store.load_listing(
-        query, registry, request.read_limit, request.include_mentions, request.whole_trials
+        query,
+        registry,
+        limit=request.limit if cut else None,
+        offset=request.offset if cut else 0,
+        include_mentions=request.include_mentions,
+        whole=request.whole_trials,
     )
 
 

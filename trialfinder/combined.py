@@ -54,15 +54,15 @@ def combine(
     settings: Settings,
     results: dict[str, Listing],
     errors: dict[str, str],
-    limit: int | None,
+    window: tuple[int, int | None] | None = None,
 ) -> Listing:
-    """One list from each registry's, trials registered twice merged."""
+    """One list from each registry's, trials registered twice merged, then cut to
+    ``window`` (offset, limit) if given."""
     from trialfinder.dedup import merge_registrations
 
     if len(results) == 1 and not errors:
         (result,) = results.values()
-        if limit is not None:
-            result.rows = result.rows[:limit]
+        result.rows = _cut(result.rows, window)
         result.registry_totals = {result.registries[0]: result.total}
         return result
     rows = merge_registrations(
@@ -72,8 +72,9 @@ def combine(
     hidden = sum(r.hidden_mentions for r in results.values())
     return Listing(
         registries=list(results),
-        rows=rows[:limit] if limit is not None else rows,
+        rows=_cut(rows, window),
         total=len(rows) + hidden,
+        count=len(rows),
         fetched_at=min(r.fetched_at for r in results.values()),
         from_cache=all(r.from_cache for r in results.values()),
         stale=any(r.stale for r in results.values()),
@@ -83,3 +84,10 @@ def combine(
         registry_totals={name: r.total for name, r in results.items()},
         registry_errors=errors,
     )
+
+
+def _cut(rows: list, window: tuple[int, int | None] | None) -> list:
+    if window is None:
+        return rows
+    offset, limit = window
+    return rows[offset : None if limit is None else offset + limit]

@@ -8,7 +8,7 @@ what is read from the cache and what is asked.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from trialfinder.config import Settings
@@ -25,6 +25,14 @@ class DrugSearch:
     resolution: Resolution
     query: SearchQuery  # as asked of the registries: the resolved drug and its names
     listing: Listing  # rows of stored JSON: what JSON answers write as they are
+
+    def page(self, offset: int, limit: int | None) -> DrugSearch:
+        """This answer with only the trials of one page (``count`` still says how many)."""
+        if not offset and limit is None:
+            return self
+        end = None if limit is None else offset + limit
+        listing = replace(self.listing, rows=self.listing.rows[offset:end])
+        return DrugSearch(self.resolution, self.query, listing)
 
     @cached_property
     def result(self) -> SearchResult:

@@ -116,6 +116,7 @@ class Listing:
     rows: list[ListedTrial]
     total: int  # what the registry announced (the sum of trials, once merged)
     fetched_at: datetime
+    count: int = 0  # trials listed before a page was cut from them (``rows``)
     from_cache: bool = True
     stale: bool = False
     hidden_mentions: int = 0

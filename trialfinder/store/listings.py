@@ -14,9 +14,11 @@ import orjson
 
 from trialfinder.models.listing import LIST_KEYS, ListedTrial, Listing
 
+# Text that goes out as JSON is read as bytes (CAST ... AS BLOB): nothing to encode.
 _COLUMNS = (
     "t.id, t.registry, t.status_category, t.last_updated, t.url, {body}, "
-    "t.secondary_ids, t.also_registered, r.matched_term, r.matched_terms, r.mention_only"
+    "CAST(t.secondary_ids AS BLOB), CAST(t.also_registered AS BLOB), r.matched_term, "
+    "CAST(coalesce(r.matched_terms, '[]') AS BLOB), r.mention_only"
 )
 
 
@@ -26,12 +28,14 @@ def load_listing(
     registry: str,
     *,
     limit: int | None = None,
+    offset: int = 0,
     include_mentions: bool = True,
     whole: bool = False,
 ) -> Listing | None:
     """The last complete answer stored under ``cache_key``, or None.
 
-    Trials come in the order the answer was stored in, at most ``limit`` of them;
+    Trials come in the order the answer was stored in, at most ``limit`` of them
+    after the first ``offset`` (``Listing.count`` says how many there are in all);
     those that name the drug only in passing are left out (and counted) unless
     ``include_mentions``. Each is as a list shows it (the first sites and
     ``site_count``) unless ``whole``, which reads every site (to find the nearest).
@@ -43,7 +47,12 @@ def load_listing(
     if row is None:
         return None
     search_id, fetched_at, total = row
-    body = "NULL, t.trial_json" if whole else "t.listed_json, t.trial_json"
+    # The whole record only where it is asked for, or where no list form was stored.
+    body = (
+        "NULL, t.trial_json"
+        if whole
+        else "t.listed_json, CASE WHEN t.listed_json IS NULL THEN t.trial_json END"
+    )
     sql = (
         f"SELECT {_COLUMNS.format(body=body)} FROM search_results r "
         "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
@@ -51,21 +60,21 @@ def load_listing(
         + " ORDER BY r.rank"
     )
     params: list = [search_id]
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
+    if limit is not None or offset:
+        sql += " LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else limit, offset]
     rows = [_listed(*columns) for columns in conn.execute(sql, params)]
-    hidden = 0
-    if not include_mentions:
-        hidden = conn.execute(
-            "SELECT count(*) FROM search_results WHERE search_id = ? AND mention_only = 1",
-            [search_id],
-        ).fetchone()[0]
+    listed, mentions = conn.execute(
+        "SELECT count(*), coalesce(sum(mention_only), 0) FROM search_results WHERE search_id = ?",
+        [search_id],
+    ).fetchone()
+    hidden = 0 if include_mentions else mentions
     return Listing(
         registries=[registry],
         rows=rows,
         total=total,
         fetched_at=datetime.fromisoformat(fetched_at),
+        count=listed - hidden,
         hidden_mentions=hidden,
     )
 
@@ -91,10 +100,10 @@ def _listed(
         last_updated=last_updated,
         url=url,
         body=listed_json if listed_json is not None else _without_list_keys(trial_json),
-        secondary_ids_json=secondary_ids.encode(),
-        also_registered_json=also_registered.encode(),
+        secondary_ids_json=secondary_ids,
+        also_registered_json=also_registered,
         matched_term=matched_term,
-        matched_terms_json=(matched_terms or "[]").encode(),
+        matched_terms_json=matched_terms,
         mention_only=bool(mention_only),
     )
 

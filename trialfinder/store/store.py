@@ -264,6 +264,7 @@ class Store(TrackingMixin):
         limit: int | None = None,
         include_mentions: bool = True,
         whole: bool = False,
+        offset: int = 0,
     ) -> Listing | None:
         """The last complete answer to ``query`` from ``registry`` (``listings.load_listing``)."""
         return load_listing(
@@ -271,6 +272,7 @@ class Store(TrackingMixin):
             query.cache_key(registry),
             registry,
             limit=limit,
+            offset=offset,
             include_mentions=include_mentions,
             whole=whole,
         )

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from trialfinder.cache_policy import TrialsRequest
 from trialfinder.clock import utc_now
 from trialfinder.encoding import dumps, dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
@@ -54,18 +55,24 @@ async def trials(request: web.Request) -> web.Response:
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = decode_cursor(params.text("cursor"))
     include_mentions = params.boolean("include_mentions")
-    found, how = await request.app[SERVICE].search(
-        filters.query, include_mentions=include_mentions, whole_trials=filters.near is not None
+    # A plain list is cut in SQL; a distance or a registry filter reads every trial first.
+    by_sql = filters.near is None and not filters.registries
+    request_ = TrialsRequest(
+        filters.query,
+        include_mentions=include_mentions,
+        whole_trials=filters.near is not None,
+        limit=limit if by_sql else None,
+        offset=offset if by_sql else 0,
     )
-    if filters.near is None:  # each trial as stored: bytes joined, nothing decoded
+    found, how = await request.app[SERVICE].search(request_)
+    if by_sql:  # each trial as stored: bytes joined, nothing decoded
+        count, items = found.listing.count, [row.json() for row in found.listing.rows]
+    elif filters.near is None:
         rows = filters.listed(found.listing)
         count, items = len(rows), [row.json() for row in rows[offset : offset + limit]]
     else:
         ranked = filters.ranked(found.result)
-        count, items = (
-            len(ranked),
-            [_with_distance(*pair) for pair in ranked[offset : offset + limit]],
-        )
+        count, items = len(ranked), [_with_distance(*p) for p in ranked[offset : offset + limit]]
     data = search_envelope(found.query, found.listing, found.resolution)
     data["notes"] = found.notes
     following = offset + limit

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from trialfinder.cache_policy import TrialsRequest
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType
 from trialfinder.registries import HOMES, LABELS
@@ -44,7 +45,7 @@ async def widget_page(request: web.Request) -> web.Response:
     limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
     theme = params.choice("theme", ("light", "dark", "auto"), "light")
     found, how = await request.app[SERVICE].search(
-        filters.query, whole_trials=filters.near is not None
+        TrialsRequest(filters.query, whole_trials=filters.near is not None)
     )
     ranked = filters.ranked(found.result)
     result = found.result

@@ -29,7 +29,7 @@ from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch
 from trialfinder.filters import build_query, clean_text
-from trialfinder.models import ChangeEvent, SearchQuery, Trial
+from trialfinder.models import ChangeEvent, Trial
 from trialfinder.resolution import Resolution
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY
@@ -66,40 +66,47 @@ class TrialService:
 
     # -- reads ----------------------------------------------------------------------
 
-    async def search(
-        self, query: SearchQuery, *, include_mentions: bool = False, whole_trials: bool = False
-    ) -> tuple[DrugSearch, str]:
-        """The drug's trials for ``query`` (``query.drug`` as typed), and how it was answered;
-        ``whole_trials`` reads every site (to find the nearest), not a list's first ones."""
+    async def search(self, request: TrialsRequest) -> tuple[DrugSearch, str]:
+        """The drug's trials that ``request`` asks for (its drug as typed), and how it was
+        answered. A cache hit reads only the page asked for; a fetch is shared by every
+        request for the drug and the same filters, whatever page each wants."""
         settings, pool = self.settings, self.pool
-        request = TrialsRequest(query, include_mentions=include_mentions, whole_trials=whole_trials)
         cached = await pool.read(read_cached, settings, request)
         if cached.complete:
             self.metrics.cache.inc(HIT)
             found = cached.search(settings)
             await self._track(found.resolution)
             return found, HIT
-        key = ("search", query.cache_key(REGISTRY), include_mentions, whole_trials)
+        unpaged = request.unpaged
+        if unpaged != request:
+            cached = await pool.read(read_cached, settings, unpaged)
+        key = (
+            "search",
+            request.query.cache_key(REGISTRY),
+            request.include_mentions,
+            request.whole_trials,
+            tuple(request.registries or ()),
+        )
         try:
             found = await self._fetch(
                 key,
                 "search",
-                lambda: answer(pool, settings, request, cached),
+                lambda: answer(pool, settings, unpaged, cached),
                 lambda found: drug_topic(found.resolution.drug.name),
             )
         except FetchPending:
-            stopgap = cached.stopgap(settings, STALE_WARNING)
-            if stopgap is None:
+            found = cached.stopgap(settings, STALE_WARNING)
+            if found is None:
                 raise
             self.metrics.cache.inc(STALE)
-            return stopgap, STALE
+            return found.page(request.offset, request.limit), STALE
         self.metrics.cache.inc(MISS)
         await self._track(found.resolution)
-        return found, MISS
+        return found.page(request.offset, request.limit), MISS
 
     async def drug_page(self, name: str) -> tuple[DrugSearch, str]:
         """A drug's page data and its trials of every status (what ``trialfinder drug`` shows)."""
-        return await self.search(build_query(name, status="all"))
+        return await self.search(TrialsRequest(build_query(name, status="all")))
 
     async def resolution(self, name: str) -> Resolution:
         """What ``name`` means. A cached page will do even if old: it only names the drug."""
