@@ -110,7 +110,7 @@ def test_an_older_cache_is_migrated_to_listed_json(tmp_path):
     _v6_file(path, trial)
     with Store.open(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        listed = store.conn.execute("SELECT listed_json FROM trials").fetchone()[0]
+        listed = store.conn.execute("SELECT listed_json FROM trial_listings").fetchone()[0]
         assert listed is not None
         (row,) = store.load_listing(build_query("blinatumomab"), "ctgov").rows
     trial.matched_term = "blinatumomab"

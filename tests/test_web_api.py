@@ -19,9 +19,9 @@ from trialfinder.cache_policy import TrialsRequest
 from trialfinder.filters import build_query
 from trialfinder.store import Store
 from trialfinder.views import search_envelope
-from trialfinder.web.params import encode_cursor
 from trialfinder.web import create_app
 from trialfinder.web.keys import SERVICE
+from trialfinder.web.params import encode_cursor
 
 # Open trials of blinatumomab under any of its names (see test_cli.py).
 OPEN_IDS = {"NCT03914625", "NCT04994717", "NCT05553236", "NCT06144268", "NCT06500179"}

@@ -1,7 +1,7 @@
 """A list of trials as the cache holds it: rows of ready JSON, not models.
 
 A cached answer is read far more often than it is written, so each trial's
-public JSON is encoded once, when it is fetched (``listed_columns``), and kept
+public JSON is encoded once, when it is fetched (``listing_row``), and kept
 as bytes. Reading a list is then SQL rows and a join of bytes: no pydantic, no
 re-encoding. A row carries beside its bytes only what listing needs (the id,
 registry, status and date it is ordered by, the ids it cites to be merged with
@@ -125,31 +125,34 @@ class Listing:
     warnings: list[str] = field(default_factory=list)
 
 
-def listed_columns(trial: Trial) -> dict[str, Any]:
-    """The stored form of ``trial`` in a list (``Trial.brief``), encoded once at fetch time."""
-    brief = trial.brief()
-    data = brief.model_dump(mode="json", exclude=LIST_KEYS | {"raw"})
+def listing_row(trial: Trial) -> dict[str, Any]:
+    """The stored form of ``trial`` in a list (``Trial.brief``), encoded once at fetch time:
+    a row of the store's ``trial_listings``."""
+    data = trial.brief().model_dump(mode="json", exclude=LIST_KEYS | {"raw"})
     return {
-        "listed_json": orjson.dumps(data),
+        "trial_id": trial.id,
+        "registry": trial.registry,
+        "status_category": trial.status_category.value,
+        "last_updated": trial.last_updated,
+        "url": trial.url,
         "secondary_ids": orjson.dumps(trial.secondary_ids).decode(),
-        "also_registered": orjson.dumps(
-            [r.model_dump(mode="json") for r in trial.also_registered]
-        ).decode(),
+        "also_registered": orjson.dumps([r.model_dump() for r in trial.also_registered]).decode(),
+        "listed_json": orjson.dumps(data),
     }
 
 
 def listed_trial(trial: Trial) -> ListedTrial:
     """``trial`` (fresh from a registry) as the cache will list it."""
-    columns = listed_columns(trial)
+    row = listing_row(trial)
     return ListedTrial(
         id=trial.id,
         registry=trial.registry,
-        status_category=trial.status_category.value,
+        status_category=row["status_category"],
         last_updated=trial.last_updated,
         url=trial.url,
-        body=columns["listed_json"],
-        secondary_ids_json=columns["secondary_ids"].encode(),
-        also_registered_json=columns["also_registered"].encode(),
+        body=row["listed_json"],
+        secondary_ids_json=row["secondary_ids"].encode(),
+        also_registered_json=row["also_registered"].encode(),
         matched_term=trial.matched_term,
         matched_terms_json=orjson.dumps([m.model_dump() for m in trial.matched_terms]),
         mention_only=trial.mention_only,

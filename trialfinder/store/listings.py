@@ -14,10 +14,30 @@ import orjson
 
 from trialfinder.models.listing import LIST_KEYS, ListedTrial, Listing
 
+LISTING_COLUMNS = (
+    "trial_id",
+    "registry",
+    "status_category",
+    "last_updated",
+    "url",
+    "secondary_ids",
+    "also_registered",
+    "listed_json",
+)
+INSERT_LISTING = (
+    f"INSERT INTO trial_listings ({', '.join(LISTING_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in LISTING_COLUMNS)}) ON CONFLICT(trial_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in LISTING_COLUMNS[1:])
+)
+
 # Text that goes out as JSON is read as bytes (CAST ... AS BLOB): nothing to encode.
+# A trial with no listing row (one that could not be listed when the schema was
+# migrated) is listed from its whole record in ``trials``.
 _COLUMNS = (
-    "t.id, t.registry, t.status_category, t.last_updated, t.url, {body}, "
-    "CAST(t.secondary_ids AS BLOB), CAST(t.also_registered AS BLOB), r.matched_term, "
+    "r.trial_id, coalesce(l.registry, t.registry), coalesce(l.status_category, "
+    "t.status_category), coalesce(l.last_updated, t.last_updated), coalesce(l.url, t.url), "
+    "{body}, CAST(coalesce(l.secondary_ids, '[]') AS BLOB), "
+    "CAST(coalesce(l.also_registered, '[]') AS BLOB), r.matched_term, "
     "CAST(coalesce(r.matched_terms, '[]') AS BLOB), r.mention_only"
 )
 
@@ -51,10 +71,11 @@ def load_listing(
     body = (
         "NULL, t.trial_json"
         if whole
-        else "t.listed_json, CASE WHEN t.listed_json IS NULL THEN t.trial_json END"
+        else "l.listed_json, CASE WHEN l.listed_json IS NULL THEN t.trial_json END"
     )
     sql = (
         f"SELECT {_COLUMNS.format(body=body)} FROM search_results r "
+        "LEFT JOIN trial_listings l ON l.trial_id = r.trial_id "
         "JOIN trials t ON t.id = r.trial_id WHERE r.search_id = ?"
         + ("" if include_mentions else " AND r.mention_only = 0")
         + " ORDER BY r.rank"

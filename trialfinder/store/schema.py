@@ -217,34 +217,41 @@ def _v6_registry_refreshes(db: sqlite3.Connection) -> None:
     )
 
 
-def _v7_listed_trials(db: sqlite3.Connection) -> None:
+def _v7_trial_listings(db: sqlite3.Connection) -> None:
     """Each trial as a list serves it, encoded once (``models.listing``), in place of
-    ``brief_json``: reading a list joins these bytes and decodes nothing."""
+    ``brief_json``: reading a list joins these bytes and decodes nothing.
+
+    A table of its own, narrow, so that reading a list never walks a trial's
+    ``trial_json`` and ``raw_json`` (SQLite reads a row's columns in order, through
+    their overflow pages: a list of 20 read from ``trials`` read 250 KB)."""
     _run_script(
         db,
         """
-        -- the list's JSON, less LIST_KEYS
-        ALTER TABLE trials ADD COLUMN listed_json BLOB;
-        ALTER TABLE trials ADD COLUMN secondary_ids TEXT NOT NULL DEFAULT '[]';
-        ALTER TABLE trials ADD COLUMN also_registered TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE trial_listings (
+            trial_id TEXT PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+            registry TEXT NOT NULL,
+            status_category TEXT NOT NULL,
+            last_updated TEXT,
+            url TEXT NOT NULL,
+            secondary_ids TEXT NOT NULL,   -- JSON list
+            also_registered TEXT NOT NULL, -- JSON list of {registry, id, url}
+            listed_json BLOB NOT NULL      -- the list's JSON, less models.listing.LIST_KEYS
+        );
         ALTER TABLE trials DROP COLUMN brief_json
         """,
     )
-    from trialfinder.models.listing import listed_columns
+    from trialfinder.models.listing import listing_row
     from trialfinder.models.trials import Trial
+    from trialfinder.store.listings import INSERT_LISTING
 
-    def columns(trial_id: str, trial_json: str) -> dict | None:
+    def row(trial_json: str) -> dict | None:
         try:
-            return {"id": trial_id, **listed_columns(Trial.model_validate_json(trial_json))}
+            return listing_row(Trial.model_validate_json(trial_json))
         except ValueError:
-            return None  # listed from trial_json as it is (see store.listings)
+            return None  # not listed: read whole from trials (see store.listings)
 
-    rows = db.execute("SELECT id, trial_json FROM trials").fetchall()
-    db.executemany(
-        "UPDATE trials SET listed_json = :listed_json, secondary_ids = :secondary_ids, "
-        "also_registered = :also_registered WHERE id = :id",
-        [c for c in (columns(*row) for row in rows) if c is not None],
-    )
+    rows = (row(trial_json) for (trial_json,) in db.execute("SELECT trial_json FROM trials"))
+    db.executemany(INSERT_LISTING, [r for r in list(rows) if r is not None])
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -254,7 +261,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_registry_failures,
     _v5_brief_trials,
     _v6_registry_refreshes,
-    _v7_listed_trials,
+    _v7_trial_listings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

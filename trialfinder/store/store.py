@@ -26,7 +26,7 @@ from trialfinder.models import (
     Site,
     Trial,
 )
-from trialfinder.models.listing import Listing, listed_columns
+from trialfinder.models.listing import Listing, listing_row
 from trialfinder.store.connection import (
     LOCK_WAIT_SECONDS,
     CacheUnusableError,
@@ -34,7 +34,7 @@ from trialfinder.store.connection import (
     unusable,
     write_transaction,
 )
-from trialfinder.store.listings import load_listing
+from trialfinder.store.listings import INSERT_LISTING, load_listing
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 from trialfinder.store.tracking import TrackingMixin
 from trialfinder.terms import name_key
@@ -223,6 +223,7 @@ class Store(TrackingMixin):
                 "drugs",
                 "sites",
                 "interventions",
+                "trial_listings",
                 "trials",
             ):
                 self.conn.execute(f"DELETE FROM [{table}]")
@@ -240,6 +241,7 @@ class Store(TrackingMixin):
         # An upsert, never INSERT OR REPLACE: replacing the row would delete it
         # first, and with it (ON DELETE CASCADE) its links to drugs and searches.
         self.conn.executemany(_UPSERT_TRIAL, [_trial_row(t, stamp) for t in trials])
+        self.conn.executemany(INSERT_LISTING, [listing_row(t) for t in trials])
         self.conn.executemany(
             "INSERT INTO sites (trial_id, position, facility, city, state, zip, country, "
             "latitude, longitude, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -400,9 +402,6 @@ _TRIAL_COLUMNS = (
     "url",
     "fetched_at",
     "trial_json",
-    "listed_json",
-    "secondary_ids",
-    "also_registered",
     "raw_json",
 )
 _UPSERT_TRIAL = (
@@ -435,7 +434,6 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "fetched_at": fetched_at,
         "trial_json": trial.model_dump_json(exclude=_PER_SEARCH),
         "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
-        **listed_columns(trial),
     }
 
 
