@@ -117,6 +117,31 @@ def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = No
     return age < timedelta(seconds=settings.cache_ttl_seconds)
 
 
+def replayable_until(
+    request: TrialsRequest, found: DrugSearch, settings: Settings
+) -> datetime | None:
+    """Until when ``found`` is the answer to ``request`` again, if the cache does not
+    change meanwhile; None if it is not an answer to give again without working it
+    out (``cli.replay``).
+
+    Only a whole cache hit qualifies: every registry's answer read from the cache
+    and fresh, the name resolved from the cache (or taken as typed), nothing left
+    out, nothing to warn about. It holds until its oldest part passes its TTL."""
+    listing, resolution = found.listing, found.resolution
+    if not listing.from_cache or listing.stale or listing.warnings or listing.registry_errors:
+        return None
+    until = listing.fetched_at + timedelta(seconds=settings.cache_ttl_seconds)
+    if request.exact:
+        return until
+    if not resolution.from_cache or resolution.stale:
+        return None
+    if resolution.drug.known:
+        until = min(
+            until, resolution.drug.fetched_at + timedelta(seconds=settings.drug_ttl_seconds)
+        )
+    return until
+
+
 def served_stale(cached: Listing, warning: str) -> Listing:
     """``cached``, marked as older than it should be, with why it is served anyway."""
     cached.stale = True

@@ -10,21 +10,29 @@ that file's folder, so a config works wherever it is run from.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trialfinder import __version__
+from trialfinder.config_file import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CACHE_PATH,
+    DEFAULT_CONFIG_NAME,
+    config_base,
+    find_config_file,
+    read_config,
+    relative_to,
+)
 from trialfinder.errors import ConfigError
 from trialfinder.registries import LABELS
 
-CONFIG_ENV_VAR = "TRIALFINDER_CONFIG"
+__all__ = ["CONFIG_ENV_VAR", "DEFAULT_CONFIG_NAME", "Settings", "find_config_file", "load_settings"]
+
 OPENFDA_KEY_ENV_VAR = "TRIALFINDER_OPENFDA_API_KEY"
 ADMIN_TOKEN_ENV_VAR = "TRIALFINDER_ADMIN_TOKEN"
 NCI_CTS_KEY_ENV_VAR = "TRIALFINDER_NCI_CTS_API_KEY"
-DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_USER_AGENT = (
     f"trialfinder/{__version__} (+https://github.com/trialfinder/trialfinder; "
     "finds clinical trials for drug pages)"
@@ -39,7 +47,7 @@ class _Section(BaseModel):
 
 
 class CacheSettings(_Section):
-    path: Path = Path("cache/trialfinder.sqlite")
+    path: Path = DEFAULT_CACHE_PATH
     ttl_hours: PositiveFloat = 24.0
     lock_wait_seconds: PositiveFloat = 120.0
 
@@ -233,36 +241,18 @@ class Settings(_Section):
         )
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The config file to read, or None to use the defaults alone."""
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get(CONFIG_ENV_VAR)
-    if from_env:
-        return Path(from_env)
-    local = Path(DEFAULT_CONFIG_NAME)
-    return local if local.is_file() else None
-
-
 def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
     """Read and validate the settings; raise ConfigError with a readable message."""
     path = find_config_file(explicit)
     if path is None:
-        return _resolve_paths(Settings(), Path.cwd())
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {path}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        return _resolve_paths(Settings(), config_base(None))
+    data = read_config(path)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
     settings = settings.model_copy(update={"source": path.resolve()})
-    return _resolve_paths(settings, path.resolve().parent)
+    return _resolve_paths(settings, config_base(path))
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -292,15 +282,10 @@ def _divide_rates(section: BaseModel, processes: int):
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    cache_path = settings.cache.path.expanduser()
-    if not cache_path.is_absolute():
-        cache_path = base / cache_path
-    cache = settings.cache.model_copy(update={"path": cache_path})
+    cache = settings.cache.model_copy(update={"path": relative_to(settings.cache.path, base)})
     server = settings.server
     if server.access_log not in ("stderr", "off"):
-        log_path = Path(server.access_log).expanduser()
-        if not log_path.is_absolute():
-            server = server.model_copy(update={"access_log": str(base / log_path)})
+        server = server.model_copy(update={"access_log": str(relative_to(server.access_log, base))})
     return _with_secrets(settings.model_copy(update={"cache": cache, "server": server}))
 
 

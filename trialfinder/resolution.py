@@ -8,6 +8,7 @@ module for them and the network half can stay unimported on a cache hit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from trialfinder.clock import utc_now
 from trialfinder.errors import BadInputError
@@ -29,6 +30,7 @@ class Resolution:
     corrected_from: str | None = None  # set when a close spelling was used instead
     from_cache: bool = False
     stale: bool = False  # cached, but too old to use while the sources can be asked
+    good_until: datetime | None = None  # cached: when it becomes stale
     notes: list[str] = field(default_factory=list)
 
 

@@ -68,7 +68,7 @@ def lookup_cached(
         life = timedelta(minutes=settings.registries.failure_cooldown_minutes)
     elif not drug.known:
         resolution.notes.append(f"no drug source knows {typed!r}; searching for it literally")
-    age = utc_now() - drug.fetched_at
+    resolution.good_until = drug.fetched_at + life
     # Offline, an old page is still all there is.
-    resolution.stale = not offline and (refresh or age > life)
+    resolution.stale = not offline and (refresh or utc_now() > resolution.good_until)
     return resolution

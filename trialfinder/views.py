@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from trialfinder.clock import utc_now
@@ -22,6 +22,16 @@ def age_label(when: datetime, now: datetime | None = None) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
     return "just now"
+
+
+def age_label_changes_at(when: datetime, now: datetime | None = None) -> datetime:
+    """When ``age_label(when)`` will next read differently (a printed age stays true
+    until then)."""
+    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
+    for size in (86400, 3600, 60):
+        if seconds >= size:
+            return when + timedelta(seconds=(seconds // size + 1) * size)
+    return when + timedelta(seconds=60)
 
 
 def trial_json(trial: Trial) -> dict[str, Any]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import click
 
 from trialfinder import cache_policy, combined, filters
 from trialfinder.cache_policy import TrialsRequest
-from trialfinder.cli import render
+from trialfinder.cli import render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
+from trialfinder.views import age_label_changes_at
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +27,8 @@ from trialfinder.cli.progress import ProgressReporter
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Find clinical trials by drug name, cached in SQLite."""
-    ctx.obj = AppContext(config_path)
+    # ``obj`` comes in as the question a cache hit's answer is kept under (cli.replay).
+    ctx.obj = AppContext(config_path, question=ctx.obj)
 
 
 @cli.command("search")
@@ -101,21 +104,26 @@ def search_command(
     finally:
         progress.close()
     listing, drug = found.listing, found.query.drug
-    for note in found.notes:
-        click.echo(note, err=True)
-    for warning in listing.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    messages = list(found.notes)
+    messages += [f"warning: {warning}" for warning in listing.warnings]
     if listing.hidden_mentions:
-        click.echo(
+        messages.append(
             f"{listing.hidden_mentions} more trial(s) name {drug} only in passing; "
-            "--include-mentions lists them",
-            err=True,
+            "--include-mentions lists them"
         )
     if not listing.rows and not listing.hidden_mentions:
-        click.echo(f"no trials found for {drug!r} (status: {query.status})", err=True)
-    if fmt == "table" and not listing.rows:
-        return
-    render.write_search(found, fmt, sys.stdout)
+        messages.append(f"no trials found for {drug!r} (status: {query.status})")
+    stderr = "".join(f"{message}\n" for message in messages)
+    click.echo(stderr, err=True, nl=False)
+    out = io.StringIO()
+    if fmt != "table" or listing.rows:
+        render.write_search(found, fmt, out)
+    sys.stdout.write(out.getvalue())
+    until = cache_policy.replayable_until(request, found, app.settings)
+    if until is not None and app.question is not None:
+        if fmt == "table":
+            until = min(until, age_label_changes_at(listing.fetched_at))
+        replay.keep(app.question, until, out.getvalue(), stderr)
 
 
 @cli.command("drug")

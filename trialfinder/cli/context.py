@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 
+from trialfinder.cli.replay import Question
 from trialfinder.config import Settings, load_settings
 from trialfinder.store import Store
 
@@ -15,6 +16,7 @@ class AppContext:
     """What every command needs, built once from ``--config``."""
 
     config_path: str | None
+    question: Question | None = None  # where a cache hit's answer is kept for replay
     _settings: Settings | None = None
 
     @property

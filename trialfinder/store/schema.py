@@ -254,6 +254,52 @@ def _v7_trial_listings(db: sqlite3.Connection) -> None:
     db.executemany(INSERT_LISTING, [r for r in list(rows) if r is not None])
 
 
+# Tables a cached answer is read from: any change to them may change an answer.
+_ANSWER_TABLES = (
+    "searches",
+    "search_results",
+    "trial_listings",
+    "drugs",
+    "drug_aliases",
+    "drug_lookups",
+    "registry_state",
+)
+
+
+def _v8_rendered_answers(db: sqlite3.Connection) -> None:
+    """Finished CLI answers, replayed while nothing they were read from has changed.
+
+    ``cache_generation`` counts changes to every table an answer is read from,
+    by triggers, so that no writer (nor a future one) can forget to count: an
+    answer kept at generation N is good only while the count is still N. A
+    trigger runs once a row, but it is one small update of a one-row table: on
+    2,000 stored trials, a few milliseconds.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE cache_generation (
+            only INTEGER PRIMARY KEY CHECK (only = 1),
+            n INTEGER NOT NULL
+        );
+        INSERT INTO cache_generation (only, n) VALUES (1, 0);
+        CREATE TABLE rendered_answers (
+            key TEXT PRIMARY KEY,          -- a digest of the question, as the CLI was asked it
+            generation INTEGER NOT NULL,   -- cache_generation.n when the answer was read
+            expires_at REAL NOT NULL,      -- Unix time: the first of its parts to grow old
+            stdout BLOB NOT NULL,
+            stderr TEXT NOT NULL
+        )
+        """,
+    )
+    for table in _ANSWER_TABLES:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            db.execute(
+                f"CREATE TRIGGER {table}_{event.lower()}_counts AFTER {event} ON {table} "
+                "BEGIN UPDATE cache_generation SET n = n + 1; END"
+            )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
@@ -262,6 +308,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_brief_trials,
     _v6_registry_refreshes,
     _v7_trial_listings,
+    _v8_rendered_answers,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -215,6 +215,7 @@ class Store(TrackingMixin):
         with self.write():
             count = self.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
             for table in (
+                "rendered_answers",
                 "search_results",
                 "searches",
                 "drug_trials",
