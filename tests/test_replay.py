@@ -144,3 +144,13 @@ def test_a_replay_imports_neither_click_nor_pydantic(run, config_path):
     )  # fmt: skip
     assert "HEAVY [] 0" in done.stderr
     assert done.stdout == first[1]
+
+
+def test_replay_answers_false_works_every_answer_out(run, config_path):
+    text = config_path.read_text().replace("[cache]\n", "[cache]\nreplay_answers = false\n", 1)
+    config_path.write_text(text)
+    run("search", "blinatumomab", "--format", "json")
+    run("search", "blinatumomab", "--format", "json")
+    assert kept(config_path) == []
+    argv = ["--config", str(config_path), "search", "blinatumomab"]
+    assert replay.question_of(argv) is None

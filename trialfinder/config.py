@@ -50,6 +50,8 @@ class CacheSettings(_Section):
     path: Path = DEFAULT_CACHE_PATH
     ttl_hours: PositiveFloat = 24.0
     lock_wait_seconds: PositiveFloat = 120.0
+    # Read (unvalidated) by cli.replay through config_file.replays_answers.
+    replay_answers: bool = True
 
 
 class HttpSettings(_Section):

@@ -62,3 +62,10 @@ def cache_path_of(data: dict, base: Path) -> Path | None:
     if not isinstance(value, str | Path) or not str(value):
         return None
     return relative_to(value, base)
+
+
+def replays_answers(data: dict) -> bool:
+    """Whether a config's (unvalidated) TOML lets the CLI replay answers; anything but
+    the default or ``true`` is no (the validated settings say if it is wrong)."""
+    cache = data.get("cache", {})
+    return isinstance(cache, dict) and cache.get("replay_answers", True) is True

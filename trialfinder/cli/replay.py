@@ -33,13 +33,18 @@ import hashlib
 import os
 import sqlite3
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from trialfinder import __version__
 from trialfinder.clock import utc_now
-from trialfinder.config_file import cache_path_of, config_base, find_config_file, read_config
+from trialfinder.config_file import (
+    cache_path_of,
+    config_base,
+    find_config_file,
+    read_config,
+    replays_answers,
+)
 from trialfinder.errors import ConfigError
 from trialfinder.store import rendered
 from trialfinder.store.schema import SCHEMA_VERSION
@@ -52,13 +57,18 @@ _NOT_REPLAYED = frozenset({"--refresh", "--help", "-h", "--version"})
 _KEEP_WAIT_SECONDS = 0.05
 
 
-@dataclass(frozen=True)
 class Question:
-    """A command line that may be answered from, or kept for, a replay."""
+    """A command line that may be answered from, or kept for, a replay.
 
-    key: str  # the digest of everything the answer depends on besides the cache
-    cache: Path
-    generation: int | None = None  # the cache's change count before the answer was read
+    A plain class: ``dataclasses`` costs a replay more to import (``inspect``)
+    than all the rest of its work."""
+
+    __slots__ = ("cache", "generation", "key")
+
+    def __init__(self, key: str, cache: Path, generation: int | None = None) -> None:
+        self.key = key  # the digest of everything the answer depends on besides the cache
+        self.cache = cache
+        self.generation = generation  # the cache's change count before the answer was read
 
 
 def replay(argv: list[str]) -> tuple[int | None, Question | None]:
@@ -112,7 +122,7 @@ def question_of(argv: list[str]) -> Question | None:
     except (OSError, ConfigError):
         return None  # the full path says what is wrong
     cache = cache_path_of(data, config_base(path))
-    if cache is None:
+    if cache is None or not replays_answers(data):
         return None
     environment = sorted(
         (name, value)
