@@ -126,6 +126,12 @@ def test_limit_keeps_the_total(run):
         (["search", "   "], "drug name is empty"),
         (["search", "x" * 201], "201 characters long"),
         (["search", "blina\x07tumomab"], "control characters"),
+        (["search", '"'], "drug name has no letter or digit"),
+        (["search", "\\"], "drug name has no letter or digit"),
+        (["search", "-"], "drug name has no letter or digit"),
+        (["search", "..."], "drug name has no letter or digit"),
+        (["search", "blinatumomab", "--country", "--"], "--country has no letter or digit"),
+        (["drug", "?!"], "drug name has no letter or digit"),
         (["search", "blinatumomab", "--status", "sometimes"], "unknown status SOMETIMES"),
         (["search", "blinatumomab", "--phase", "7"], "unknown phase"),
         (["search", "blinatumomab", "--limit", "0"], "--limit"),
@@ -456,3 +462,24 @@ def test_a_registry_that_failed_is_asked_again_when_nothing_else_can_answer(run,
     assert run("search", "blinatumomab")[0] == 3
     code, out, _ = run("search", "blinatumomab", "--format", "json")
     assert code == 0 and len(json.loads(out)["trials"]) == 5
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_inert(run, ctgov_standin):
+    study = next(
+        s
+        for s in ctgov_standin.studies
+        if s["protocolSection"]["identificationModule"]["nctId"] == "NCT03914625"
+    )
+    protocol = study["protocolSection"]
+    protocol["identificationModule"]["briefTitle"] = '=HYPERLINK("http://evil.example","x")'
+    protocol["sponsorCollaboratorsModule"]["leadSponsor"]["name"] = "+1+cmd|' /C calc'!A0"
+    protocol["conditionsModule"]["conditions"] = ["@SUM(1+1)", "-2+3", "\tTab", "Leukemia"]
+    code, out, _ = run("search", "blinatumomab", "--format", "csv")
+    assert code == 0
+    row = next(r for r in csv.DictReader(io.StringIO(out)) if r["id"] == "NCT03914625")
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert row["sponsor"] == "'+1+cmd|' /C calc'!A0"
+    assert row["conditions"] == "'@SUM(1+1);-2+3;\tTab;Leukemia"
+    assert row["enrollment"].isdigit() or row["enrollment"] == ""  # numbers stay numbers
+    assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(io.StringIO(out))
+               for cell in r)  # fmt: skip

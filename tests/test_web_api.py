@@ -210,6 +210,9 @@ async def test_an_unknown_drug_is_a_404_with_suggestions(client):
         ("/api/v1/drugs/" + "b" * 250, "limit is 200"),
         ("/api/v1/drugs/%01bad/trials", "control characters"),
         ("/api/v1/drugs/%20%20/trials", "empty"),
+        ("/api/v1/drugs/%22/trials", "no letter or digit"),
+        ("/api/v1/drugs/.../trials", "no letter or digit"),
+        (f"{TRIALS}?condition=%5C", "condition has no letter or digit"),
         ("/api/v1/drugs/blinatumomab/changes?since=last-week", "since must be"),
     ],
 )

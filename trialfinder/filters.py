@@ -55,6 +55,19 @@ def clean_text(
     return " ".join(text.split())
 
 
+def clean_name(
+    value: str | None, what: str = "", *, field: str | None = None, required: bool = True
+) -> str | None:
+    """``clean_text`` for a name searched for (a drug, a country, a condition): it must
+    have a letter or a digit. Punctuation alone (``"``, ``\\``, ``...``) would reach a
+    registry as an empty phrase, which matches everything or nothing."""
+    text = clean_text(value, what, field=field, required=required)
+    if text is not None and not any(ch.isalnum() for ch in text):
+        problem = f"has no letter or digit: {text!r}"
+        raise BadInputError(problem, field=field) if field else BadInputError(f"{what} {problem}")
+    return text
+
+
 def parse_status(option: str | None) -> str:
     """``open``/``recruiting``/``all``, or registry statuses: canonical, sorted."""
     text = (option or "open").strip()
@@ -118,11 +131,11 @@ def build_query(
     condition: str | None = None,
 ) -> SearchQuery:
     return SearchQuery(
-        drug=clean_text(drug, "drug name"),
+        drug=clean_name(drug, "drug name"),
         status=parse_status(status),
         phases=parse_phases(phase),
-        country=clean_text(country, field="country", required=False),
-        condition=clean_text(condition, field="condition", required=False),
+        country=clean_name(country, field="country", required=False),
+        condition=clean_name(condition, field="condition", required=False),
     )
 
 

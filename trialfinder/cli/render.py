@@ -66,12 +66,26 @@ def write_search(found: DrugSearch, fmt: str, out: IO[str]) -> None:
         _write_table(found.result, out)
 
 
+# A spreadsheet evaluates a cell that begins with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: object) -> object:
+    """A CSV cell a spreadsheet shows as text, never runs (OWASP's rule for CSV
+    injection: text that begins like a formula gets a leading ``'``). Registry
+    text is not ours: a title of ``=HYPERLINK(...)`` must stay a title."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def _write_csv(trials: list[Trial], out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for t in trials:
         writer.writerow(
-            [
+            inert(cell)
+            for cell in [
                 t.id,
                 t.registry,
                 t.title,

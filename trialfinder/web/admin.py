@@ -16,7 +16,7 @@ from datetime import datetime
 from aiohttp import web
 
 from trialfinder.errors import TrialfinderError
-from trialfinder.filters import clean_text
+from trialfinder.filters import clean_name
 from trialfinder.web.errors import ApiError, api_error_for
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.params import Params
@@ -73,7 +73,7 @@ async def _drugs_from_body(request: web.Request) -> list[str]:
             "bad_input",
             f'the body must be {{"drugs": [names]}} with 1 to {MAX_REFRESH_DRUGS} names',
         )
-    return [clean_text(d, "drug name") for d in drugs]
+    return [clean_name(d, "drug name") for d in drugs]
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -102,7 +102,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 def _name(request: web.Request) -> str:
-    return clean_text(request.match_info["name"], "drug name")
+    return clean_name(request.match_info["name"], "drug name")
 
 
 async def track(request: web.Request) -> web.Response:

@@ -28,7 +28,7 @@ from trialfinder.cache_policy import (
 from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch
-from trialfinder.filters import build_query, clean_text
+from trialfinder.filters import build_query, clean_name
 from trialfinder.models import ChangeEvent, Trial
 from trialfinder.resolution import Resolution
 from trialfinder.resolve import lookup_cached, resolve
@@ -110,7 +110,7 @@ class TrialService:
 
     async def resolution(self, name: str) -> Resolution:
         """What ``name`` means. A cached page will do even if old: it only names the drug."""
-        typed = clean_text(name, "drug name")
+        typed = clean_name(name, "drug name")
         settings = self.settings
         cached = await self.pool.read(lambda store: lookup_cached(settings, store, typed))
         if cached is not None:
