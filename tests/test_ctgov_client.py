@@ -140,12 +140,35 @@ async def test_registry_rejection_keeps_its_plain_text(make_registry, monkeypatc
     assert caught.value.detail == "Parameter 'filter.phase' is unknown"
 
 
-async def test_malformed_page_is_an_error(make_registry, standin):
+async def test_a_malformed_study_costs_only_itself(make_registry, standin):
     no_id = {"protocolSection": {"armsInterventionsModule": {"interventions": [{"name": "x"}]}}}
-    standin.studies = [*standin.studies, no_id]
+    bad_phase = synthetic_studies(1, drug="x", start=70_000_000)[0]
+    bad_phase["protocolSection"]["designModule"] = {"phases": "not a list"}
+    standin.studies = [*synthetic_studies(3, drug="x"), no_id, bad_phase]
     registry = await make_registry()
-    with pytest.raises(RegistryUnavailableError, match="malformed study"):
-        await registry.search(build_query("x", status="all"))
+    found = await registry.search(build_query("x", status="all"))
+    assert len(found.trials) == 3 and found.total == 5  # counted as sent, not as missing
+    assert len(found.warnings) == 2
+    assert "left out study 4 of a page: malformed study" in found.warnings[0]
+    assert "left out 'NCT70000000': malformed study" in found.warnings[1]
+
+
+@pytest.mark.parametrize("endless", ["same", "new"])
+async def test_endless_page_tokens_stop_within_a_few_requests(make_registry, standin, endless):
+    standin.endless = endless
+    registry = await make_registry()
+    with pytest.raises(RegistryUnavailableError, match="paging stopped") as caught:
+        await registry.search(build_query("blinatumomab", status="all"))
+    assert len(standin.study_requests) <= 3
+    expected = "nothing new" if endless == "same" else "than the 9 it announced"
+    assert expected in str(caught.value)
+
+
+async def test_more_studies_than_announced_is_a_loud_error(make_registry, standin):
+    standin.total_bonus = -2
+    registry = await make_registry()
+    with pytest.raises(RegistryUnavailableError, match=r"sent more records \(5\) than the 3"):
+        await registry.search(build_query("blinatumomab"))
 
 
 async def test_fetch_one_trial_whole(make_registry):

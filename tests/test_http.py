@@ -247,8 +247,9 @@ def test_one_registrys_rate_is_shared_by_every_event_loop_of_the_process():
         async def ask() -> None:
             limiter = RateLimiter.shared("Two-loop registry", 20)
             for _ in range(3):
-                await limiter.wait()
-                starts.append(time.monotonic())
+                # The start each request was given, not when its thread got to run
+                # again: a loaded machine delays the latter, never the former.
+                starts.append(await limiter.wait())
 
         asyncio.run(ask())
 
@@ -258,4 +259,4 @@ def test_one_registrys_rate_is_shared_by_every_event_loop_of_the_process():
     for thread in threads:
         thread.join()
     gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
-    assert len(starts) == 6 and all(gap >= 0.045 for gap in gaps)
+    assert len(starts) == 6 and all(gap >= 0.05 - 1e-9 for gap in gaps)

@@ -243,3 +243,18 @@ async def test_fetch_unknown_and_bad_numbers(make_registry):
         await registry.fetch_trial("ISRCTN00000001")
     with pytest.raises(BadInputError):
         await registry.fetch_trial("NCT03914625")
+
+
+async def test_a_record_without_a_number_costs_only_itself(make_registry, standin):
+    records = synthetic_records(3)
+    broken = records[1].find("{http://www.67bricks.com/isrctn}trial")
+    broken.find("{http://www.67bricks.com/isrctn}isrctn").text = "not-a-number"
+    broken.set("publicIdentifierCanonical", "")
+    standin.records = records
+    registry = await make_registry()
+    found = await registry.search(SearchQuery(drug="Syntheticumab", status="all"))
+    assert len(found.trials) == 2
+    assert (
+        len(found.warnings) == 1
+        and "left out a record without an ISRCTN number" in (found.warnings[0])
+    )

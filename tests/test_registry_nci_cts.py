@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import fast_settings
@@ -218,3 +220,15 @@ async def test_faults_are_retried(make_registry, standin):
 async def test_the_plain_client_has_no_key_header(make_registry):
     registry = await make_registry(api_key=None)
     assert type(registry.http) is PoliteClient
+
+
+async def test_a_trial_without_an_id_costs_only_itself(make_registry, standin):
+    copy = json.loads(json.dumps(standin.trials[0]))
+    copy["nci_id"] = None
+    standin.trials.append(copy)
+    registry = await make_registry()
+    found = await registry.search(blinatumomab(ncit_code="C62528", status="all"))
+    assert len(found.trials) == 4  # as before the broken copy was added
+    assert found.warnings == [
+        "NCI CTS: left out a trial without an NCI id: a trial without a usable nci_id (None)"
+    ]

@@ -59,13 +59,15 @@ class RateLimiter:
                 _SHARED[key] = cls(requests_per_second)
             return _SHARED[key]
 
-    async def wait(self) -> None:
+    async def wait(self) -> float:
+        """Wait for this request's turn; return the (monotonic) time claimed for it."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_start)
             self._next_start = start + self.interval
         if start > now:
             await asyncio.sleep(start - now)
+        return start
 
 
 _SHARED: dict[tuple[str, float], RateLimiter] = {}

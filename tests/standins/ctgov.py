@@ -83,6 +83,9 @@ class CtgovStandin(FaultyService):
     latency: float = 0.0
     max_page_size: int = 1000
     total_bonus: int = 0  # announce this many studies more than exist (a lying registry)
+    # Paging that never ends: "same" offers a fresh token with the same studies again,
+    # "new" a fresh token with studies never sent before, for ever.
+    endless: str | None = None
     data_timestamp: str = "2026-11-27T09:00:05"
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[web.Request] = field(default_factory=list)
@@ -141,6 +144,13 @@ class CtgovStandin(FaultyService):
             body["totalCount"] = len(matching) + self.total_bonus
         if offset + size < len(matching):
             body["nextPageToken"] = _token(offset + size)
+        elif self.endless is not None:
+            body["nextPageToken"] = _token(offset + size)
+            if self.endless == "same":
+                body["studies"] = page or [project(s, None) for s in matching[:size]]
+            else:
+                fresh = synthetic_studies(len(matching[:size]) or 1, start=90_000_000 + offset)
+                body["studies"] = [project(study, params.get("fields")) for study in fresh]
         return web.Response(
             body=json.dumps(body, ensure_ascii=False).encode(), content_type="application/json"
         )

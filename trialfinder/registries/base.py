@@ -36,6 +36,12 @@ class RegistrySearch:
     warnings: list[str] = field(default_factory=list)
 
 
+def left_out(label: str, which: str, error: Exception) -> str:
+    """The warning for a record that could not be read: it alone is left out, and the
+    rest of the answer is served."""
+    return f"{label}: left out {which}: {error}"
+
+
 class Registry(Protocol):
     """A trial registry: search by drug and filters, fetch one trial."""
 

@@ -19,12 +19,11 @@ from trialfinder.registries.base import (
 )
 from trialfinder.registries.ctgov.parse import REGISTRY, MalformedStudyError, parse_study
 from trialfinder.registries.ctgov.query import SEARCH_FIELDS, search_params
+from trialfinder.registries.paging import PagingGuard
 
 IDS_PER_REQUEST = 100  # NCT ids per filter.ids request: keeps the URL short
 
 LABEL = LABELS["ctgov"]
-# A guard against a registry that hands back the same token for ever.
-MAX_PAGES = 10_000
 
 
 class CtgovRegistry(HttpRegistry):
@@ -68,38 +67,46 @@ class CtgovRegistry(HttpRegistry):
     ) -> RegistrySearch:
         url = f"{self.settings.base_url}/studies"
         trials: dict[str, Trial] = {}
-        total: int | None = None
-        seen_tokens: set[str] = set()
+        guard = PagingGuard(LABEL)
+        warnings: list[str] = []
+        unreadable = 0
         requests_before = self.http.requests_made
-        for page_number in range(1, MAX_PAGES + 1):
+        while True:
             page = _as_page(await self.http.get_json(url, params))
-            if total is None:
-                total = _total_count(page)
-            for trial in _parse_studies(page["studies"]):
+            if guard.pages == 0:
+                guard.announced(_total_count(page))
+            before = len(trials)
+            parsed, left_out = _parse_studies(page["studies"])
+            for trial in parsed:
                 trials.setdefault(trial.id, trial)
-            if progress:
-                progress(FetchProgress(LABEL, page_number, len(trials), total))
+            unreadable += len(left_out)
+            warnings += left_out
             token = page.get("nextPageToken")
+            guard.page(
+                received=len(page["studies"]),
+                new=len(trials) - before + len(left_out),
+                more=bool(token),
+                token=str(token) if token else None,
+            )
+            if progress:
+                progress(FetchProgress(LABEL, guard.pages, len(trials), guard.total))
             if not token:
                 break
-            if token in seen_tokens:
-                raise RegistryUnavailableError(LABEL, "repeated a page token; paging stopped")
-            seen_tokens.add(token)
             # Later pages repeat the first page's parameters; countTotal is ignored there.
             params = {**params, "pageToken": str(token)}
             params.pop("countTotal", None)
-        if total is None:
-            total = len(trials)
-        if len(trials) < total:
+        total = guard.total if guard.total is not None else len(trials) + unreadable
+        if len(trials) + unreadable < total:
             raise IncompleteResultError(
                 LABEL,
-                f"announced {total} studies but sent {len(trials)}; "
+                f"announced {total} studies but sent {len(trials) + unreadable}; "
                 "the result is incomplete and was not saved",
             )
         return RegistrySearch(
             trials=list(trials.values()),
             total=total,
             requests=self.http.requests_made - requests_before,
+            warnings=warnings,
         )
 
     async def fetch_trial(self, trial_id: str) -> Trial:
@@ -130,11 +137,24 @@ def _total_count(page: dict[str, Any]) -> int | None:
     return total
 
 
-def _parse_studies(studies: list[Any]) -> list[Trial]:
-    trials = []
-    for raw in studies:
+def _parse_studies(studies: list[Any]) -> tuple[list[Trial], list[str]]:
+    """The studies of a page that can be read, and a warning for each that cannot:
+    one bad record costs only itself."""
+    trials, left_out = [], []
+    for position, raw in enumerate(studies, start=1):
         try:
             trials.append(parse_study(raw))
         except MalformedStudyError as error:
-            raise RegistryUnavailableError(LABEL, str(error)) from None
-    return trials
+            left_out.append(f"{LABEL}: left out {_study_name(raw, position)}: {error}")
+    return trials, left_out
+
+
+def _study_name(raw: Any, position: int) -> str:
+    """The NCT id of an unreadable study if it has one, else its place on the page."""
+    try:
+        nct_id = raw["protocolSection"]["identificationModule"]["nctId"]
+    except (KeyError, TypeError):
+        nct_id = None
+    if isinstance(nct_id, str) and nct_id.strip():
+        return repr(nct_id.strip()[:40])
+    return f"study {position} of a page"

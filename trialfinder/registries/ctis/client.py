@@ -14,6 +14,7 @@ an error, never a silently truncated list.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from trialfinder.registries.base import (
     HttpRegistry,
     ProgressCallback,
     RegistrySearch,
+    left_out,
 )
 from trialfinder.registries.ctis.parse import (
     REGISTRY,
@@ -44,10 +46,10 @@ from trialfinder.registries.ctis.parse import (
 from trialfinder.registries.ctis.query import search_body, search_criteria
 from trialfinder.registries.ctis.vocabulary import STATUSES, phases_of, status_codes
 from trialfinder.registries.ids import EUCT, normalise
+from trialfinder.registries.paging import PagingGuard
 
 LABEL = LABELS["ctis"]
 MAX_RESULTS = 10_000  # CTIS serves no more rows than this of one search
-MAX_PAGES = 1_000  # a guard against a registry that always says there is a next page
 
 
 class CtisRegistry(HttpRegistry):
@@ -68,21 +70,23 @@ class CtisRegistry(HttpRegistry):
         report = _Reporter(progress, self.http)
         rows: dict[str, dict[str, Any]] = {}
         for criteria in plan:
-            for row in await self._rows(criteria, report):
-                rows.setdefault(_ct_number(row), row)
+            rows.update((n, r) for n, r in (await self._rows(criteria, report)).items())
             report(len(rows), None)
         wanted = status_codes(query.status)
-        selected = [row for row in rows.values() if _row_passes(row, query, wanted)]
+        selected = {n: row for n, row in rows.items() if _row_passes(row, query, wanted)}
         trials: list[Trial] = []
-        warnings: list[str] = []
-        for row in selected:
-            ct_number = _ct_number(row)
+        warnings = report.warnings
+        for ct_number, row in selected.items():
             try:
                 record = await self._record(ct_number)
             except NotFoundError:
                 record = None
                 warnings.append(f"{LABEL}: {ct_number} is listed but its record is not public")
-            trial = _parse(record, row)
+            try:
+                trial = parse_trial(record, row)
+            except (MalformedRecordError, ValueError) as error:
+                warnings.append(left_out(LABEL, ct_number, error))
+                continue
             if _trial_passes(trial, record, row, query):
                 trials.append(trial)
             report(len(trials), len(selected))
@@ -106,7 +110,7 @@ class CtisRegistry(HttpRegistry):
 
     # -- listing -------------------------------------------------------------------
 
-    async def _rows(self, criteria: dict[str, Any], report: _Reporter) -> list[dict[str, Any]]:
+    async def _rows(self, criteria: dict[str, Any], report: _Reporter) -> dict[str, dict[str, Any]]:
         """Every row of one search, however many pages; split if over CTIS's cap."""
         size = self.settings.page_size
         page = await self._page(criteria, 1, size)
@@ -115,22 +119,27 @@ class CtisRegistry(HttpRegistry):
         if total > self.max_results:
             return await self._split(criteria, total, report)
         rows: dict[str, dict[str, Any]] = {}
-        for number in range(1, MAX_PAGES + 1):
+        guard = PagingGuard(LABEL)
+        guard.announced(total)
+        for number in itertools.count(1):
             if number > 1:
                 page = await self._page(criteria, number, size)
                 report.page()
-            for row in page["data"]:
-                rows.setdefault(_ct_number(row), row)
-            more = page["pagination"].get("nextPage")
-            if not page["data"] or len(rows) >= total or more is False:
+            before = len(rows) + report.unreadable
+            _add_rows(rows, page["data"], report)
+            offered = page["pagination"].get("nextPage") is not False
+            more = offered and bool(page["data"]) and len(rows) + report.unreadable < total
+            new = len(rows) + report.unreadable - before
+            guard.page(received=len(page["data"]), new=new, more=more)
+            if not more:
                 break
-        if len(rows) < total:
+        if len(rows) + report.unreadable < total:
             raise IncompleteResultError(
                 LABEL,
                 f"announced {total} trials but sent {len(rows)}; "
                 "the result is incomplete and was not saved",
             )
-        return list(rows.values())
+        return rows
 
     async def _split(
         self, criteria: dict[str, Any], total: int, report: _Reporter
@@ -144,16 +153,18 @@ class CtisRegistry(HttpRegistry):
             )
         rows: dict[str, dict[str, Any]] = {}
         for code in codes:
-            for row in await self._rows({**criteria, "status": [code]}, report):
-                rows.setdefault(_ct_number(row), row)
-        if len(rows) < total:
+            for ct_number, row in (
+                await self._rows({**criteria, "status": [code]}, report)
+            ).items():
+                rows.setdefault(ct_number, row)
+        if len(rows) + report.unreadable < total:
             raise IncompleteResultError(
                 LABEL,
                 f"announced {total} trials, over its {self.max_results:,}-row cap; "
                 f"searched status by status it sent {len(rows)}; "
                 "the result is incomplete and was not saved",
             )
-        return list(rows.values())
+        return rows
 
     async def _page(self, criteria: dict[str, Any], number: int, size: int) -> dict[str, Any]:
         body = search_body(criteria, number, size)
@@ -187,6 +198,8 @@ class _Reporter:
         self.start = http.requests_made
         self.studies = 0
         self.total: int | None = None
+        self.unreadable = 0  # search rows left out: no EU CT number
+        self.warnings: list[str] = []
 
     def page(self) -> None:
         self(self.studies, self.total)
@@ -198,11 +211,16 @@ class _Reporter:
             self.progress(FetchProgress(LABEL, pages, studies, total))
 
 
-def _ct_number(row: Any) -> str:
-    try:
-        return ct_number_of(row if isinstance(row, dict) else None, None)
-    except MalformedRecordError as error:
-        raise RegistryUnavailableError(LABEL, f"malformed trial ({error})") from None
+def _add_rows(rows: dict[str, dict[str, Any]], page: list[Any], report: _Reporter) -> None:
+    """A page's rows by EU CT number; a row without one is left out, and said."""
+    for row in page:
+        try:
+            ct_number = ct_number_of(row if isinstance(row, dict) else None, None)
+        except MalformedRecordError as error:
+            report.unreadable += 1
+            report.warnings.append(left_out(LABEL, "a search row", error))
+            continue
+        rows.setdefault(ct_number, row)
 
 
 def _parse(record: dict[str, Any] | None, row: dict[str, Any] | None) -> Trial:

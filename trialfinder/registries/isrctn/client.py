@@ -35,6 +35,7 @@ from trialfinder.registries.base import (
     HttpRegistry,
     ProgressCallback,
     RegistrySearch,
+    left_out,
 )
 from trialfinder.registries.ids import ISRCTN, normalise
 from trialfinder.registries.isrctn.parse import (
@@ -109,9 +110,13 @@ class IsrctnRegistry(HttpRegistry):
             if progress:
                 progress(FetchProgress(LABEL, 2, len(records), total))
         by_id: dict[str, Element] = {}
+        warnings = []
         for record in records:
-            by_id.setdefault(_isrctn(record), record)
-        if len(by_id) < total:
+            try:
+                by_id.setdefault(isrctn_of(record), record)
+            except MalformedXmlError as error:
+                warnings.append(left_out(LABEL, "a record without an ISRCTN number", error))
+        if len(by_id) + len(warnings) < total:
             raise IncompleteResultError(
                 LABEL,
                 f"announced {total} trials but sent {len(by_id)}; "
@@ -119,12 +124,19 @@ class IsrctnRegistry(HttpRegistry):
             )
         today = self.today()
         trials = []
-        for record in by_id.values():
-            trial = _parse(record, today)
+        for isrctn, record in by_id.items():
+            try:
+                trial = parse_full_trial(record, today)
+            except (MalformedXmlError, ValueError) as error:
+                warnings.append(left_out(LABEL, isrctn, error))
+                continue
             if _passes(trial, record, query, wanted):
                 trials.append(trial)
         return RegistrySearch(
-            trials=trials, total=len(trials), requests=self.http.requests_made - requests_before
+            trials=trials,
+            total=len(trials),
+            requests=self.http.requests_made - requests_before,
+            warnings=warnings,
         )
 
     async def fetch_trial(self, trial_id: str) -> Trial:

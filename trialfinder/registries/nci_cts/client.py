@@ -13,6 +13,7 @@ checked against the ``total`` announced.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from trialfinder.config import NciCtsSettings
@@ -29,6 +30,7 @@ from trialfinder.registries.base import (
     HttpRegistry,
     ProgressCallback,
     RegistrySearch,
+    left_out,
 )
 from trialfinder.registries.nci_cts.parse import (
     REGISTRY,
@@ -37,11 +39,11 @@ from trialfinder.registries.nci_cts.parse import (
     parse_trial,
 )
 from trialfinder.registries.nci_cts.vocabulary import OFF, STATUS_WORDS, statuses_for
+from trialfinder.registries.paging import PagingGuard
 
 LABEL = LABELS["nci_cts"]
 PAGE_SIZE = 50  # the most NCI CTS gives in one page
 MAX_RESULTS = 10_000  # the deepest NCI CTS pages go (from + size)
-MAX_PAGES = 1_000
 # Only what the Trial model reads.
 INCLUDE = [
     "nci_id", "nct_id", "protocol_id", "ctep_id", "dcp_id", "ccr_id", "other_ids",
@@ -111,11 +113,22 @@ class NciCtsRegistry(HttpRegistry):
         body: dict[str, Any] = {"arms.interventions.nci_thesaurus_concept_id": codes}
         if wanted is not None:
             body["current_trial_status"] = [STATUS_WORDS[s] for s in wanted]
-        raw_trials = await self._paged(body, progress)
-        trials = [_parse(raw) for raw in raw_trials]
-        trials = [t for t in trials if _passes(t, query, wanted)]
+        warnings: list[str] = []
+        raw_trials = await self._paged(body, progress, warnings)
+        trials = []
+        for nci_id, raw in raw_trials.items():
+            try:
+                trial = parse_trial(raw)
+            except (MalformedTrialError, ValueError) as error:
+                warnings.append(left_out(LABEL, nci_id, error))
+                continue
+            if _passes(trial, query, wanted):
+                trials.append(trial)
         return RegistrySearch(
-            trials=trials, total=len(trials), requests=self.http.requests_made - requests_before
+            trials=trials,
+            total=len(trials),
+            requests=self.http.requests_made - requests_before,
+            warnings=warnings,
         )
 
     async def fetch_trial(self, trial_id: str) -> Trial:
@@ -140,40 +153,51 @@ class NciCtsRegistry(HttpRegistry):
         return list(dict.fromkeys(codes))
 
     async def _paged(
-        self, body: dict[str, Any], progress: ProgressCallback | None
-    ) -> list[dict[str, Any]]:
+        self, body: dict[str, Any], progress: ProgressCallback | None, unreadable: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Every trial of the search, by NCI id, however many pages; a trial without an
+        id is left out, with a warning added to ``unreadable``."""
         url = f"{self.settings.base_url}/trials"
         trials: dict[str, dict[str, Any]] = {}
         total: int | None = None
         offset = 0
-        for number in range(1, MAX_PAGES + 1):
+        guard = PagingGuard(LABEL)
+        for number in itertools.count(1):
             page = await self.http.post_json(
                 url, {**body, "include": INCLUDE, "from": offset, "size": self.page_size}
             )
             page_total, data = _as_page(page)
             if total is None:
                 total = page_total
+                guard.announced(total)
                 if total > self.max_results:
                     raise IncompleteResultError(
                         LABEL,
                         f"{total} trials match, more than the {self.max_results:,} NCI CTS "
                         "pages through; narrow the search",
                     )
+            before = len(trials) + len(unreadable)
             for raw in data:
-                trials.setdefault(_nci_id(raw), raw)
+                try:
+                    trials.setdefault(nci_id_of(raw), raw)
+                except MalformedTrialError as error:
+                    unreadable.append(left_out(LABEL, "a trial without an NCI id", error))
+            offset += self.page_size
+            more = bool(data) and offset < total
+            new = len(trials) + len(unreadable) - before
+            guard.page(received=len(data), new=new, more=more)
             if progress:
                 progress(FetchProgress(LABEL, number, len(trials), total))
-            offset += self.page_size
-            if not data or offset >= total:
+            if not more:
                 break
         total = total or 0
-        if len(trials) < total:
+        if len(trials) + len(unreadable) < total:
             raise IncompleteResultError(
                 LABEL,
                 f"announced {total} trials but sent {len(trials)}; "
                 "the result is incomplete and was not saved",
             )
-        return list(trials.values())
+        return trials
 
 
 def intervention_entries(body: Any) -> list[tuple[str, list[str]]]:
@@ -200,13 +224,6 @@ def _as_page(page: Any) -> tuple[int, list[dict[str, Any]]]:
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         raise RegistryUnavailableError(LABEL, f"announced a nonsensical total {total!r}")
     return total, page["data"]
-
-
-def _nci_id(raw: Any) -> str:
-    try:
-        return nci_id_of(raw)
-    except MalformedTrialError as error:
-        raise RegistryUnavailableError(LABEL, f"malformed trial ({error})") from None
 
 
 def _parse(raw: Any) -> Trial:
