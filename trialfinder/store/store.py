@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+
 from trialfinder.models import (
     AliasType,
     ChangeEvent,
@@ -433,8 +435,20 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "url": trial.url,
         "fetched_at": fetched_at,
         "trial_json": trial.model_dump_json(exclude=_PER_SEARCH),
-        "raw_json": json.dumps(trial.raw, ensure_ascii=False) if trial.raw is not None else None,
+        "raw_json": _raw_json(trial.raw),
     }
+
+
+def _raw_json(raw: dict | None) -> str | None:
+    """The registry's record as compact JSON text: orjson, several times faster than the
+    standard library on a record of kilobytes (and smaller, without spaces); the standard
+    library only for what orjson refuses (an integer beyond 64 bits)."""
+    if raw is None:
+        return None
+    try:
+        return orjson.dumps(raw).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
 
 def _site_row(trial_id: str, position: int, site: Site) -> tuple:
