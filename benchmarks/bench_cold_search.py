@@ -20,7 +20,8 @@ What it measures
       sorting, storing), and how much of it the stand-in itself spent
       building its answers, since it runs in a thread of this process;
     * separately, in-process and from the very response bodies received:
-      JSON decoding, ``parse_study`` over the 2,000 records, and
+      JSON decoding (``trialfinder.encoding.loads``, as the client decodes),
+      ``parse_study`` over the 2,000 records, and
       ``Store.save_search`` of the resulting SearchResult into a fresh cache
       (median of ``--repeats`` rounds); plus, for context, ``load_listing`` of
       those 2,000 trials back from the cache.
@@ -78,6 +79,7 @@ from tests.standins.server import serve_in_thread  # noqa: E402
 from trialfinder.cache_policy import TrialsRequest, answer  # noqa: E402
 from trialfinder.clock import utc_now  # noqa: E402
 from trialfinder.config import load_settings  # noqa: E402
+from trialfinder.encoding import loads  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.models import SearchResult  # noqa: E402
 from trialfinder.models.listing import display_order  # noqa: E402
@@ -138,7 +140,7 @@ def time_parse_and_store(
     times: dict[str, list[float]] = {"decode": [], "parse": [], "store": [], "load": []}
     for n in range(repeats):
         t0 = time.perf_counter()
-        pages = [json.loads(body) for body in bodies]
+        pages = [loads(body) for body in bodies]  # as the client decodes them
         t1 = time.perf_counter()
         trials = [parse_study(raw) for page in pages for raw in page["studies"]]
         for trial in trials:
