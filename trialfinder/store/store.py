@@ -242,8 +242,15 @@ class Store(TrackingMixin):
         stamp = fetched_at.isoformat()
         # An upsert, never INSERT OR REPLACE: replacing the row would delete it
         # first, and with it (ON DELETE CASCADE) its links to drugs and searches.
-        self.conn.executemany(_UPSERT_TRIAL, [_trial_row(t, stamp) for t in trials])
-        self.conn.executemany(INSERT_LISTING, [listing_row(t) for t in trials])
+        # Each trial dumped once: its whole record and its list form are encoded from it.
+        dumped = [t.model_dump(mode="json", exclude=_PER_SEARCH) for t in trials]
+        self.conn.executemany(
+            _UPSERT_TRIAL, [_trial_row(t, stamp, d) for t, d in zip(trials, dumped, strict=True)]
+        )
+        self.conn.executemany(
+            INSERT_LISTING, [listing_row(t, d) for t, d in zip(trials, dumped, strict=True)]
+        )
+        del dumped
         self.conn.executemany(
             "INSERT INTO sites (trial_id, position, facility, city, state, zip, country, "
             "latitude, longitude, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -253,7 +260,7 @@ class Store(TrackingMixin):
             "INSERT INTO interventions (trial_id, position, name, type, other_names) "
             "VALUES (?, ?, ?, ?, ?)",
             [
-                (t.id, n, i.name, i.type, json.dumps(i.other_names, ensure_ascii=False))
+                (t.id, n, i.name, i.type, _json_text(i.other_names))
                 for t in trials
                 for n, i in enumerate(t.interventions)
             ],
@@ -416,7 +423,8 @@ _UPSERT_TRIAL = (
 _PER_SEARCH = {"matched_term", "matched_terms", "mention_only"}
 
 
-def _trial_row(trial: Trial, fetched_at: str) -> dict:
+def _trial_row(trial: Trial, fetched_at: str, dumped: dict) -> dict:
+    """``trial``'s row; ``dumped`` is its ``model_dump(mode="json", exclude=_PER_SEARCH)``."""
     if trial.site_count is not None:
         # A list's brief copy has lost sites: storing it as the whole record would too.
         raise ValueError(f"{trial.id}: a brief copy of a trial is not stored as the trial")
@@ -426,7 +434,7 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "title": trial.title,
         "status": trial.status,
         "status_category": trial.status_category.value,
-        "phases": json.dumps(trial.phases),
+        "phases": _json_text(trial.phases),
         "sponsor": trial.sponsor,
         "start_date": trial.start_date,
         "completion_date": trial.completion_date,
@@ -434,7 +442,7 @@ def _trial_row(trial: Trial, fetched_at: str) -> dict:
         "enrollment": trial.enrollment,
         "url": trial.url,
         "fetched_at": fetched_at,
-        "trial_json": trial.model_dump_json(exclude=_PER_SEARCH),
+        "trial_json": orjson.dumps(dumped).decode(),
         "raw_json": _raw_json(trial.raw),
     }
 
@@ -457,7 +465,13 @@ def _site_row(trial_id: str, position: int, site: Site) -> tuple:
 
 
 def _terms_json(trial: Trial) -> str:
-    return json.dumps([m.model_dump() for m in trial.matched_terms], ensure_ascii=False)
+    return _json_text([m.model_dump() for m in trial.matched_terms])
+
+
+def _json_text(value: list) -> str:
+    """A short list of strings or plain dicts as compact JSON text, with orjson (each
+    trial has several such lists: the standard library's per-call cost adds up)."""
+    return orjson.dumps(value).decode()
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
