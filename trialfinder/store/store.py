@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -242,29 +242,35 @@ class Store(TrackingMixin):
         stamp = fetched_at.isoformat()
         # An upsert, never INSERT OR REPLACE: replacing the row would delete it
         # first, and with it (ON DELETE CASCADE) its links to drugs and searches.
-        # Each trial dumped once: its whole record and its list form are encoded from it.
-        dumped = [t.model_dump(mode="json", exclude=_PER_SEARCH) for t in trials]
-        self.conn.executemany(
-            _UPSERT_TRIAL, [_trial_row(t, stamp, d) for t, d in zip(trials, dumped, strict=True)]
-        )
-        self.conn.executemany(
-            INSERT_LISTING, [listing_row(t, d) for t, d in zip(trials, dumped, strict=True)]
-        )
-        del dumped
+        # Rows are generated as SQLite takes them, not built into lists first: a list of
+        # 26,000 site rows kept the garbage collector busy walking them (and everything
+        # else alive) while it grew; a row handed over and dropped costs it nothing.
+        listings: list[dict] = []
+        self.conn.executemany(_UPSERT_TRIAL, self._trial_rows(trials, stamp, listings))
+        self.conn.executemany(INSERT_LISTING, listings)
         self.conn.executemany(
             "INSERT INTO sites (trial_id, position, facility, city, state, zip, country, "
             "latitude, longitude, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_site_row(t.id, n, site) for t in trials for n, site in enumerate(t.sites)],
+            (_site_row(t.id, n, site) for t in trials for n, site in enumerate(t.sites)),
         )
         self.conn.executemany(
             "INSERT INTO interventions (trial_id, position, name, type, other_names) "
             "VALUES (?, ?, ?, ?, ?)",
-            [
+            (
                 (t.id, n, i.name, i.type, _json_text(i.other_names))
                 for t in trials
                 for n, i in enumerate(t.interventions)
-            ],
+            ),
         )
+
+    @staticmethod
+    def _trial_rows(trials: list[Trial], stamp: str, listings: list[dict]) -> Iterator[dict]:
+        """Each trial's row of ``trials``, and its ``trial_listings`` row added to
+        ``listings``: both encoded from one dump of the trial (``listing_row``)."""
+        for trial in trials:
+            dumped = trial.model_dump(mode="json", exclude=_PER_SEARCH)
+            listings.append(listing_row(trial, dumped))
+            yield _trial_row(trial, stamp, dumped)
 
     # -- reads ------------------------------------------------------------------
 
