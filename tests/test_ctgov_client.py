@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import write_config
-from tests.standins.ctgov import CtgovStandin, synthetic_studies
+from tests.standins.ctgov import CtgovStandin, load_fixture_studies, synthetic_studies
 from trialfinder.config import load_settings
 from trialfinder.errors import (
     IncompleteResultError,
@@ -14,8 +14,10 @@ from trialfinder.errors import (
     RegistryUnavailableError,
 )
 from trialfinder.filters import build_query
+from trialfinder.models import Site, Trial
 from trialfinder.registries.base import FetchProgress
 from trialfinder.registries.ctgov.client import CtgovRegistry
+from trialfinder.registries.ctgov.parse import parse_study
 
 
 @pytest.fixture
@@ -184,3 +186,47 @@ async def test_fetch_unknown_trial(make_registry):
     registry = await make_registry()
     with pytest.raises(NotFoundError, match=r"NCT09999999 is not on ClinicalTrials\.gov"):
         await registry.fetch_trial("NCT09999999")
+
+
+def _loose_study() -> dict:
+    """A study whose values the registry's schema allows in looser forms than Trial keeps."""
+    return {
+        "protocolSection": {
+            "identificationModule": {"nctId": " nct01234567 ", "briefTitle": "Loose"},
+            "statusModule": {
+                "overallStatus": "recruiting",
+                "startDateStruct": {"date": "2015-08"},
+                "completionDateStruct": {"date": "August 2030"},
+            },
+            "designModule": {"enrollmentInfo": {"count": 99999999}, "phases": ["PHASE2"]},
+            "armsInterventionsModule": {"interventions": [{"name": "x"}, {"type": "DRUG"}]},
+            "eligibilityModule": {"healthyVolunteers": True, "stdAges": ["ADULT"]},
+            "contactsLocationsModule": {
+                "locations": [{"city": "Lyon", "geoPoint": {"lat": 45, "lon": 4.84}}, {}]
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "raw", [*load_fixture_studies(), _loose_study()], ids=lambda raw: _nct_id(raw)
+)
+def test_a_parsed_trial_is_what_validating_it_would_make(raw):
+    """``parse_study`` builds the Trial without validating it again: each value must
+    already be of the declared type, and validation must change nothing."""
+    trial = parse_study(raw)
+    validated = Trial.model_validate(trial.model_dump(), strict=True)
+    assert validated.model_dump() == trial.model_dump()
+    assert trial.raw is raw
+
+
+def test_a_loose_study_is_tidied():
+    trial = parse_study(_loose_study())
+    assert (trial.id, trial.status, trial.status_category) == ("NCT01234567", "RECRUITING", "open")
+    assert (trial.start_date, trial.completion_date, trial.enrollment) == ("2015-08", None, None)
+    assert [i.name for i in trial.interventions] == ["x"]
+    assert trial.sites[0].latitude == 45.0 and trial.sites[1] == Site()
+
+
+def _nct_id(raw: dict) -> str:
+    return raw["protocolSection"]["identificationModule"]["nctId"].strip()

@@ -13,8 +13,8 @@ from tests.test_store import fixture_trials, result_for
 from trialfinder.dedup import merge_registrations
 from trialfinder.encoding import dumps_spliced, dumps_spliced_pretty
 from trialfinder.filters import build_query
-from trialfinder.models import Trial
-from trialfinder.models.listing import listed_trial
+from trialfinder.models import Site, Trial
+from trialfinder.models.listing import listed_trial, listing_row
 from trialfinder.store import Store
 from trialfinder.store.connection import write_transaction
 from trialfinder.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -31,6 +31,16 @@ def test_a_listed_trial_writes_what_the_model_would():
     for trial in fixture_trials():
         trial.matched_term = "blinatumomab"
         assert json.loads(listed_trial(trial).json()) == public(trial.brief())
+
+
+def test_a_listing_row_from_the_stored_dump_is_the_one_from_the_model():
+    """The store lists each trial from the dict it encoded the whole record from."""
+    trials = fixture_trials()
+    sites = [Site(country=country, city=f"c{n}") for n in range(30) for country in ("FR", "DE")]
+    trials.append(trials[0].model_copy(update={"sites": sites}))  # too long to list whole
+    for trial in trials:
+        dumped = trial.model_dump(mode="json", exclude={"matched_term", "matched_terms"})
+        assert listing_row(trial, dumped) == listing_row(trial)
 
 
 def test_a_merged_listing_writes_what_merged_models_would():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -111,7 +112,8 @@ def test_round_trip_keeps_every_field_and_the_order(store):
     rows = store.conn.execute("SELECT count(*) FROM sites").fetchone()[0]
     assert rows == sum(len(t.sites) for t in trials)
     raw = store.conn.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
-    assert '"nctId": "NCT03914625"' in raw
+    sent = next(t.raw for t in trials if t.id == "NCT03914625")
+    assert json.loads(raw) == sent  # the registry's record, whole
 
 
 def test_another_query_is_another_cache_entry(store):

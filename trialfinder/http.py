@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from trialfinder.config import HttpSettings
+from trialfinder.encoding import loads
 from trialfinder.errors import (
     NotFoundError,
     RegistryRejectedError,
@@ -229,7 +229,7 @@ class PoliteClient:
         if "html" in content_type or body.lstrip()[:1] == b"<":
             return _Attempt("answered with an HTML page instead of JSON")
         try:
-            return json.loads(body)
+            return loads(body)
         except (UnicodeDecodeError, ValueError):
             return _Attempt("answered with something that is not JSON")
 

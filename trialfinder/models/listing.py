@@ -125,10 +125,18 @@ class Listing:
     warnings: list[str] = field(default_factory=list)
 
 
-def listing_row(trial: Trial) -> dict[str, Any]:
+def listing_row(trial: Trial, dumped: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stored form of ``trial`` in a list (``Trial.brief``), encoded once at fetch time:
-    a row of the store's ``trial_listings``."""
-    data = trial.brief().model_dump(mode="json", exclude=LIST_KEYS | {"raw"})
+    a row of the store's ``trial_listings``.
+
+    ``dumped`` is ``trial.model_dump(mode="json")`` (any of ``LIST_KEYS`` left out) when
+    the caller has it: the store dumps each trial once for its whole record, and a trial
+    short enough to be listed whole (most) is listed from that dict, not dumped again."""
+    brief = trial.brief()
+    if dumped is not None and brief is trial:
+        data = {key: value for key, value in dumped.items() if key not in LIST_KEYS}
+    else:
+        data = brief.model_dump(mode="json", exclude=LIST_KEYS | {"raw"})
     return {
         "trial_id": trial.id,
         "registry": trial.registry,

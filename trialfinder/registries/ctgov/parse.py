@@ -5,6 +5,11 @@ with the registry's own field names; anything else is ignored. Real records
 are irregular (partial dates, sites without a status, missing modules,
 ``99999999`` for an unknown enrollment), so every field is optional except
 the NCT id.
+
+Sites, interventions and eligibility are handed to ``Trial`` as plain dicts,
+which its validation turns into models in one call: building each ``Site``
+from Python first cost a call into pydantic per site (13,000 for 1,000
+real-sized studies), about a seventh of parsing.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from trialfinder.models import Eligibility, Intervention, Site, Trial
+from trialfinder.models import Trial
 from trialfinder.registries.ctgov.vocabulary import STUDY_URL, status_category
 
 REGISTRY = "ctgov"
@@ -191,33 +196,36 @@ def _date(struct: _DateStruct | None) -> str | None:
     return value if _PARTIAL_DATE.match(value) else None
 
 
-def _intervention(raw: _Intervention) -> Intervention:
-    return Intervention(name=raw.name or "", type=raw.type, other_names=list(raw.other_names))
+def _intervention(raw: _Intervention) -> dict[str, Any]:
+    """An ``Intervention``'s fields (validated with the Trial)."""
+    return {"name": raw.name or "", "type": raw.type, "other_names": list(raw.other_names)}
 
 
-def _site(raw: _Location) -> Site:
-    geo = raw.geo_point or _GeoPoint()
-    return Site(
-        facility=raw.facility,
-        city=raw.city,
-        state=raw.state,
-        zip=raw.zip,
-        country=raw.country,
-        latitude=geo.lat,
-        longitude=geo.lon,
-        status=raw.status,
-    )
+def _site(raw: _Location) -> dict[str, Any]:
+    """A ``Site``'s fields (validated with the Trial)."""
+    geo = raw.geo_point
+    return {
+        "facility": raw.facility,
+        "city": raw.city,
+        "state": raw.state,
+        "zip": raw.zip,
+        "country": raw.country,
+        "latitude": geo.lat if geo else None,
+        "longitude": geo.lon if geo else None,
+        "status": raw.status,
+    }
 
 
-def _eligibility(raw: _Eligibility) -> Eligibility:
-    return Eligibility(
-        sex=raw.sex,
-        minimum_age=raw.minimum_age,
-        maximum_age=raw.maximum_age,
-        age_groups=list(raw.std_ages),
-        healthy_volunteers=raw.healthy_volunteers,
-        criteria=raw.eligibility_criteria,
-    )
+def _eligibility(raw: _Eligibility) -> dict[str, Any]:
+    """An ``Eligibility``'s fields (validated with the Trial)."""
+    return {
+        "sex": raw.sex,
+        "minimum_age": raw.minimum_age,
+        "maximum_age": raw.maximum_age,
+        "age_groups": list(raw.std_ages),
+        "healthy_volunteers": raw.healthy_volunteers,
+        "criteria": raw.eligibility_criteria,
+    }
 
 
 def _secondary_ids(ident: _Identification) -> list[str]:
