@@ -483,3 +483,20 @@ def test_csv_cells_a_spreadsheet_would_run_are_inert(run, ctgov_standin):
     assert row["enrollment"].isdigit() or row["enrollment"] == ""  # numbers stay numbers
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in csv.reader(io.StringIO(out))
                for cell in r)  # fmt: skip
+
+
+def test_a_broken_character_costs_only_itself(run, ctgov_standin):
+    study = next(
+        s
+        for s in ctgov_standin.studies
+        if s["protocolSection"]["identificationModule"]["nctId"] == "NCT03914625"
+    )
+    study["protocolSection"]["identificationModule"]["briefTitle"] = "Blina LONE trial"
+    ctgov_standin.body_replace = {"LONE": "\\ud800"}  # valid JSON, but no character
+    code, out, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 0, err
+    trials = {t["id"]: t for t in json.loads(out)["trials"]}
+    assert trials.keys() == OPEN_IDS
+    assert trials["NCT03914625"]["title"] == "Blina \ufffd trial"
+    code, out, _ = run("search", "blinatumomab", "--format", "json", "--offline")
+    assert code == 0 and json.loads(out)["trials"][0]["title"]  # and it was stored

@@ -18,7 +18,7 @@ def test_decodes_text_and_bytes_alike():
     [
         (b'{"count": NaN}', "nan"),
         (b'{"count": -Infinity}', "-inf"),
-        (b'{"t": "\\ud800"}', "\ud800"),
+        (b'{"t": "\\ud800"}', "\ufffd"),  # no character: replaced, see below
         ('{"t": "x"}'.encode("utf-16"), "x"),
     ],
 )
@@ -29,3 +29,16 @@ def test_what_orjson_refuses_the_standard_library_still_reads(body, expected):
 def test_what_is_not_json_is_a_value_error():
     with pytest.raises(ValueError):
         loads(b"<html>down</html>")
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character_wherever_it_is():
+    body = b'{"a": [{"t\\udc00": "x\\ud800y", "ok": "\\ud83d\\ude00"}], "n": NaN}'
+    decoded = loads(body)
+    assert decoded["a"] == [{"t\ufffd": "x\ufffdy", "ok": "\U0001f600"}]  # a pair stays
+    assert "\ufffd" in loads(b'["\\udfff"]')[0]
+    assert loads(b'{"x": "\\ud800"}')["x"].encode("utf-8") == "\ufffd".encode()
+
+
+def test_json_nested_beyond_reading_is_a_value_error_not_a_recursion_error():
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads(b"[" * 100_000 + b"]" * 100_000)

@@ -21,14 +21,58 @@ def loads(body: bytes | str) -> Any:
 
     What orjson refuses but the standard library reads (NaN, Infinity, UTF-16, a
     lone surrogate escape) is decoded by the standard library, so nothing that
-    decoded before fails now; what neither reads raises ``ValueError`` as before.
+    decoded before fails now; what neither reads raises ``ValueError`` as before,
+    and so does JSON nested too deeply to decode (orjson stops at 1,024 levels,
+    the standard library at Python's recursion limit). A lone surrogate (valid
+    JSON, but no character: it cannot be stored or sent as UTF-8) becomes
+    U+FFFD, so one broken character costs only itself.
     One difference stays: orjson reads an integer beyond 64 bits as a float
     (no registry field trialfinder reads comes near).
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return json.loads(body)
+        pass
+    try:
+        decoded = json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+    return without_lone_surrogates(decoded)
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` (decoded JSON) with every surrogate code point in its strings, keys
+    included, replaced by U+FFFD. Walked without recursion, however deep."""
+    root = [value]
+    stack: list[tuple[list | dict, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = _repaired(item)
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+        elif isinstance(item, dict):
+            if any(isinstance(k, str) and _has_surrogate(k) for k in item):
+                item = container[key] = {_repaired(k): v for k, v in item.items()}
+            stack.extend((item, k) for k in item)
+    return root[0]
+
+
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _repaired(text: str) -> str:
+    if not _has_surrogate(text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
 
 
 def dumps(data: Any) -> bytes:

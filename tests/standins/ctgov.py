@@ -86,6 +86,9 @@ class CtgovStandin(FaultyService):
     # Paging that never ends: "same" offers a fresh token with the same studies again,
     # "new" a fresh token with studies never sent before, for ever.
     endless: str | None = None
+    # Text replaced in every /studies body as sent: raw JSON no study dict can hold
+    # (a lone surrogate escape, say).
+    body_replace: dict[str, str] = field(default_factory=dict)
     data_timestamp: str = "2026-11-27T09:00:05"
     faults: deque[Fault] = field(default_factory=deque)
     requests: list[web.Request] = field(default_factory=list)
@@ -151,9 +154,10 @@ class CtgovStandin(FaultyService):
             else:
                 fresh = synthetic_studies(len(matching[:size]) or 1, start=90_000_000 + offset)
                 body["studies"] = [project(study, params.get("fields")) for study in fresh]
-        return web.Response(
-            body=json.dumps(body, ensure_ascii=False).encode(), content_type="application/json"
-        )
+        text = json.dumps(body, ensure_ascii=False)
+        for marker, raw in self.body_replace.items():
+            text = text.replace(marker, raw)
+        return web.Response(body=text.encode(), content_type="application/json")
 
     def _matching(self, params) -> list[dict[str, Any]]:
         studies = self.studies
