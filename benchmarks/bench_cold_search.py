@@ -22,7 +22,7 @@ What it measures
     * separately, in-process and from the very response bodies received:
       JSON decoding (``trialfinder.encoding.loads``, as the client decodes),
       ``parse_study`` over the 2,000 records, and
-      ``Store.save_search`` of the resulting SearchResult into a fresh cache
+      ``searches.save_search`` of the resulting SearchResult into a fresh cache
       (median of ``--repeats`` rounds); plus, for context, ``load_listing`` of
       those 2,000 trials back from the cache.
 
@@ -85,7 +85,10 @@ from trialfinder.models import SearchResult  # noqa: E402
 from trialfinder.models.listing import display_order  # noqa: E402
 from trialfinder.registries.ctgov.parse import parse_study  # noqa: E402
 from trialfinder.search import REGISTRY  # noqa: E402
-from trialfinder.store import Store  # noqa: E402
+from trialfinder.store import (  # noqa: E402
+    Store,
+    searches,
+)
 from trialfinder.store.pool import InlinePool  # noqa: E402
 
 DRUG = "syntheticumab"
@@ -156,9 +159,9 @@ def time_parse_and_store(
         store = Store.open(folder / f"parse-store-{n}.sqlite")
         try:
             t3 = time.perf_counter()
-            store.save_search(result)
+            searches.save_search(store, result)
             t4 = time.perf_counter()
-            loaded = store.load_listing(query, REGISTRY)
+            loaded = searches.load_listing(store, query, REGISTRY)
             t5 = time.perf_counter()
         finally:
             store.close()
@@ -278,13 +281,13 @@ def main() -> int:
         ("  of which stand-in latency", ms(args.latency * len(exchanges)), ""),
         ("JSON decode of the pages", ms(decode), ""),
         (f"parse_study x {args.studies} (+ sort)", ms(parse), ""),
-        (f"Store.save_search of {args.studies}", ms(store_s), ""),
+        (f"searches.save_search of {args.studies}", ms(store_s), ""),
         (
             f"decode + parse + store (target < {TARGET_PARSE_STORE_S:g} s)",
             ms(parse_store),
             met[parse_store < TARGET_PARSE_STORE_S],
         ),
-        (f"Store.load_listing of {args.studies} (context)", ms(load), ""),
+        (f"searches.load_listing of {args.studies} (context)", ms(load), ""),
     ]
     for label, value, verdict in rows:
         print(f"  {label:<44} {value:>20}  {verdict}".rstrip())

@@ -39,7 +39,11 @@ from trialfinder.models import (  # noqa: E402
 )
 from trialfinder.refresh import refresh  # noqa: E402
 from trialfinder.search import open_registry  # noqa: E402
-from trialfinder.store import Store  # noqa: E402
+from trialfinder.store import (  # noqa: E402
+    Store,
+    drug_pages,
+    tracking,
+)
 from trialfinder.terms import query_terms  # noqa: E402
 
 TODAY = datetime.now(UTC).date().isoformat()
@@ -87,8 +91,8 @@ async def main_async(args) -> None:
         settings = load_settings(write_config(Path(tmp), f"{base}/api/v2", rate=10_000))
         store = Store.open(settings.cache.path)
         for n in range(args.drugs):
-            store.save_drug(drug_page(n), drug_name(n))
-            store.track(drug_name(n), "bench")
+            drug_pages.save_drug(store, drug_page(n), drug_name(n))
+            tracking.track(store, drug_name(n), "bench")
         terms = sum(len(query_terms(drug_page(n))) for n in range(args.drugs)) / args.drugs
         print(
             f"{args.drugs} tracked drugs, {len(standin.studies)} studies, "

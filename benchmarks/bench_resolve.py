@@ -76,7 +76,10 @@ from trialfinder.cache_policy import TrialsRequest, answer_blocking  # noqa: E40
 from trialfinder.config import Settings, load_settings  # noqa: E402
 from trialfinder.filters import build_query  # noqa: E402
 from trialfinder.resolve import Resolution, lookup_cached, resolve  # noqa: E402
-from trialfinder.store import Store  # noqa: E402
+from trialfinder.store import (  # noqa: E402
+    Store,
+    drug_pages,
+)
 from trialfinder.store.pool import InlinePool  # noqa: E402
 
 UNUSED_CTGOV = "http://127.0.0.1:9/api/v2"  # resolution never asks the registry
@@ -312,7 +315,7 @@ def run_cached(lookups: int, tmp: Path) -> list[tuple[str, str, list[float]]]:
             rows.append(
                 ("asyncio.run(resolve('blinatumomab'))", "context", time_calls(whole, lookups))
             )
-            page_bytes = len(store.find_drug("blinatumomab")[0].model_dump_json())
+            page_bytes = len(drug_pages.find_drug(store, "blinatumomab")[0].model_dump_json())
         finally:
             store.close()
         if sum(len(s.requests) for s in standins.services) != before:

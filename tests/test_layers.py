@@ -186,6 +186,30 @@ def test_the_store_imports_no_registry():
     )
 
 
+# What the store may import besides itself: models (what it stores), the errors it
+# raises, and the one rule for a name's lookup key (terms.name_key). Nothing that
+# decides: no diffing of trials, no cache policy, no ordering or merging rules.
+STORE_MAY_IMPORT = ("trialfinder.store", "trialfinder.models", "trialfinder.errors")
+
+
+def test_the_store_holds_no_domain_rules():
+    assert not broken(
+        lambda a, b: under(a, "trialfinder.store")
+        and not under(b, *STORE_MAY_IMPORT)
+        and b != "trialfinder.terms"
+    )
+
+
+def test_the_store_is_functions_over_a_handle_not_a_class_of_methods():
+    """``Store`` opens, writes and closes; what is read and written lives in modules of
+    functions (no mixin whose methods depend on attributes nobody declares)."""
+    from trialfinder.store.store import Store
+
+    own = {n for n, v in vars(Store).items() if callable(v) or isinstance(v, classmethod)}
+    assert own <= {"__init__", "open", "open_cache", "write", "close", "__enter__", "__exit__"}
+    assert Store.__bases__ == (object,)
+
+
 def test_models_import_only_models():
     assert not broken(
         lambda a, b: under(a, "trialfinder.models") and not under(b, "trialfinder.models")

@@ -15,7 +15,7 @@ from trialfinder.encoding import dumps_spliced, dumps_spliced_pretty
 from trialfinder.filters import build_query
 from trialfinder.models import Site, Trial
 from trialfinder.models.listing import listed_trial, listing_row
-from trialfinder.store import Store
+from trialfinder.store import Store, searches
 from trialfinder.store.connection import write_transaction
 from trialfinder.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -122,15 +122,15 @@ def test_an_older_cache_is_migrated_to_listed_json(tmp_path):
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         listed = store.conn.execute("SELECT listed_json FROM trial_listings").fetchone()[0]
         assert listed is not None
-        (row,) = store.load_listing(build_query("blinatumomab"), "ctgov").rows
+        (row,) = searches.load_listing(store, build_query("blinatumomab"), "ctgov").rows
     trial.matched_term = "blinatumomab"
     assert json.loads(row.json()) == public(trial.brief())
 
 
 def test_whole_reads_keep_every_site(store_with_sites):
     store, query, trial = store_with_sites
-    (brief,) = store.load_listing(query, "ctgov").rows
-    (whole,) = store.load_listing(query, "ctgov", whole=True).rows
+    (brief,) = searches.load_listing(store, query, "ctgov").rows
+    (whole,) = searches.load_listing(store, query, "ctgov", whole=True).rows
     assert len(json.loads(brief.json())["sites"]) < len(trial.sites)
     assert json.loads(brief.json())["site_count"] == len(trial.sites)
     assert whole.trial().sites == trial.sites
@@ -142,5 +142,5 @@ def store_with_sites(tmp_path):
     trial.sites = [trial.sites[0].model_copy(update={"city": f"City {n}"}) for n in range(60)]
     query = build_query("blinatumomab", status="all")
     with Store.open(tmp_path / "c.sqlite") as store:
-        store.save_search(result_for(query, [trial]))
+        searches.save_search(store, result_for(query, [trial]))
         yield store, query, trial

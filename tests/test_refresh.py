@@ -14,7 +14,7 @@ from tests.standins.drugs import DrugStandins
 from trialfinder.clock import utc_now
 from trialfinder.config import load_settings
 from trialfinder.refresh import LEASE, refresh
-from trialfinder.store import Store
+from trialfinder.store import Store, drug_pages, history, leases, refreshes, tracking
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -62,7 +62,7 @@ def new_data(registry: CtgovStandin, stamp: str = "2026-11-28T09:00:00") -> None
 
 async def baseline(settings, store, registry, *names):
     for name in names:
-        store.track(name, "cli", utc_now())
+        tracking.track(store, name, "cli", utc_now())
     report = await refresh(settings, store)
     assert report.ok and all(d.baseline for d in report.drugs)
     return report
@@ -72,8 +72,10 @@ async def test_first_refresh_records_trials_without_changes(env, registry):
     settings, store = env
     report = await baseline(settings, store, registry, "Blincyto")
     assert report.requests == 2  # /version and one search, all statuses
-    assert store.changes() == []
-    assert len(store.linked_trial_ids(store.find_drug("blinatumomab")[0])) == 10
+    assert history.changes(store) == []
+    assert (
+        len(refreshes.linked_trial_ids(store, drug_pages.find_drug(store, "blinatumomab")[0])) == 10
+    )
 
 
 async def test_nothing_changed_upstream_costs_one_request(env, registry):
@@ -103,14 +105,14 @@ async def test_each_real_change_is_recorded_exactly_once(env, registry):
 
     report = await refresh(settings, store)
     assert report.ok and not report.skipped
-    found = {(c.trial_id, c.type.value, c.from_value, c.to_value) for c in store.changes()}
+    found = {(c.trial_id, c.type.value, c.from_value, c.to_value) for c in history.changes(store)}
     assert found == {
         ("NCT03914625", "status_changed", "RECRUITING", "ACTIVE_NOT_RECRUITING"),
         ("NCT05553236", "withdrawn", "ENROLLING_BY_INVITATION", "WITHDRAWN"),
         ("NCT04994717", "site_added", None, "RECRUITING"),
         ("NCT07000001", "new_trial", None, "NOT_YET_RECRUITING"),
     }
-    site = next(c for c in store.changes() if c.type.value == "site_added")
+    site = next(c for c in history.changes(store) if c.type.value == "site_added")
     assert site.detail == "Charité, Berlin, Germany" and site.drug == "blinatumomab"
 
     # Again and again: the same data, a new timestamp, an overlapping window: no repeats.
@@ -118,7 +120,7 @@ async def test_each_real_change_is_recorded_exactly_once(env, registry):
         new_data(registry, stamp)
         again = await refresh(settings, store)
         assert again.ok and sum(len(d.changes) for d in again.drugs) == 0
-    assert len(store.changes()) == 4
+    assert len(history.changes(store)) == 4
 
 
 async def test_refresh_keeps_the_cached_search_current(env, registry):
@@ -153,7 +155,7 @@ async def test_a_full_listing_finds_trials_that_left(env, registry):
     new_data(registry)
     report = await refresh(settings, store, full_listing=True)
     assert report.full_listing
-    assert [(c.trial_id, c.type.value) for c in store.changes()] == [
+    assert [(c.trial_id, c.type.value) for c in history.changes(store)] == [
         ("NCT02013167", "no_longer_matching")
     ]
 
@@ -164,13 +166,13 @@ async def test_a_failing_drug_backs_off_and_keeps_its_error(env, registry):
         update={"refresh": settings.refresh.model_copy(update={"max_query_chars": 500})}
     )
     registry.fail_when["pembrolizumab"] = "400"
-    store.track("blinatumomab", "cli", utc_now())
-    store.track("pembrolizumab", "cli", utc_now())
+    tracking.track(store, "blinatumomab", "cli", utc_now())
+    tracking.track(store, "pembrolizumab", "cli", utc_now())
     report = await refresh(settings, store)
     outcome = {d.name: d for d in report.drugs}
     assert outcome["blinatumomab"].ok and not outcome["pembrolizumab"].ok
     assert "HTTP 400" in outcome["pembrolizumab"].error
-    pembro = next(t for t in store.tracked() if t.name == "pembrolizumab")
+    pembro = next(t for t in tracking.tracked(store) if t.name == "pembrolizumab")
     assert pembro.failures == 1 and pembro.last_error and pembro.next_attempt_at > report.started_at
     # the next run leaves the backing-off drug alone
     registry.fail_when.clear()
@@ -181,7 +183,7 @@ async def test_a_failing_drug_backs_off_and_keeps_its_error(env, registry):
 
 async def test_two_refreshers_do_the_work_once(env, registry):
     settings, store = env
-    store.track("blinatumomab", "cli", utc_now())
+    tracking.track(store, "blinatumomab", "cli", utc_now())
     registry.latency = 0.05
     other = Store.open(settings.cache.path)
     try:
@@ -197,10 +199,10 @@ async def test_two_refreshers_do_the_work_once(env, registry):
 
 async def test_a_dead_holders_lease_expires(env, registry):
     settings, store = env
-    store.track("blinatumomab", "cli", utc_now())
+    tracking.track(store, "blinatumomab", "cli", utc_now())
     now = datetime.now(UTC)
-    assert store.acquire_lease(
-        LEASE, "dead:1:x", now - timedelta(hours=2), now - timedelta(hours=1)
+    assert leases.acquire_lease(
+        store, LEASE, "dead:1:x", now - timedelta(hours=2), now - timedelta(hours=1)
     )
     report = await refresh(settings, store)
     assert report.ok and not report.skipped

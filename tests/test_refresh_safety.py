@@ -20,7 +20,7 @@ from trialfinder.cli import main
 from trialfinder.clock import utc_now
 from trialfinder.config import load_settings
 from trialfinder.scheduler import build_scheduler, run_forever, stop
-from trialfinder.store import Store
+from trialfinder.store import Store, tracking
 from trialfinder.web.keys import SCHEDULER_RUNNING
 from trialfinder.web.scheduling import scheduler_context
 
@@ -118,13 +118,13 @@ async def test_the_scheduler_fires_on_a_short_interval_and_stops_cleanly(config_
 async def test_the_real_refresh_runs_on_schedule(config_path, ctgov_standin):
     settings = load_settings(config_path)
     store = Store.open(settings.cache.path)
-    store.track("blinatumomab", "cli", utc_now())
+    tracking.track(store, "blinatumomab", "cli", utc_now())
     stop = asyncio.Event()
     task = asyncio.create_task(run_forever(settings, stop))
     try:
         for _ in range(100):
             await asyncio.sleep(0.05)
-            tracked = store.tracked()[0]
+            tracked = tracking.tracked(store)[0]
             if tracked.last_success_at:
                 break
         assert tracked.last_success_at is not None

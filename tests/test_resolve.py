@@ -16,7 +16,7 @@ from trialfinder.config import load_settings
 from trialfinder.models import AliasType
 from trialfinder.resolution import UnknownDrugError
 from trialfinder.resolve import lookup_cached, resolve
-from trialfinder.store import Store
+from trialfinder.store import Store, drug_pages
 from trialfinder.store.pool import InlinePool
 
 UNUSED_CTGOV = "http://127.0.0.1:9/api/v2"
@@ -194,7 +194,7 @@ async def test_an_old_page_is_kept_when_the_sources_fail(env, standins):
     old = (datetime.now(UTC) - timedelta(days=30)).isoformat()
     store.conn.execute("UPDATE drugs SET fetched_at = ?", [old])
     store.conn.commit()
-    drug, _ = store.find_drug("blinatumomab")
+    drug, _ = drug_pages.find_drug(store, "blinatumomab")
     store.conn.execute(
         "UPDATE drugs SET page_json = ?",
         [drug.model_copy(update={"fetched_at": datetime.fromisoformat(old)}).model_dump_json()],

@@ -12,7 +12,7 @@ from trialfinder.cache_policy import TrialsRequest, answer, read_cached_trial, t
 from trialfinder.config import load_settings
 from trialfinder.errors import NotFoundError, NothingCachedError, RegistryUnavailableError
 from trialfinder.filters import build_query
-from trialfinder.store import Store
+from trialfinder.store import Store, searches
 from trialfinder.store.pool import InlinePool
 
 
@@ -60,7 +60,7 @@ async def test_first_search_fetches_and_stores(env, standin):
     assert {t.matched_term for t in result.trials} == {"blinatumomab"}
     mention = next(t for t in result.trials if t.id == "NCT06411092")
     assert mention.mention_only and mention.matched_terms[0].where == "title"
-    assert store.load_listing(QUERY, "ctgov").total == 5
+    assert searches.load_listing(store, QUERY, "ctgov").total == 5
 
 
 async def test_results_list_open_trials_most_recently_updated_first(env):
@@ -115,7 +115,7 @@ async def test_an_incomplete_answer_never_replaces_a_whole_one(env, standin):
     standin.total_bonus = 10
     result = await find_trials(settings, store, QUERY, refresh=True)
     assert result.stale and "announced 15 studies but sent 5" in result.warnings[0]
-    assert store.load_listing(QUERY, "ctgov").total == 5
+    assert searches.load_listing(store, QUERY, "ctgov").total == 5
 
 
 async def test_registry_down_and_nothing_cached_raises(env, standin):

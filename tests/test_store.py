@@ -12,7 +12,7 @@ from tests.standins.ctgov import load_fixture_studies
 from trialfinder.filters import build_query
 from trialfinder.models import SearchResult
 from trialfinder.registries.ctgov.parse import parse_study
-from trialfinder.store import Store
+from trialfinder.store import Store, maintenance, searches, trial_records
 from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError
 from trialfinder.store.store import CacheUnusableError
 
@@ -59,26 +59,29 @@ def test_new_file_gets_the_whole_schema_in_wal_mode(store):
 def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
     path = tmp_path / "c.sqlite"
     first = Store.open(path)
-    first.save_trial(fixture_trials("NCT03914625")[0], WHEN)
+    trial_records.save_trial(first, fixture_trials("NCT03914625")[0], WHEN)
     first.close()
     again = Store.open(path)
-    assert again.load_trial("NCT03914625") is not None
+    assert trial_records.load_trial(again, "NCT03914625") is not None
     again.close()
 
 
 def test_load_trials_reads_many_in_one_query_per_chunk(store):
     trials = fixture_trials()
     for trial in trials:
-        store.save_trial(trial, WHEN)
+        trial_records.save_trial(store, trial, WHEN)
     statements = []
     store.conn.set_trace_callback(statements.append)
     wanted = [f"NCT9{n:07d}" for n in range(1200)] + [t.id for t in trials] * 2  # 3 chunks
-    found = store.load_trials(wanted)
+    found = trial_records.load_trials(store, wanted)
     store.conn.set_trace_callback(None)
-    assert found == {t.id: store.load_trial(t.id) for t in trials}
+    assert found == {t.id: trial_records.load_trial(store, t.id) for t in trials}
     assert found[trials[0].id][0].title == trials[0].title and found[trials[0].id][1] == WHEN
     assert sum("FROM trials WHERE id IN" in sql for sql in statements) == 3
-    assert store.load_trials([]) == {} and store.load_trials(["NCT00000000"]) == {}
+    assert (
+        trial_records.load_trials(store, []) == {}
+        and trial_records.load_trials(store, ["NCT00000000"]) == {}
+    )
 
 
 def test_a_newer_schema_is_refused_not_guessed_at(tmp_path):
@@ -102,13 +105,13 @@ def test_a_file_that_is_not_a_database_is_reported_and_left_alone(tmp_path):
 def test_round_trip_keeps_every_field_and_the_order(store):
     query = build_query("blinatumomab", status="all")
     trials = fixture_trials()
-    store.save_search(result_for(query, trials))
-    loaded = store.load_listing(query, "ctgov")
+    searches.save_search(store, result_for(query, trials))
+    loaded = searches.load_listing(store, query, "ctgov")
     assert loaded.from_cache and loaded.total == len(trials)
     assert [t.id for t in loaded.rows] == [t.id for t in trials]
     for got, want in zip(loaded.rows, trials, strict=True):
         assert got.trial().model_dump() == want.model_dump()
-    assert store.load_listing(query, "ctgov", limit=2).rows == loaded.rows[:2]
+    assert searches.load_listing(store, query, "ctgov", limit=2).rows == loaded.rows[:2]
     rows = store.conn.execute("SELECT count(*) FROM sites").fetchone()[0]
     assert rows == sum(len(t.sites) for t in trials)
     raw = store.conn.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
@@ -117,41 +120,45 @@ def test_round_trip_keeps_every_field_and_the_order(store):
 
 
 def test_another_query_is_another_cache_entry(store):
-    store.save_search(result_for(build_query("blinatumomab"), fixture_trials("NCT03914625")))
-    assert store.load_listing(build_query("blinatumomab", status="all"), "ctgov") is None
-    assert store.load_listing(build_query("BLINATUMOMAB"), "ctgov") is not None
+    searches.save_search(
+        store, result_for(build_query("blinatumomab"), fixture_trials("NCT03914625"))
+    )
+    assert searches.load_listing(store, build_query("blinatumomab", status="all"), "ctgov") is None
+    assert searches.load_listing(store, build_query("BLINATUMOMAB"), "ctgov") is not None
 
 
 def test_a_failure_half_way_leaves_the_previous_result_whole(store):
     query = build_query("blinatumomab", status="all")
-    store.save_search(result_for(query, fixture_trials("NCT03914625", "NCT02003222")))
+    searches.save_search(store, result_for(query, fixture_trials("NCT03914625", "NCT02003222")))
     on_insert(store, "search_results", "SELECT RAISE(ABORT, 'disk I/O error (simulated)')")
     newer = result_for(query, fixture_trials("NCT01207388"), when=datetime.now(UTC))
     with pytest.raises(sqlite3.IntegrityError, match="simulated"):
-        store.save_search(newer)
+        searches.save_search(store, newer)
     store.conn.execute("DROP TRIGGER temp.before_search_results")
-    loaded = store.load_listing(query, "ctgov")
+    loaded = searches.load_listing(store, query, "ctgov")
     assert {t.id for t in loaded.rows} == {"NCT03914625", "NCT02003222"}
     assert loaded.fetched_at == WHEN
-    assert store.load_trial("NCT01207388") is None  # its trial rows were rolled back too
+    assert (
+        trial_records.load_trial(store, "NCT01207388") is None
+    )  # its trial rows were rolled back too
 
 
 def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path):
     path = tmp_path / "c.sqlite"
     writer, reader = Store.open(path), Store.open(path)
     query = build_query("blinatumomab", status="all")
-    writer.save_search(result_for(query, fixture_trials("NCT03914625")))
+    searches.save_search(writer, result_for(query, fixture_trials("NCT03914625")))
     seen_during_write = []
 
     def peek() -> int:
-        seen_during_write.append([t.id for t in reader.load_listing(query, "ctgov").rows])
+        seen_during_write.append([t.id for t in searches.load_listing(reader, query, "ctgov").rows])
         return 0
 
     writer.conn.create_function("peek", 0, peek)
     on_insert(writer, "search_results", "SELECT peek()")
-    writer.save_search(result_for(query, fixture_trials("NCT02003222", "NCT01207388")))
+    searches.save_search(writer, result_for(query, fixture_trials("NCT02003222", "NCT01207388")))
     assert seen_during_write == [["NCT03914625"]] * 2  # one peek per result row
-    assert len(reader.load_listing(query, "ctgov").rows) == 2
+    assert len(searches.load_listing(reader, query, "ctgov").rows) == 2
     writer.close()
     reader.close()
 
@@ -160,24 +167,26 @@ def test_hostile_text_is_stored_as_data(store):
     query = build_query("x'); DROP TABLE trials;--", status="all")
     trial = fixture_trials("NCT06144268")[0]
     trial.title = "Robert'); DROP TABLE trials;-- <script>alert(1)</script>"
-    store.save_search(result_for(query, [trial]))
-    loaded = store.load_listing(query, "ctgov")
+    searches.save_search(store, result_for(query, [trial]))
+    loaded = searches.load_listing(store, query, "ctgov")
     assert loaded.rows[0].trial().title == trial.title
-    assert store.info().searches[0].query == "x'); DROP TABLE trials;--"
+    assert maintenance.info(store).searches[0].query == "x'); DROP TABLE trials;--"
     assert "trials" in table_names(store)
 
 
 def test_clear_forgets_everything_but_keeps_the_schema(store):
-    store.save_search(result_for(build_query("blinatumomab"), fixture_trials()))
-    assert store.clear() == len(fixture_trials())
-    info = store.info()
+    searches.save_search(store, result_for(build_query("blinatumomab"), fixture_trials()))
+    assert maintenance.clear(store) == len(fixture_trials())
+    info = maintenance.info(store)
     assert info.trials == 0 and info.sites == 0 and info.searches == []
     assert info.schema_version == SCHEMA_VERSION
 
 
 def test_info_lists_searches(store):
-    store.save_search(result_for(build_query("blinatumomab"), fixture_trials("NCT03914625")))
-    info = store.info()
+    searches.save_search(
+        store, result_for(build_query("blinatumomab"), fixture_trials("NCT03914625"))
+    )
+    info = maintenance.info(store)
     assert info.trials == 1 and info.sites == 4
     assert info.searches[0].query == "blinatumomab"
     assert info.searches[0].parameters["status"] == "open"

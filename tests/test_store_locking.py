@@ -15,7 +15,7 @@ from tests.lockholder import LockHolder
 from trialfinder.cli import main
 from trialfinder.clock import utc_now
 from trialfinder.errors import CacheBusyError
-from trialfinder.store import Store
+from trialfinder.store import Store, tracking
 
 
 @pytest.fixture
@@ -42,9 +42,11 @@ def test_a_write_transaction_takes_the_write_lock_when_it_begins(path):
 def test_a_write_waits_for_another_process_and_then_lands(path):
     holder = LockHolder(path, 1.5)
     store = Store.open(path)
-    assert store.track("blinatumomab", "cli", utc_now())  # waits behind the holder, then writes
+    assert tracking.track(
+        store, "blinatumomab", "cli", utc_now()
+    )  # waits behind the holder, then writes
     assert holder.wait() == 0
-    names = {t.name for t in store.tracked()}
+    names = {t.name for t in tracking.tracked(store)}
     rows = store.conn.execute("SELECT registry FROM registry_state").fetchall()
     assert names == {"blinatumomab"} and rows == [("holder",)]  # both writes are there
     store.close()
@@ -52,14 +54,14 @@ def test_a_write_waits_for_another_process_and_then_lands(path):
 
 def test_readers_do_not_wait_for_a_writer(path):
     store = Store.open(path)
-    store.track("pembrolizumab", "cli", utc_now())
+    tracking.track(store, "pembrolizumab", "cli", utc_now())
     holder = LockHolder(path, 30)
     try:
         reader = Store.open(path)
         done = threading.Event()
 
         def read():
-            assert [t.name for t in reader.tracked()] == ["pembrolizumab"]
+            assert [t.name for t in tracking.tracked(reader)] == ["pembrolizumab"]
             done.set()
 
         thread = threading.Thread(target=read)
@@ -80,11 +82,11 @@ def test_a_lock_held_past_lock_wait_is_a_clear_error_and_writes_nothing(path):
     store.conn.execute("PRAGMA busy_timeout = 100")
     try:
         with pytest.raises(CacheBusyError, match="locked by another trialfinder process"):
-            store.track("blinatumomab", "cli", utc_now())
+            tracking.track(store, "blinatumomab", "cli", utc_now())
     finally:
         holder.process.kill()
         holder.wait()
-    assert store.tracked() == []
+    assert tracking.tracked(store) == []
     store.close()
 
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trialfinder.store import Store
-
 TOKEN = "correct horse battery staple"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-needs_tracking = pytest.mark.skipif(
-    not all(hasattr(Store, m) for m in ("track", "untrack", "tracked")),
-    reason="Store.track/untrack/tracked are not in trialfinder/store yet (the lead adds them)",
-)
 
 
 WRITES = [
@@ -96,7 +90,6 @@ async def test_refresh_rejects_a_huge_body(make_client):
     assert (await response.json())["error"]["code"] == "too_large"
 
 
-@needs_tracking
 async def test_tracking(make_client):
     client = await make_client(admin_token=TOKEN)
     response = await client.post("/api/v1/tracked/Blincyto", headers=AUTH)
@@ -115,7 +108,6 @@ async def test_tracking(make_client):
     assert bad.status == 400
 
 
-@needs_tracking
 @pytest.mark.parametrize("configured", [False, True])
 async def test_api_requests_become_tracked_when_configured(make_client, configured):
     client = await make_client(admin_token=TOKEN, refresh={"track_api_requests": configured})

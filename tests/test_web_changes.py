@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from trialfinder.clock import utc_now
-from trialfinder.store import Store
+from trialfinder.store import Store, trial_records
 from trialfinder.web.keys import SERVICE
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -152,7 +152,7 @@ async def test_the_feed_reads_its_trials_in_one_query(client, monkeypatch):
     for hours, trial_id in enumerate(["NCT03914625", "NCT06144268", "NCT03914625", "NCT09999999"]):
         record(client, trial_id, "new_trial", now - timedelta(hours=hours + 1), detail=str(hours))
     statements = []
-    load_trials = Store.load_trials
+    load_trials = trial_records.load_trials
 
     def traced(store, ids):
         store.conn.set_trace_callback(statements.append)
@@ -161,8 +161,8 @@ async def test_the_feed_reads_its_trials_in_one_query(client, monkeypatch):
         finally:
             store.conn.set_trace_callback(None)
 
-    monkeypatch.setattr(Store, "load_trials", traced)
-    monkeypatch.setattr(Store, "load_trial", lambda *_: pytest.fail("one trial at a time"))
+    monkeypatch.setattr(trial_records, "load_trials", traced)
+    monkeypatch.setattr(trial_records, "load_trial", lambda *_: pytest.fail("one trial at a time"))
     response = await client.get("/api/v1/drugs/blinatumomab/feed.atom")
     assert response.status == 200
     entries = ET.fromstring(await response.read()).findall(f"{ATOM}entry")

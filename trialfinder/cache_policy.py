@@ -37,7 +37,7 @@ from trialfinder.registries.base import ProgressCallback
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
-from trialfinder.store import Store
+from trialfinder.store import Store, registry_state, searches, trial_records
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -215,7 +215,8 @@ def _listing(
 ) -> Listing | None:
     """What the cache lists for ``query`` from ``registry``, read as ``request`` asks."""
     cut = request.cut_in_sql
-    return store.load_listing(
+    return searches.load_listing(
+        store,
         query,
         registry,
         limit=request.limit if cut else None,
@@ -239,7 +240,7 @@ def _resting(
     now = utc_now()
     resting = {}
     for name in registries:
-        failure = store.registry_failure(name)
+        failure = registry_state.registry_failure(store, name)
         if failure is not None and now - failure[1] < cooldown:
             until = (failure[1] + cooldown).strftime("%H:%M UTC")
             resting[name] = f"{failure[0]} (not asked again before {until})"
@@ -322,7 +323,7 @@ async def _ask_and_store(
 
 def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsRequest) -> Listing:
     with store.write():
-        store.save_search(result, drug)
+        searches.save_search(store, result, drug)
         return _listing(store, result.query, result.registry, request)
 
 
@@ -331,9 +332,12 @@ def _remember_outcomes(store: Store, names: list[str], outcomes: list) -> None:
     now = utc_now()
     for name, outcome in zip(names, outcomes, strict=True):
         if isinstance(outcome, RegistryUnavailableError):
-            store.record_registry_outcome(name, now, str(outcome))
-        elif not isinstance(outcome, BaseException) and store.registry_failure(name) is not None:
-            store.record_registry_outcome(name, now, None)
+            registry_state.record_registry_outcome(store, name, now, str(outcome))
+        elif (
+            not isinstance(outcome, BaseException)
+            and registry_state.registry_failure(store, name) is not None
+        ):
+            registry_state.record_registry_outcome(store, name, now, None)
 
 
 # -- one trial --------------------------------------------------------------------------
@@ -358,7 +362,7 @@ def read_cached_trial(
     refresh: bool = False,
 ) -> CachedTrial:
     """The cached record of one trial, and whether it will do without asking."""
-    found = store.load_trial(trial_id)
+    found = trial_records.load_trial(store, trial_id)
     if found is not None and not refresh and is_fresh(found[1], settings):
         return CachedTrial(trial_id, registry, found, usable=True)
     if offline:
@@ -382,7 +386,7 @@ async def trial_answer(
             raise
         return cached.found[0], cached.found[1], [f"{error}; showing the cached record"]
     fetched_at = utc_now()
-    await pool.write(Store.save_trial, trial, fetched_at)
+    await pool.write(trial_records.save_trial, trial, fetched_at)
     return trial, fetched_at, []
 
 

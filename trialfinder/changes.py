@@ -70,20 +70,6 @@ def site_changes(old: list[Site], new: list[Site]) -> list[tuple]:
     return sorted(changes, key=lambda c: (c[0].value, c[3] or ""))
 
 
-def fingerprint(drug_id: int, event: ChangeEvent, version: str | None) -> str:
-    """Identifies one change: the same one seen again (an overlapping refresh) is ignored."""
-    parts = (
-        drug_id,
-        event.trial_id,
-        event.type.value,
-        event.from_value,
-        event.to_value,
-        event.detail,
-        version,
-    )
-    return "|".join("" if p is None else str(p) for p in parts)
-
-
 def _site_key(site: Site) -> tuple:
     return (site.facility or "", site.city or "", site.country or "")
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from trialfinder.changes import no_longer_matching, trial_changes
 from trialfinder.clock import utc_now
 from trialfinder.combined import registries_for
 from trialfinder.config import Settings
@@ -34,7 +35,15 @@ from trialfinder.models import ChangeEvent, DrugPage, SearchQuery, Trial
 from trialfinder.registries.ctgov.query import LISTING_FIELDS, essie_phrase
 from trialfinder.registries.ctgov.vocabulary import statuses_for
 from trialfinder.resolve import resolve
-from trialfinder.store import Store, TrackedDrug
+from trialfinder.store import (
+    Store,
+    TrackedDrug,
+    leases,
+    refreshes,
+    registry_state,
+    tracking,
+    trial_records,
+)
 from trialfinder.store.pool import InlinePool
 from trialfinder.terms import find_terms, fold, mark_matches, query_terms
 
@@ -91,31 +100,31 @@ async def refresh(
     """Refresh the tracked drugs that are due (or ``names``, due or not), once."""
     now = utc_now()
     report = RefreshReport(started_at=now)
-    store.sync_config_drugs(settings.refresh.drugs, now)
-    due = _due(store.tracked(), list(names), now)
+    tracking.sync_config_drugs(store, settings.refresh.drugs, now)
+    due = _due(tracking.tracked(store), list(names), now)
     if not due:
         report.skipped = "no tracked drug is due"
         return report
     holder = holder or holder_id()
     lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
     if not _take_lease(store, holder, now, lease_until):
-        held = store.lease_holder(LEASE)
+        held = leases.lease_holder(store, LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
         return report
     try:
         await _refresh_due(settings, store, due, report, full_listing)
     finally:
-        store.release_lease(LEASE, holder)
+        leases.release_lease(store, LEASE, holder)
     return report
 
 
 def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> bool:
     """The lease, if free, expired, or held by a process of this machine that has died."""
-    if store.acquire_lease(LEASE, holder, now, until):
+    if leases.acquire_lease(store, LEASE, holder, now, until):
         return True
-    held = store.lease_holder(LEASE)
+    held = leases.lease_holder(store, LEASE)
     if held and _is_dead_here(held[0]):
-        return store.take_over_lease(LEASE, held[0], holder, until)
+        return leases.take_over_lease(store, LEASE, held[0], holder, until)
     return False
 
 
@@ -180,11 +189,11 @@ async def _ask_registry(settings, store, registry, baseline, known, report) -> N
             _record_failure(store, settings, t.entry, report, str(error))
         return
     report.data_timestamp = stamp
-    previous, _ = store.registry_timestamp(REGISTRY)
+    previous, _ = registry_state.registry_timestamp(store, REGISTRY)
     if stamp == previous and not baseline and not report.full_listing:
         report.skipped = f"registry data unchanged since {stamp}"
         for t in known:
-            store.record_attempt(t.entry.name, report.started_at)
+            tracking.record_attempt(store, t.entry.name, report.started_at)
             report.drugs.append(DrugOutcome(t.entry.name, ok=True))
         return
     for t in baseline:
@@ -192,7 +201,7 @@ async def _ask_registry(settings, store, registry, baseline, known, report) -> N
     if known:
         await _incremental(settings, store, registry, known, report)
     if report.ok:
-        store.set_registry_timestamp(REGISTRY, stamp, report.started_at)
+        registry_state.set_registry_timestamp(store, REGISTRY, stamp, report.started_at)
 
 
 async def _resolve_all(
@@ -217,11 +226,13 @@ async def _baseline(settings, store, registry, t: _Tracked, report: RefreshRepor
         found = await registry.search(query)
         trials = [mark_matches(trial, t.terms) for trial in found.trials]
         plan = rebuild_plan(store, t.page, REGISTRY)
-        store.apply_refresh(t.page, REGISTRY, trials, report.started_at, rebuild=plan, record=False)
+        apply_refresh(
+            store, t.page, REGISTRY, trials, report.started_at, rebuild=plan, record=False
+        )
     except TrialfinderError as error:
         _record_failure(store, settings, t.entry, report, str(error))
         return
-    store.record_attempt(t.entry.name, report.started_at, full_listing=True)
+    tracking.record_attempt(store, t.entry.name, report.started_at, full_listing=True)
     report.drugs.append(DrugOutcome(t.entry.name, ok=True, baseline=True))
 
 
@@ -256,19 +267,21 @@ async def _apply(store, registry, t: _Tracked, updated, listed, report, settings
         gone: set[str] = set()
         if listed is not None:
             current = {trial.id for trial in _for_drug(listed, t.terms) if not trial.mention_only}
-            linked = store.linked_trial_ids(t.page, include_mentions=False, registry=REGISTRY)
+            linked = refreshes.linked_trial_ids(
+                store, t.page, include_mentions=False, registry=REGISTRY
+            )
             gone = linked - current
             missing = sorted(current - linked - {trial.id for trial in trials})
             if missing:
                 trials += _for_drug(await registry.fetch_many(missing), t.terms)
         plan = rebuild_plan(store, t.page, REGISTRY)
-        changes = store.apply_refresh(
-            t.page, REGISTRY, trials, report.started_at, rebuild=plan, gone=gone
+        changes = apply_refresh(
+            store, t.page, REGISTRY, trials, report.started_at, rebuild=plan, gone=gone
         )
     except TrialfinderError as error:
         _record_failure(store, settings, t.entry, report, str(error))
         return
-    store.record_attempt(t.entry.name, report.started_at, full_listing=listed is not None)
+    tracking.record_attempt(store, t.entry.name, report.started_at, full_listing=listed is not None)
     report.drugs.append(DrugOutcome(t.entry.name, ok=True, changes=changes))
 
 
@@ -287,16 +300,18 @@ async def _refresh_registry(
         outcome = outcomes.get(t.entry.name)
         if outcome is None or not outcome.ok:
             continue  # the drug itself failed (its page, or ClinicalTrials.gov): not now
-        last = store.registry_refreshed_at(t.entry.name, registry)
+        last = registry_state.registry_refreshed_at(store, t.entry.name, registry)
         if not (full or last is None or report.started_at - last >= every):
             continue
         try:
             changes = await _refresh_in(settings, store, registry, t, report, first=last is None)
         except TrialfinderError as error:
-            store.record_registry_refresh(t.entry.name, registry, report.started_at, str(error))
+            registry_state.record_registry_refresh(
+                store, t.entry.name, registry, report.started_at, str(error)
+            )
             outcome.registry_errors[registry] = str(error)
             continue
-        store.record_registry_refresh(t.entry.name, registry, report.started_at)
+        registry_state.record_registry_refresh(store, t.entry.name, registry, report.started_at)
         outcome.changes += changes
 
 
@@ -309,8 +324,12 @@ async def _refresh_in(settings, store, registry: str, t: _Tracked, report, *, fi
     gone: set[str] = set()
     if not first:
         current = {trial.id for trial in found.trials if not trial.mention_only}
-        gone = store.linked_trial_ids(t.page, include_mentions=False, registry=registry) - current
-    return store.apply_refresh(
+        gone = (
+            refreshes.linked_trial_ids(store, t.page, include_mentions=False, registry=registry)
+            - current
+        )
+    return apply_refresh(
+        store,
         t.page,
         registry,
         found.trials,
@@ -319,6 +338,51 @@ async def _refresh_in(settings, store, registry: str, t: _Tracked, report, *, fi
         gone=gone,
         record=not first,  # a drug's first refresh in a registry records, never reports
     )
+
+
+def apply_refresh(
+    store: Store,
+    drug: DrugPage,
+    registry: str,
+    trials: list[Trial],
+    at: datetime,
+    *,
+    rebuild: Mapping[int, tuple[str, ...] | None] | None = None,
+    gone: Iterable[str] = (),
+    record: bool = True,
+) -> list[ChangeEvent]:
+    """Store fresh ``trials`` of ``drug`` from ``registry`` (and the ids ``gone`` from
+    that registry's answer) and record what changed, each real change once; return the
+    changes recorded. ``record=False`` (a first refresh) stores without reporting.
+
+    Only ``registry``'s own trials are compared and unlinked. What changed is worked
+    out here (``changes``) from the stored records, read in the same transaction as
+    the write, so nothing can slip in between.
+    """
+    with store.write():
+        linked = refreshes.linked_trial_ids(store, drug, registry=registry)
+        compared = [t for t in trials if not t.mention_only]
+        before = trial_records.load_trials(store, [t.id for t in compared])
+        events: list[tuple[ChangeEvent, str | None]] = []
+        for trial in compared:
+            old = before.get(trial.id)
+            found = trial_changes(
+                drug.name, old[0] if old else None, trial, at, newly_linked=trial.id not in linked
+            )
+            events += [(event, trial.last_updated) for event in found]
+        unlinked = set(gone) & linked
+        version = at.date().isoformat()
+        events += [(no_longer_matching(drug.name, i, at), version) for i in sorted(unlinked)]
+        return refreshes.write_refresh(
+            store,
+            drug,
+            registry,
+            trials,
+            at,
+            events=events if record else [],
+            unlinked=unlinked,
+            rebuild=rebuild,
+        )
 
 
 def rebuild_plan(store: Store, drug: DrugPage, registry: str) -> dict[int, tuple[str, ...] | None]:
@@ -332,7 +396,7 @@ def rebuild_plan(store: Store, drug: DrugPage, registry: str) -> dict[int, tuple
     asked again (``None``).
     """
     plan: dict[int, tuple[str, ...] | None] = {}
-    for search_id, params in store.cached_searches(drug, registry):
+    for search_id, params in refreshes.cached_searches(store, drug, registry):
         status = params.get("status", "all")
         if params.get("phases") or params.get("country") or params.get("condition"):
             plan[search_id] = None
@@ -378,7 +442,7 @@ def _record_failure(store, settings, entry: TrackedDrug, report, error: str) -> 
     refresh = settings.refresh
     wait = timedelta(minutes=refresh.failure_backoff_minutes) * 2 ** min(entry.failures, 16)
     wait = min(wait, timedelta(hours=refresh.failure_backoff_max_hours))
-    store.record_attempt(
-        entry.name, report.started_at, error=error, next_attempt_at=report.started_at + wait
+    tracking.record_attempt(
+        store, entry.name, report.started_at, error=error, next_attempt_at=report.started_at + wait
     )
     report.drugs.append(DrugOutcome(entry.name, ok=False, error=error))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.resolution import Resolution, literal
-from trialfinder.store import Store
+from trialfinder.store import Store, drug_pages
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -47,7 +47,7 @@ async def resolve(
     # An outage is remembered too, but only for the registries' failure cool-down
     # (see lookup_cached): an unreachable source must not make a drug unknown for a
     # week, nor be asked again on every search.
-    await pool.write(Store.save_drug, drug, typed, resolution.corrected_from)
+    await pool.write(drug_pages.save_drug, drug, typed, resolution.corrected_from)
     return resolution
 
 
@@ -55,7 +55,7 @@ def lookup_cached(
     settings: Settings, store: Store, typed: str, *, offline: bool = False, refresh: bool = False
 ) -> Resolution | None:
     """The cached resolution of ``typed``, marked stale if it should be asked again."""
-    found = store.find_drug(typed)
+    found = drug_pages.find_drug(store, typed)
     if found is None:
         return None
     drug, corrected_from = found

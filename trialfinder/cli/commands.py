@@ -12,6 +12,7 @@ from trialfinder.cache_policy import TrialsRequest
 from trialfinder.cli import render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
+from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
 
@@ -187,7 +188,7 @@ def cache_info(app: AppContext, fmt: str) -> None:
     """Where the cache is, how big, and what searches it holds."""
     store = app.open_store()
     try:
-        info = store.info()
+        info = maintenance.info(store)
     finally:
         store.close()
     render.write_cache_info(info, fmt, sys.stdout, app.settings.cache_ttl_seconds)
@@ -199,7 +200,7 @@ def cache_clear(app: AppContext) -> None:
     """Forget every cached trial and search (they are fetched again when asked for)."""
     store = app.open_store()
     try:
-        removed = store.clear()
+        removed = maintenance.clear(store)
     finally:
         store.close()
     click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")

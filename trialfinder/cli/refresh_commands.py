@@ -12,6 +12,7 @@ from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.render import write_changes
 from trialfinder.clock import utc_now
 from trialfinder.registries import LABELS
+from trialfinder.store import history, leases, registry_state, tracking
 from trialfinder.views import age_label
 
 
@@ -29,7 +30,7 @@ def track_add(app: AppContext, names: tuple[str, ...]) -> None:
     try:
         for name in names:
             clean = filters.clean_text(name, "drug name")
-            added = store.track(clean, "cli", utc_now())
+            added = tracking.track(store, clean, "cli", utc_now())
             click.echo(f"{'tracking' if added else 'already tracking'} {clean}")
     finally:
         store.close()
@@ -42,7 +43,7 @@ def track_remove(app: AppContext, names: tuple[str, ...]) -> None:
     """Stop tracking DRUG (its cached trials and changes stay)."""
     store = app.open_store()
     try:
-        unknown = [n for n in names if not store.untrack(n)]
+        unknown = [n for n in names if not tracking.untrack(store, n)]
     finally:
         store.close()
     for name in names:
@@ -59,8 +60,8 @@ def track_list(app: AppContext, fmt: str) -> None:
     """The tracked drugs (from the CLI, the config's [refresh] drugs, or the API)."""
     store = app.open_store()
     try:
-        store.sync_config_drugs(app.settings.refresh.drugs, utc_now())
-        tracked = store.tracked()
+        tracking.sync_config_drugs(store, app.settings.refresh.drugs, utc_now())
+        tracked = tracking.tracked(store)
     finally:
         store.close()
     if fmt == "json":
@@ -134,7 +135,7 @@ def changes_command(app: AppContext, drug: str | None, since: str, fmt: str) -> 
         if drug:
             resolution = lookup_cached(app.settings, store, filters.clean_text(drug, "drug"))
             name = resolution.drug.name if resolution else drug
-        events = store.changes(name, since_at)
+        events = history.changes(store, name, since_at)
     finally:
         store.close()
     write_changes(events, fmt, sys.stdout)
@@ -151,10 +152,10 @@ def status_command(app: AppContext, fmt: str) -> None:
     now = utc_now()
     store = app.open_store()
     try:
-        store.sync_config_drugs(app.settings.refresh.drugs, now)
-        tracked = store.tracked()
-        stamp, checked_at = store.registry_timestamp(REGISTRY)
-        lease = store.lease_holder(LEASE)
+        tracking.sync_config_drugs(store, app.settings.refresh.drugs, now)
+        tracked = tracking.tracked(store)
+        stamp, checked_at = registry_state.registry_timestamp(store, REGISTRY)
+        lease = leases.lease_holder(store, LEASE)
     finally:
         store.close()
     rows = []

@@ -18,7 +18,7 @@ from trialfinder.encoding import dumps_pretty, dumps_spliced_pretty
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
-from trialfinder.store.store import CacheInfo
+from trialfinder.store.maintenance import CacheInfo
 from trialfinder.views import (
     OPEN_TRIALS_SHOWN,
     age_label,

@@ -1,4 +1,7 @@
-"""The SQLite cache: ``schema`` owns the tables; ``store`` and ``tracking`` read and write them.
+"""The SQLite cache: ``schema`` owns the tables; ``store.Store`` is the handle, and a module
+per concern reads and writes them as functions over it (``searches``, ``trial_records``,
+``drug_pages``, ``refreshes``, ``history``, ``tracking``, ``leases``, ``registry_state``,
+``maintenance``; ``listings`` and ``rendered`` over a bare connection).
 
 ``Store`` and its companions are imported on first use (PEP 562), so that a
 module of this package that needs only ``sqlite3`` (``rendered``) can be
@@ -10,17 +13,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trialfinder.store.store import CacheInfo, Store
+    from trialfinder.store.maintenance import CacheInfo
+    from trialfinder.store.store import Store
     from trialfinder.store.tracking import TrackedDrug
 
 __all__ = ["CacheInfo", "Store", "TrackedDrug"]
 
 
 def __getattr__(name: str):
-    if name in ("CacheInfo", "Store"):
+    if name == "Store":
         from trialfinder.store import store
 
-        return getattr(store, name)
+        return store.Store
+    if name == "CacheInfo":
+        from trialfinder.store import maintenance
+
+        return maintenance.CacheInfo
     if name == "TrackedDrug":
         from trialfinder.store import tracking
 

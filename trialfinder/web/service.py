@@ -33,7 +33,7 @@ from trialfinder.models import ChangeEvent, Trial
 from trialfinder.resolution import Resolution
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY
-from trialfinder.store import Store, TrackedDrug
+from trialfinder.store import TrackedDrug, history, tracking, trial_records
 from trialfinder.store.pool import StorePool
 from trialfinder.terms import name_key
 from trialfinder.web.flights import FetchPending, Flights
@@ -148,23 +148,23 @@ class TrialService:
     async def changes(
         self, drug_name: str, since: datetime | None, limit: int
     ) -> list[ChangeEvent]:
-        return await self.pool.read(Store.changes, drug_name, since, limit)
+        return await self.pool.read(history.changes, drug_name, since, limit)
 
     async def trials_by_id(self, ids: list[str]) -> dict[str, Trial]:
         """The cached records of ``ids`` (those the cache has), in one read."""
-        loaded = await self.pool.read(Store.load_trials, ids)
+        loaded = await self.pool.read(trial_records.load_trials, ids)
         return {trial_id: trial for trial_id, (trial, _) in loaded.items()}
 
     async def tracked(self) -> list[TrackedDrug]:
-        return await self.pool.read(Store.tracked)
+        return await self.pool.read(tracking.tracked)
 
     # -- writes ---------------------------------------------------------------------
 
     async def track(self, name: str) -> bool:
-        return await self.pool.write(Store.track, name, "api", utc_now())
+        return await self.pool.write(tracking.track, name, "api", utc_now())
 
     async def untrack(self, name: str) -> bool:
-        return await self.pool.write(Store.untrack, name)
+        return await self.pool.write(tracking.untrack, name)
 
     async def refresh(self, name: str) -> DrugSearch:
         """Ask the sources and the registry again for ``name``: its page and open trials.
