@@ -194,9 +194,11 @@ STORE_MAY_IMPORT = ("trialfinder.store", "trialfinder.models", "trialfinder.erro
 
 def test_the_store_holds_no_domain_rules():
     assert not broken(
-        lambda a, b: under(a, "trialfinder.store")
-        and not under(b, *STORE_MAY_IMPORT)
-        and b != "trialfinder.terms"
+        lambda a, b: (
+            under(a, "trialfinder.store")
+            and not under(b, *STORE_MAY_IMPORT)
+            and b != "trialfinder.terms"
+        )
     )
 
 
