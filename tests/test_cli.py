@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -457,11 +458,35 @@ def test_drug_pages_work_offline_once_cached(run, ctgov_standin, drug_standins):
     assert code == 0 and json.loads(out)["ncit_code"] == "C62528"
 
 
-def test_a_registry_that_failed_is_asked_again_when_nothing_else_can_answer(run, ctgov_standin):
+def test_when_every_registry_failed_lately_the_next_command_answers_at_once(run, ctgov_standin):
     ctgov_standin.fail_next("503", times=4)
     assert run("search", "blinatumomab")[0] == 3
-    code, out, _ = run("search", "blinatumomab", "--format", "json")
+    asked = len(ctgov_standin.requests)
+    # Within the cool-down: no registry is asked again; nothing is cached, and it says so.
+    code, out, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 3 and out == ""
+    assert "not asked again before" in err and "HTTP 503" in err
+    assert len(ctgov_standin.requests) == asked
+    # --refresh asks anyway, and the answer it stores is what the cache gives after.
+    code, out, _ = run("search", "blinatumomab", "--format", "json", "--refresh")
     assert code == 0 and len(json.loads(out)["trials"]) == 5
+    code, out, _ = run("search", "blinatumomab", "--format", "json")
+    assert code == 0 and json.loads(out)["from_cache"] is True
+
+
+def test_when_every_registry_is_down_the_cached_answer_is_served_at_once(
+    run, ctgov_standin, config_path
+):
+    assert run("search", "blinatumomab", "--format", "json")[0] == 0
+    with sqlite3.connect(config_path.parent / "cache" / "test.sqlite") as conn:
+        conn.execute("UPDATE searches SET fetched_at = '2020-01-01T00:00:00+00:00'")
+    ctgov_standin.fail_next("503", times=50)
+    assert run("search", "blinatumomab", "--format", "json")[0] == 0  # stale, after retries
+    asked = len(ctgov_standin.requests)
+    code, out, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 0 and len(json.loads(out)["trials"]) == 5
+    assert "showing the cached answer" in err
+    assert len(ctgov_standin.requests) == asked
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_inert(run, ctgov_standin):
@@ -500,3 +525,24 @@ def test_a_broken_character_costs_only_itself(run, ctgov_standin):
     assert trials["NCT03914625"]["title"] == "Blina \ufffd trial"
     code, out, _ = run("search", "blinatumomab", "--format", "json", "--offline")
     assert code == 0 and json.loads(out)["trials"][0]["title"]  # and it was stored
+
+
+def test_a_slow_registry_is_named_while_it_is_awaited(run, ctgov_standin, monkeypatch):
+    import trialfinder.cache_policy as cache_policy
+
+    monkeypatch.setattr(cache_policy, "WAITING_NOTE_AFTER_SECONDS", 0.2)
+    ctgov_standin.latency = 1.0
+    code, _, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 0
+    assert "still waiting for ClinicalTrials.gov (0 s)" in err
+
+
+def test_a_registry_that_never_finishes_meets_the_search_deadline(run, ctgov_standin, config_path):
+    text = config_path.read_text()
+    config_path.write_text(
+        text.replace("[registries]\n", "[registries]\nsearch_deadline_seconds = 0.5\n", 1)
+    )
+    ctgov_standin.latency = 3.0
+    code, out, err = run("search", "blinatumomab", "--format", "json")
+    assert code == 3 and out == ""
+    assert "ClinicalTrials.gov: no whole answer within 0.5 s" in err

@@ -33,7 +33,8 @@ from trialfinder.drug_search import DrugSearch, expanded
 from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.models.listing import Listing
-from trialfinder.registries.base import ProgressCallback
+from trialfinder.registries import LABELS
+from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
@@ -41,6 +42,11 @@ from trialfinder.store import Store, registry_state, searches, trial_records
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
+
+
+# A search still waiting for a registry says so after this long, then this often.
+WAITING_NOTE_AFTER_SECONDS = 5.0
+WAITING_NOTE_EVERY_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -180,9 +186,10 @@ def read_cached(
         cached.to_ask = dict.fromkeys(names)
         return cached
     query = cached.query = expanded(request.query, resolution, settings)
+    # Every registry resting is the common case of an outage (no network, a proxy down):
+    # the cache answers, or says it has nothing, at once, rather than each command
+    # retrying every registry again. --refresh asks anyway.
     resting = _resting(store, settings, names, request.refresh)
-    if len(resting) == len(names):
-        resting = {}  # every registry failed lately: ask them all rather than answer nothing
     for name in names:
         old = _listing(store, query, name, request)
         if name in resting:
@@ -273,27 +280,61 @@ async def answer(
     asked = list(cached.to_ask)
     import asyncio  # not on a cache hit, which runs no event loop
 
-    outcomes = await asyncio.gather(
-        *(_ask_and_store(pool, settings, cached, name, progress) for name in asked),
-        return_exceptions=True,
-    )
+    pending = set(asked)
+
+    async def ask(name: str):
+        try:
+            return await _ask_and_store(pool, settings, cached, name, progress)
+        finally:
+            pending.discard(name)
+
+    watcher = asyncio.create_task(_say_what_is_awaited(pending, progress))
+    try:
+        outcomes = await asyncio.gather(*(ask(name) for name in asked), return_exceptions=True)
+    finally:
+        watcher.cancel()
     results = dict(cached.answers)
     failures: dict[str, Exception] = {}
+    outages: dict[str, str | None] = {}  # what each registry asked did: its outage, or None
     for name, outcome in zip(asked, outcomes, strict=True):
         if isinstance(outcome, RegistryError | NothingCachedError):
             failures[name] = outcome
+            if isinstance(outcome, RegistryUnavailableError):
+                outages[name] = str(outcome)
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
-            results[name] = outcome
-    await pool.write(_remember_outcomes, asked, outcomes)
+            results[name], outage = outcome
+            outages[name] = None if outage is None else str(outage)
+    await pool.write(_remember_outcomes, outages)
     if not results:
-        if failures:
-            raise next(iter(failures.values()))
-        names, why = ", ".join(cached.left_out), "; ".join(cached.left_out.values())
-        raise RegistryUnavailableError(names, why)
+        raise _nothing_answered(failures, cached.left_out)
     errors = {n: str(e) for n, e in failures.items()}
     return DrugSearch(cached.resolution, cached.query, cached._merge(settings, results, errors))
+
+
+async def _say_what_is_awaited(pending: set[str], progress: ProgressCallback | None) -> None:
+    """After a few quiet seconds, and every so often after, say which registries are
+    still awaited: a slow registry is not a hung command."""
+    if progress is None:
+        return
+    import asyncio
+    import time
+
+    started = time.monotonic()
+    await asyncio.sleep(WAITING_NOTE_AFTER_SECONDS)
+    while pending:
+        labels = tuple(LABELS.get(name, name) for name in sorted(pending))
+        progress(StillWaiting(labels, time.monotonic() - started))
+        await asyncio.sleep(WAITING_NOTE_EVERY_SECONDS)
+
+
+def _nothing_answered(failures: dict[str, Exception], left_out: dict[str, str]) -> Exception:
+    """The error when no registry gave an answer: the one failure, or every one named."""
+    if len(failures) == 1 and not left_out:
+        return next(iter(failures.values()))
+    reasons = [str(error) for error in failures.values()] + list(left_out.values())
+    return RegistryUnavailableError("no registry answered", "; ".join(reasons))
 
 
 async def _ask_and_store(
@@ -302,8 +343,9 @@ async def _ask_and_store(
     cached: Cached,
     registry: str,
     progress: ProgressCallback | None,
-) -> Listing:
-    """Ask one registry; store its whole answer; fall back to its old answer if it fails.
+) -> tuple[Listing, RegistryUnavailableError | None]:
+    """Ask one registry; store its whole answer; fall back to its old answer if it fails
+    (then the outage comes back beside it, to be remembered for the cool-down).
 
     The answer is then read back as the cache will give it next time: stored once,
     listed one way."""
@@ -313,12 +355,12 @@ async def _ask_and_store(
     except RegistryUnavailableError as error:
         if old is None:
             raise
-        return served_stale(old, f"{error}; showing the cached answer")
+        return served_stale(old, f"{error}; showing the cached answer"), error
     drug = cached.resolution.drug
     listing = await pool.write(_store_and_list, result, drug if drug.known else None, request)
     listing.from_cache = False
     listing.warnings = list(result.warnings)
-    return listing
+    return listing, None
 
 
 def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsRequest) -> Listing:
@@ -327,16 +369,14 @@ def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsReq
         return _listing(store, result.query, result.registry, request)
 
 
-def _remember_outcomes(store: Store, names: list[str], outcomes: list) -> None:
-    """Note an outage (a registry that could not answer) and its end, for the cool-down."""
+def _remember_outcomes(store: Store, outages: dict[str, str | None]) -> None:
+    """Note each outage (a registry that could not answer, whether or not its old answer
+    stood in) and its end, for the cool-down."""
     now = utc_now()
-    for name, outcome in zip(names, outcomes, strict=True):
-        if isinstance(outcome, RegistryUnavailableError):
-            registry_state.record_registry_outcome(store, name, now, str(outcome))
-        elif (
-            not isinstance(outcome, BaseException)
-            and registry_state.registry_failure(store, name) is not None
-        ):
+    for name, outage in outages.items():
+        if outage is not None:
+            registry_state.record_registry_outcome(store, name, now, outage)
+        elif registry_state.registry_failure(store, name) is not None:
             registry_state.record_registry_outcome(store, name, now, None)
 
 

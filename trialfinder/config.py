@@ -110,6 +110,8 @@ class RegistriesSettings(_Section):
     # A registry that failed is not asked again for this long (its cached answer, if
     # any, is used); `--refresh` asks it anyway.
     failure_cooldown_minutes: float = Field(10.0, ge=0)
+    # One registry's whole answer must come within this, retries and waits included.
+    search_deadline_seconds: PositiveFloat = 300.0
     ctgov: CtgovSettings = CtgovSettings()
     ctis: CtisSettings = CtisSettings()
     isrctn: IsrctnSettings = IsrctnSettings()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from trialfinder.clock import utc_now
 from trialfinder.config import Settings
+from trialfinder.errors import RegistryUnavailableError
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.models.listing import display_order
 from trialfinder.registries.base import ProgressCallback, Registry
@@ -45,9 +46,20 @@ async def ask_registry(
 ) -> SearchResult:
     """Every trial ``registry`` holds for ``query``, marked with the terms they match,
     in display order."""
+    import asyncio  # not on a cache hit, which asks no registry
+
     fetched_at = utc_now()
+    deadline = settings.registries.search_deadline_seconds
     async with open_registry(settings, registry) as client:
-        found = await client.search(query, progress)
+        try:
+            async with asyncio.timeout(deadline):
+                found = await client.search(query, progress)
+        except TimeoutError:
+            raise RegistryUnavailableError(
+                client.label,
+                f"no whole answer within {deadline:g} s "
+                "([registries] search_deadline_seconds); nothing was saved",
+            ) from None
     for trial in found.trials:
         mark_matches(trial, query.search_terms)
     return SearchResult(

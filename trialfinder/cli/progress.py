@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO
 
-from trialfinder.registries.base import FetchProgress
+from trialfinder.registries.base import FetchProgress, StillWaiting
 
 
 class ProgressReporter:
@@ -16,7 +16,10 @@ class ProgressReporter:
         self._bar = None
         self._task = None
 
-    def __call__(self, event: FetchProgress) -> None:
+    def __call__(self, event: FetchProgress | StillWaiting) -> None:
+        if isinstance(event, StillWaiting):
+            self._say(f"still waiting for {', '.join(event.registries)} ({event.seconds:.0f} s)")
+            return
         total = event.total
         if event.pages == 1 and (total is None or event.studies >= total):
             return  # everything came in one page: nothing worth showing
@@ -27,6 +30,13 @@ class ProgressReporter:
             self.stream.write(
                 f"{event.registry}: page {event.pages}, {event.studies}{of_total} studies\n"
             )
+            self.stream.flush()
+
+    def _say(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+        else:
+            self.stream.write(line + "\n")
             self.stream.flush()
 
     def _update_bar(self, event: FetchProgress) -> None:

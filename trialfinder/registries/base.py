@@ -23,7 +23,15 @@ class FetchProgress:
     total: int | None
 
 
-ProgressCallback = Callable[[FetchProgress], None]
+@dataclass(frozen=True)
+class StillWaiting:
+    """Reported every so often while registries have not answered: what is awaited."""
+
+    registries: tuple[str, ...]  # their labels, for people
+    seconds: float  # since the search began
+
+
+ProgressCallback = Callable[[FetchProgress | StillWaiting], None]
 
 
 @dataclass
