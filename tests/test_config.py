@@ -32,12 +32,15 @@ def test_config_toml_documents_exactly_the_defaults():
     # every setting the model has appears in the file (a secret may be commented out)
     absent = [key for key, present in _settings_in(Settings(), data) if not present]
     assert absent == [
+        "http.proxy",
+        "http.ca_bundle",
         "registries.nci_cts.api_key",
         "drugs.openfda.api_key",
         "refresh.cron",
         "server.admin_token",
     ]
     assert "# api_key" in text and "# cron" in text and "# admin_token" in text
+    assert "# proxy = " in text and "# ca_bundle = " in text
 
 
 def test_required_keys_have_their_meanings():

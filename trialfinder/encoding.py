@@ -1,4 +1,4 @@
-"""JSON out: one encoder for every answer, the CLI's and the API's.
+"""JSON out (and in): one encoder for every answer, the CLI's and the API's.
 
 orjson, not the standard library: it encodes a big answer (a trial with a
 thousand sites) several times faster, in C, and writes UTF-8 bytes directly,
@@ -41,3 +41,13 @@ def dumps_spliced_pretty(data: dict[str, Any], key: str, items: list[bytes]) -> 
         rows = b",\n    ".join(items)
         lines = [head, joint, b"\n  ", orjson.dumps(key), b": [\n    ", rows, b"\n  ]\n}\n"]
     return b"".join(lines).decode()
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """Decode JSON with orjson: fast on a 30 MB page, and safe on a hostile one.
+
+    orjson refuses nesting deeper than 1024 levels with a ``JSONDecodeError``
+    (a ``ValueError``) where the standard library would recurse until a
+    ``RecursionError``; invalid UTF-8, NaN and Infinity are refused the same way.
+    """
+    return orjson.loads(data)
