@@ -86,6 +86,7 @@ class BrowserTlsTransport:
             timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
             stream=True,
         )
+        finished = False
         try:
             reader = BodyReader(settings.max_answer_bytes)
             chunks = aiter(response.aiter_content())
@@ -100,10 +101,30 @@ class BrowserTlsTransport:
                 if chunk is None:
                     break
                 reader.inflated(chunk)
+            finished = True
             headers = {name.lower(): value or "" for name, value in response.headers.items()}
             return Reply(response.status_code, headers, reader.finish(), self.name)
         finally:
-            await response.aclose()
+            if finished:
+                await response.aclose()
+            else:
+                await _abandon(response)
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+async def _abandon(response) -> None:
+    """Stop a transfer we will not read on (too big, stalled, cancelled).
+
+    curl-cffi's own ``aclose`` waits for the transfer to end, while libcurl keeps
+    queueing what arrives, unread: an oversized answer would then be received
+    whole after all. ``quit_now`` makes libcurl's next write fail, and cancelling
+    the transfer's task takes the handle out of curl's loop at once.
+    """
+    if response.quit_now is not None:
+        response.quit_now.set()
+    task = response.astream_task
+    if task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait([task])
