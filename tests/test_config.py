@@ -32,12 +32,15 @@ def test_config_toml_documents_exactly_the_defaults():
     # every setting the model has appears in the file (a secret may be commented out)
     absent = [key for key, present in _settings_in(Settings(), data) if not present]
     assert absent == [
+        "http.proxy",
+        "http.ca_bundle",
         "registries.nci_cts.api_key",
         "drugs.openfda.api_key",
         "refresh.cron",
         "server.admin_token",
     ]
     assert "# api_key" in text and "# cron" in text and "# admin_token" in text
+    assert "# proxy = " in text and "# ca_bundle = " in text
 
 
 def test_required_keys_have_their_meanings():
@@ -121,3 +124,19 @@ def test_drug_sources_have_their_documented_defaults():
     assert drugs.rxnav.base_url == "https://rxnav.nlm.nih.gov/REST"
     assert drugs.openfda.base_url == "https://api.fda.gov"
     assert drugs.ttl_days == 7 and drugs.max_terms == 20
+
+
+def test_http_proxy_and_ca_bundle_settings(tmp_path):
+    (tmp_path / "c.toml").write_text(
+        '[http]\nproxy = "http://proxy.example.org:3128"\nca_bundle = "certs/ca.pem"\n'
+        'transport = "browser-tls"\n'
+    )
+    http = load_settings(tmp_path / "c.toml").http
+    assert http.proxy == "http://proxy.example.org:3128"
+    assert http.ca_bundle == tmp_path / "certs" / "ca.pem"  # relative to the config file
+    assert http.transport == "browser-tls"
+    (tmp_path / "bad.toml").write_text('[http]\nproxy = "proxy:3128"\ntransport = "curl"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "bad.toml")
+    assert "[http] proxy: Value error, must start with http:// or https://" in str(caught.value)
+    assert "[http] transport:" in str(caught.value)

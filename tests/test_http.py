@@ -160,11 +160,24 @@ async def test_bad_request_is_not_retried_and_keeps_the_registry_words(aiohttp_s
     assert len(standin.requests) == 1
 
 
-async def test_not_found(aiohttp_server, standin):
+async def test_not_found_for_a_lookup_of_one_record(aiohttp_server, standin):
     server = await aiohttp_server(standin.app())
     with pytest.raises(NotFoundError, match="not found"):
         async with client() as http:
-            await http.get_json(str(server.make_url("/api/v2/studies/NCT09999999")))
+            url = str(server.make_url("/api/v2/studies/NCT09999999"))
+            await http.get_json(url, missing_is_absent=True)
+
+
+async def test_a_404_from_a_search_is_an_upstream_fault_not_a_missing_record(
+    aiohttp_server, standin
+):
+    server = await aiohttp_server(standin.app())
+    with pytest.raises(RegistryUnavailableError) as caught:
+        async with client() as http:
+            await http.get_json(str(server.make_url("/api/v3/studies")), {"query.term": "x"})
+    assert not isinstance(caught.value, NotFoundError)
+    assert "answered 404 (not found) for its endpoint /api/v3/studies" in str(caught.value)
+    assert len(standin.requests) == 1  # a wrong address stays wrong: not retried
 
 
 async def test_rate_limiter_spaces_request_starts():

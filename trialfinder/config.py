@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -62,6 +62,27 @@ class HttpSettings(_Section):
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60.0, ge=0)
     max_retry_after_seconds: float = Field(120.0, ge=0)
+    # A response that sends nothing for this long is abandoned (and retried).
+    read_timeout_seconds: PositiveFloat = 30.0
+    # An answer bigger than this is not read to its end (and not retried).
+    max_answer_mb: PositiveFloat = 64.0
+    # A proxy for every registry (wins over HTTP(S)_PROXY; NO_PROXY still applies).
+    proxy: str | None = None
+    # A CA bundle (PEM) to trust instead of the system's store.
+    ca_bundle: Path | None = None
+    # Which HTTP client carries requests; see trialfinder.transport.
+    transport: Literal["auto", "aiohttp", "browser-tls"] = "auto"
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
+
+    @property
+    def max_answer_bytes(self) -> int:
+        return int(self.max_answer_mb * 1024 * 1024)
 
 
 class _Service(_Section):
@@ -288,9 +309,14 @@ def _divide_rates(section: BaseModel, processes: int):
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     cache = settings.cache.model_copy(update={"path": relative_to(settings.cache.path, base)})
     server = settings.server
+    http = settings.http
+    if http.ca_bundle is not None:
+        http = http.model_copy(update={"ca_bundle": relative_to(http.ca_bundle, base)})
     if server.access_log not in ("stderr", "off"):
         server = server.model_copy(update={"access_log": str(relative_to(server.access_log, base))})
-    return _with_secrets(settings.model_copy(update={"cache": cache, "server": server}))
+    return _with_secrets(
+        settings.model_copy(update={"cache": cache, "server": server, "http": http})
+    )
 
 
 def _with_secrets(settings: Settings) -> Settings:

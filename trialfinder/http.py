@@ -6,6 +6,13 @@ what is worth retrying (timeouts, dropped connections, 403, 429, 5xx, a 200
 that is not JSON) with exponential backoff and full jitter, honouring
 ``Retry-After``. What it cannot fix it raises as a ``RegistryError`` whose
 message says plainly what the registry did.
+
+Some answers are not retried, because the same request would bring the same
+answer: a host that does not resolve, an answer past ``[http] max_answer_mb``
+(stopped while streaming, see ``transport.body``), and a 404 from an endpoint
+that should always answer (only a lookup of one record by id may say "not
+found"; the caller says which it is). JSON is decoded by orjson, which refuses
+absurd nesting as "not JSON" instead of recursing into a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -19,8 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from trialfinder.config import HttpSettings
 from trialfinder.encoding import loads
@@ -29,6 +35,18 @@ from trialfinder.errors import (
     RegistryRejectedError,
     RegistryUnavailableError,
 )
+from trialfinder.transport import (
+    AnswerTooLargeError,
+    HostNotFoundError,
+    Reply,
+    Request,
+    Transport,
+    TransportError,
+    TransportTimeoutError,
+    UnreadableAnswerError,
+    fallback,
+)
+from trialfinder.transport.aiohttp_transport import AiohttpTransport
 
 RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
 _MAX_ERROR_TEXT = 500
@@ -99,7 +117,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class PoliteClient:
-    """An aiohttp session for one registry, used as an async context manager."""
+    """One registry's HTTP, used as an async context manager.
+
+    Requests are carried by a ``Transport`` (``trialfinder.transport``): aiohttp,
+    or the browser-TLS one for a host whose CDN refuses Python's TLS handshake,
+    as ``[http] transport`` says.
+    """
 
     def __init__(
         self,
@@ -119,33 +142,44 @@ class PoliteClient:
         self.requests_made = 0
         self.bytes_received = 0
         self._sleep = sleep
-        self._session: aiohttp.ClientSession | None = None
+        self._headers: dict[str, str] = {}
+        self._aiohttp: Transport | None = None
+        self._browser: Transport | None = None
+        self._open = False
 
     async def __aenter__(self) -> PoliteClient:
         self.limiter = RateLimiter.shared(self.registry, self.requests_per_second)
-        timeout = aiohttp.ClientTimeout(
-            total=self.settings.timeout_seconds,
-            sock_connect=self.settings.connect_timeout_seconds,
-        )
-        self._session = aiohttp.ClientSession(
-            timeout=timeout,
-            headers={
-                "User-Agent": self.settings.user_agent,
-                "Accept": "application/json",
-                **self.extra_headers,
-            },
-            raise_for_status=False,
-        )
+        self._headers = {
+            "User-Agent": self.settings.user_agent,
+            "Accept": "application/json",
+            **self.extra_headers,
+        }
+        if self.settings.transport != "browser-tls":
+            self._aiohttp = AiohttpTransport(self.settings, self._headers)
+        self._open = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._open = False
+        for transport in (self._aiohttp, self._browser):
+            if transport is not None:
+                await transport.aclose()
+        self._aiohttp = self._browser = None
 
-    async def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET ``url`` and return its decoded JSON, retrying politely."""
-        return await self._request("GET", url, params=params)
+    async def get_json(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        missing_is_absent: bool = False,
+    ) -> Any:
+        """GET ``url`` and return its decoded JSON, retrying politely.
+
+        A 404 is ``NotFoundError`` only with ``missing_is_absent`` (a lookup of one
+        record by its id); anywhere else (a search, a listing) it means the
+        registry is failing or has moved, and is reported as such.
+        """
+        return await self._request("GET", url, params=params, missing_is_absent=missing_is_absent)
 
     async def post_json(self, url: str, body: Any, params: Mapping[str, str] | None = None) -> Any:
         """POST ``body`` as JSON and return the decoded JSON answer, retrying politely.
@@ -155,9 +189,17 @@ class PoliteClient:
         """
         return await self._request("POST", url, params=params, body=body)
 
-    async def get_text(self, url: str, params: Mapping[str, str] | None = None) -> str:
+    async def get_text(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        missing_is_absent: bool = False,
+    ) -> str:
         """GET ``url`` and return its text (XML registries), retrying politely."""
-        return await self._request("GET", url, params=params, text=True)
+        return await self._request(
+            "GET", url, params=params, text=True, missing_is_absent=missing_is_absent
+        )
 
     async def _request(
         self,
@@ -167,10 +209,13 @@ class PoliteClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         text: bool = False,
+        missing_is_absent: bool = False,
     ) -> Any:
+        headers = {"Accept": "application/xml, text/xml"} if text else {}
+        request = Request(method, url, params, headers, body)
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
-            answer = await self._try_once(method, url, params, body, text)
+            answer = await self._try_once(request, text, missing_is_absent)
             if not isinstance(answer, _Attempt):
                 return answer
             if attempt + 1 == attempts:
@@ -180,65 +225,99 @@ class PoliteClient:
             self.registry, f"{answer.reason} (gave up after {attempts} attempts)"
         )
 
-    async def _try_once(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        body: Any,
-        text: bool,
-    ) -> Any:
-        if self._session is None or self.limiter is None:
+    async def _try_once(self, request: Request, text: bool, missing_is_absent: bool) -> Any:
+        if not self._open or self.limiter is None:
             raise RuntimeError("use PoliteClient as an async context manager")
-        await self.limiter.wait()
-        self.requests_made += 1
-        headers = {"Accept": "application/xml, text/xml"} if text else None
         try:
-            async with self._session.request(
-                method, url, params=params, json=body, headers=headers
-            ) as response:
-                raw = await response.read()
-                self.bytes_received += len(raw)
-                return self._interpret(response, raw, text)
-        except TimeoutError:
-            return _Attempt(f"no answer within {self.settings.timeout_seconds:g} s")
-        except aiohttp.ClientConnectorDNSError as error:
+            reply = await self._send(request)
+        except TransportTimeoutError as error:
+            return _Attempt(str(error))
+        except HostNotFoundError as error:
             # A name that does not resolve will not resolve in a second either.
             raise RegistryUnavailableError(
-                self.registry, f"cannot find the host ({_describe(error)})"
+                self.registry, f"cannot find the host ({error})"
             ) from None
-        except aiohttp.ClientError as error:
-            return _Attempt(f"connection failed ({_describe(error)})")
+        except TransportError as error:
+            return _Attempt(f"connection failed ({error})")
+        except AnswerTooLargeError as error:
+            # The same request would bring the same answer: retrying it is pointless.
+            raise RegistryUnavailableError(
+                self.registry,
+                f"{error} (raise [http] max_answer_mb if its answers really are this big)",
+            ) from None
+        except UnreadableAnswerError as error:
+            return _Attempt(str(error))
+        self.bytes_received += len(reply.body)
+        return self._interpret(reply, request, text, missing_is_absent)
 
-    def _interpret(self, response: aiohttp.ClientResponse, body: bytes, text: bool) -> Any:
-        status = response.status
+    async def _send(self, request: Request) -> Reply:
+        """One attempt, through the transport this host gets (see ``transport.fallback``)."""
+        mode = self.settings.transport
+        if mode == "browser-tls" or (mode == "auto" and fallback.uses_browser_tls(request.url)):
+            return await self._carry(self._browser_tls(), request)
+        assert self._aiohttp is not None
+        reply = await self._carry(self._aiohttp, request)
+        if mode != "auto" or not fallback.looks_like_a_tls_refusal(reply, request.url):
+            return reply
+        try:
+            second = await self._carry(self._browser_tls(), request)
+        except TransportError:
+            return reply  # the refusal says more than the second try's failure
+        if second.status != 403:
+            fallback.remember(request.url, self.registry)
+        return second
+
+    async def _carry(self, transport: Transport, request: Request) -> Reply:
+        assert self.limiter is not None
+        await self.limiter.wait()
+        self.requests_made += 1
+        return await transport.send(request)
+
+    def _browser_tls(self) -> Transport:
+        if self._browser is None:
+            # curl-cffi is loaded only when a host needs it.
+            from trialfinder.transport.browser_tls import BrowserTlsTransport
+
+            self._browser = BrowserTlsTransport(self.settings, self._headers)
+        return self._browser
+
+    def _interpret(
+        self, reply: Reply, request: Request, text: bool, missing_is_absent: bool
+    ) -> Any:
+        status = reply.status
         if status == 200:
-            return self._decode_text(response, body) if text else self._decode(response, body)
-        text = _short_text(body)
+            return self._decode_text(reply) if text else self._decode(reply)
+        short = _short_text(reply.body)
         if status in RETRY_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return _Attempt(_status_reason(status, text), retry_after)
+            retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            return _Attempt(_status_reason(status, short), retry_after)
         if status == 404:
-            raise NotFoundError(f"{self.registry}: not found ({text or 'HTTP 404'})")
+            if missing_is_absent:
+                raise NotFoundError(f"{self.registry}: not found ({short or 'HTTP 404'})")
+            path = urlsplit(request.url).path or "/"
+            raise RegistryUnavailableError(
+                self.registry,
+                f"answered 404 (not found) for its endpoint {path}, which should always "
+                "answer: an upstream fault (has its API moved?), not a missing record",
+            )
         if 400 <= status < 500:
-            raise RegistryRejectedError(self.registry, text or f"HTTP {status}")
+            raise RegistryRejectedError(self.registry, short or f"HTTP {status}")
         return _Attempt(f"unexpected HTTP {status}")
 
-    def _decode(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
-        content_type = response.headers.get("Content-Type", "")
-        if "html" in content_type or body.lstrip()[:1] == b"<":
+    def _decode(self, reply: Reply) -> Any:
+        body = reply.body
+        if "html" in reply.content_type or bytes(body[:64]).lstrip()[:1] == b"<":
             return _Attempt("answered with an HTML page instead of JSON")
         try:
             return loads(body)
-        except (UnicodeDecodeError, ValueError):
+        except ValueError:  # UnicodeDecodeError too; encoding.loads turns deep nesting into one
             return _Attempt("answered with something that is not JSON")
 
-    def _decode_text(self, response: aiohttp.ClientResponse, body: bytes) -> Any:
-        content_type = response.headers.get("Content-Type", "")
-        if "html" in content_type:
+    def _decode_text(self, reply: Reply) -> Any:
+        if "html" in reply.content_type:
             return _Attempt("answered with an HTML page instead of XML")
         try:
-            return body.decode(response.charset or "utf-8")
+            return reply.body.decode(reply.charset or "utf-8")
         except (UnicodeDecodeError, LookupError):
             return _Attempt("answered with text that cannot be decoded")
 
@@ -262,11 +341,7 @@ def _status_reason(status: int, text: str) -> str:
     return f"{reason}: {text}" if text and not text.startswith("<") else reason
 
 
-def _short_text(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace").strip()
+def _short_text(body: bytes | bytearray) -> str:
+    text = bytes(body[: _MAX_ERROR_TEXT * 4]).decode("utf-8", errors="replace").strip()
     text = " ".join(text.split())
     return text[:_MAX_ERROR_TEXT]
-
-
-def _describe(error: aiohttp.ClientError) -> str:
-    return str(error) or type(error).__name__

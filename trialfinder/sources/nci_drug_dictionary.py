@@ -48,7 +48,9 @@ class NciDrugDictionary(HttpSource):
 
     async def by_term_id(self, term_id: int) -> DrugFacts | None:
         try:
-            record = await self.http.get_json(f"{self.base_url}/Drugs/{int(term_id)}")
+            record = await self.http.get_json(
+                f"{self.base_url}/Drugs/{int(term_id)}", missing_is_absent=True
+            )
         except NotFoundError:
             return None
         return parse_term(record) if as_dict(record).get("name") else None

@@ -45,7 +45,7 @@ class NciEvs(HttpSource):
     async def by_code(self, code: str) -> DrugFacts | None:
         try:
             concept = await self.http.get_json(
-                f"{self.base_url}/concept/ncit/{code}", {"include": INCLUDE}
+                f"{self.base_url}/concept/ncit/{code}", {"include": INCLUDE}, missing_is_absent=True
             )
         except NotFoundError:
             return None

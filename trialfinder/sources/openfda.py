@@ -52,7 +52,10 @@ class OpenFda(HttpSource):
         if self.api_key:
             params["api_key"] = self.api_key
         try:
-            body = await self.http.get_json(f"{self.base_url}/drug/label.json", params)
+            # openFDA says "no match" with a 404, even for a search.
+            body = await self.http.get_json(
+                f"{self.base_url}/drug/label.json", params, missing_is_absent=True
+            )
         except NotFoundError:
             return None  # openFDA says "no match" with a 404
         label = choose_label(as_list(as_dict(body).get("results")), name, brands)

@@ -112,7 +112,9 @@ class CtgovRegistry(HttpRegistry):
     async def fetch_trial(self, trial_id: str) -> Trial:
         url = f"{self.settings.base_url}/studies/{trial_id}"
         try:
-            raw = await self.http.get_json(url, {"fields": ",".join(SEARCH_FIELDS)})
+            raw = await self.http.get_json(
+                url, {"fields": ",".join(SEARCH_FIELDS)}, missing_is_absent=True
+            )
         except NotFoundError:
             raise NotFoundError(f"{trial_id} is not on {LABEL}") from None
         try:

@@ -181,7 +181,9 @@ class CtisRegistry(HttpRegistry):
         return page
 
     async def _record(self, ct_number: str) -> dict[str, Any]:
-        record = await self.http.get_json(f"{self.settings.base_url}/retrieve/{ct_number}")
+        record = await self.http.get_json(
+            f"{self.settings.base_url}/retrieve/{ct_number}", missing_is_absent=True
+        )
         if not isinstance(record, dict):
             raise RegistryUnavailableError(
                 LABEL, f"answered {ct_number} with JSON that is no trial"

@@ -136,7 +136,9 @@ class NciCtsRegistry(HttpRegistry):
             raise RegistryUnavailableError(LABEL, OFF.removeprefix(f"{LABEL} "))
         trial_id = trial_id.strip().upper()
         try:
-            raw = await self.http.get_json(f"{self.settings.base_url}/trials/{trial_id}")
+            raw = await self.http.get_json(
+                f"{self.settings.base_url}/trials/{trial_id}", missing_is_absent=True
+            )
         except NotFoundError:
             raise NotFoundError(f"{trial_id} is not on {LABEL}") from None
         return _parse(raw)
