@@ -76,5 +76,8 @@ def _describe(error: TrialfinderError) -> str:
     if isinstance(error, RegistryRejectedError):
         return f"{error.registry} rejected the query: {error.detail}"
     if isinstance(error, RegistryUnavailableError):
-        return f"{error} (and nothing is cached for this question)"
+        return (
+            f"{error} (and nothing is cached for this question); "
+            "`trialfinder doctor` checks the way to each registry"
+        )
     return str(error)

@@ -208,9 +208,11 @@ def cache_clear(app: AppContext) -> None:
 
 def _register_more() -> None:
     from trialfinder.cli import refresh_commands
+    from trialfinder.cli.doctor_command import doctor_command
 
     for command in refresh_commands.COMMANDS:
         cli.add_command(command)
+    cli.add_command(doctor_command)
 
 
 _register_more()

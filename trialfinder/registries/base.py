@@ -62,6 +62,12 @@ class Registry(Protocol):
 
     async def fetch_trial(self, trial_id: str) -> Trial: ...
 
+    async def probe(self) -> None:
+        """Ask the smallest real question the registry answers (one record of a common
+        drug): ``trialfinder doctor``'s check that it answers at all. Raises as a
+        search would."""
+        ...
+
 
 class HttpRegistry:
     """What every registry client over HTTP shares: its ``[registries.NAME]``

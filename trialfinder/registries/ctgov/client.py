@@ -40,6 +40,10 @@ class CtgovRegistry(HttpRegistry):
     ) -> RegistrySearch:
         return await self._paged(search_params(query, self.settings.page_size, fields), progress)
 
+    async def probe(self) -> None:
+        params = {"query.intr": '"aspirin"', "pageSize": "1", "fields": "NCTId"}
+        _as_page(await self.http.get_json(f"{self.settings.base_url}/studies", params))
+
     async def fetch_many(self, trial_ids: list[str]) -> list[Trial]:
         """Several trials whole, by id, a hundred ids a request."""
         trials = []

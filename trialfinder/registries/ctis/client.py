@@ -97,6 +97,9 @@ class CtisRegistry(HttpRegistry):
             warnings=warnings,
         )
 
+    async def probe(self) -> None:
+        await self._page({"containAll": "aspirin"}, 1, 1)
+
     async def fetch_trial(self, trial_id: str) -> Trial:
         kind = normalise(trial_id)
         if kind is None or kind[0] != EUCT:

@@ -139,6 +139,9 @@ class IsrctnRegistry(HttpRegistry):
             warnings=warnings,
         )
 
+    async def probe(self) -> None:
+        await self._query('intervention:"aspirin"', 1)
+
     async def fetch_trial(self, trial_id: str) -> Trial:
         found = normalise(trial_id)
         if found is None or found[0] != ISRCTN:

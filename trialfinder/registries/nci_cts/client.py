@@ -131,6 +131,12 @@ class NciCtsRegistry(HttpRegistry):
             warnings=warnings,
         )
 
+    async def probe(self) -> None:
+        page = await self.http.post_json(
+            f"{self.settings.base_url}/trials", {"size": 1, "include": ["nci_id"]}
+        )
+        _as_page(page)
+
     async def fetch_trial(self, trial_id: str) -> Trial:
         if not self.enabled:
             raise RegistryUnavailableError(LABEL, OFF.removeprefix(f"{LABEL} "))

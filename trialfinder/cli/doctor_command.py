@@ -1,0 +1,45 @@
+"""``trialfinder doctor``: one line per registry and drug source, and what to do about each."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from trialfinder.cli.context import AppContext, pass_app
+from trialfinder.doctor import Check, check_everything
+
+
+@click.command("doctor")
+@pass_app
+def doctor_command(app: AppContext) -> None:
+    """Check the way to every enabled registry and drug source: DNS, connection, TLS,
+    proxy, and a tiny real question. Exits 0 only when every one answers."""
+    checks = asyncio.run(check_everything(app.settings))
+    width = max(len(c.label) for c in checks) if checks else 0
+    for check in checks:
+        click.echo(_line(check, width))
+        if check.advice:
+            click.echo(f"{'':6}what to do: {check.advice}")
+    failed = [c.label for c in checks if not c.ok]
+    if failed:
+        click.echo(f"{len(failed)} of {len(checks)} cannot be used: {', '.join(failed)}", err=True)
+        sys.exit(1)
+
+
+def _line(check: Check, width: int) -> str:
+    route = f"via proxy {_without_password(check.proxy)}" if check.proxy else "direct"
+    if check.skipped:
+        verdict, detail = "off", check.skipped
+    elif check.ok:
+        verdict, detail = "ok", ", ".join(check.steps)
+    else:
+        verdict, detail = "FAIL", "; ".join([*check.steps, check.problem or ""])
+    return f"{verdict:<5} {check.label:<{width}}  {check.url}  {route}: {detail}"
+
+
+def _without_password(proxy: str) -> str:
+    scheme, _, rest = proxy.partition("://")
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}://{host}" if at else proxy
