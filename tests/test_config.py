@@ -92,6 +92,13 @@ def test_without_any_file_defaults_apply_relative_to_cwd(tmp_path, monkeypatch):
         ("[server]\nmemo_seconds = -5\n", "[server] memo_seconds"),
         ("[cache]\nlock_wait_seconds = 0\n", "[cache] lock_wait_seconds"),
         ("[nonsense]\n", "nonsense: unknown setting"),
+        ("[cache]\nttl_hours = inf\n", "[cache] ttl_hours: Input should be a finite number"),
+        ("[server]\nmemo_seconds = nan\n", "[server] memo_seconds: Input should be a finite"),
+        ("[drugs]\nttl_days = 1e300\n", "[drugs] ttl_days: Input should be less than or equal"),
+        ('[http]\nuser_agent = "x\\r\\nX-Evil: 1"\n', "[http] user_agent: Value error, must not"),
+        ('[server]\nadmin_token = "a\\nb"\n', "[server] admin_token: Value error, must not"),
+        ('[refresh]\ncron = "every tuesday"\n', "[refresh] cron: Value error, is not a cron"),
+        ('[refresh]\ncron = "61 * * * *"\n', "[refresh] cron: Value error, is not a cron"),
         ("[cache\n", "is not valid TOML"),
     ],
 )
@@ -102,6 +109,18 @@ def test_bad_files_name_the_bad_key(tmp_path, text, expected):
         load_settings(path)
     assert expected in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_a_good_cron_passes(tmp_path):
+    (tmp_path / "c.toml").write_text('[refresh]\ncron = "30 4 * * 1-5"\n')
+    assert load_settings(tmp_path / "c.toml").refresh.cron == "30 4 * * 1-5"
+
+
+def test_a_key_from_the_environment_must_be_header_safe(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIALFINDER_ADMIN_TOKEN", "token\r\nX-Evil: yes")
+    (tmp_path / "c.toml").write_text("")
+    with pytest.raises(ConfigError, match=r"\$TRIALFINDER_ADMIN_TOKEN must not contain control"):
+        load_settings(tmp_path / "c.toml")
 
 
 def test_missing_file_is_reported(tmp_path):

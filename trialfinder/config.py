@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from trialfinder import __version__
 from trialfinder.config_file import (
@@ -38,12 +45,27 @@ DEFAULT_USER_AGENT = (
     "finds clinical trials for drug pages)"
 )
 
-PositiveFloat = Annotated[float, Field(gt=0)]
+# Every number of seconds, minutes, hours or days: finite (no inf, no nan, refused for
+# the whole model below) and at most a million, so no later date arithmetic overflows.
+MAX_SPAN = 1_000_000.0
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_SPAN)]
+NonNegativeFloat = Annotated[float, Field(ge=0, le=MAX_SPAN)]
+
+
+def _header_safe(value: str | None) -> str | None:
+    """A value sent in an HTTP header (a User-Agent, a key, a token): no control
+    characters, so it can neither break the request nor smuggle in another header."""
+    if value is not None and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must not contain control characters (a line break, a tab...)")
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_safe)]
 
 
 class _Section(BaseModel):
     # A misspelt key is an error that names it, never silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CacheSettings(_Section):
@@ -55,13 +77,13 @@ class CacheSettings(_Section):
 
 
 class HttpSettings(_Section):
-    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1)
+    user_agent: HeaderText = Field(DEFAULT_USER_AGENT, min_length=1)
     timeout_seconds: PositiveFloat = 60.0
     connect_timeout_seconds: PositiveFloat = 15.0
     max_retries: int = Field(4, ge=0, le=20)
-    backoff_base_seconds: float = Field(1.0, ge=0)
-    backoff_max_seconds: float = Field(60.0, ge=0)
-    max_retry_after_seconds: float = Field(120.0, ge=0)
+    backoff_base_seconds: NonNegativeFloat = 1.0
+    backoff_max_seconds: NonNegativeFloat = 60.0
+    max_retry_after_seconds: NonNegativeFloat = 120.0
     # A response that sends nothing for this long is abandoned (and retried).
     read_timeout_seconds: PositiveFloat = 30.0
     # An answer bigger than this is not read to its end (and not retried).
@@ -117,7 +139,7 @@ class NciCtsSettings(_Service):
     base_url: str = "https://clinicaltrialsapi.cancer.gov/api/v2"
     requests_per_second: PositiveFloat = 1.0
     # Off without a key (free from NCI); also TRIALFINDER_NCI_CTS_API_KEY.
-    api_key: str | None = None
+    api_key: HeaderText | None = None
 
 
 REGISTRY_NAMES = tuple(LABELS)
@@ -130,7 +152,7 @@ class RegistriesSettings(_Section):
     preference: list[str] = Field(default_factory=lambda: list(REGISTRY_NAMES))
     # A registry that failed is not asked again for this long (its cached answer, if
     # any, is used); `--refresh` asks it anyway.
-    failure_cooldown_minutes: float = Field(10.0, ge=0)
+    failure_cooldown_minutes: NonNegativeFloat = 10.0
     # One registry's whole answer must come within this, retries and waits included.
     search_deadline_seconds: PositiveFloat = 300.0
     ctgov: CtgovSettings = CtgovSettings()
@@ -166,7 +188,7 @@ class RxNavSettings(DrugSourceSettings):
 
 class OpenFdaSettings(DrugSourceSettings):
     base_url: str = "https://api.fda.gov"
-    api_key: str | None = None
+    api_key: HeaderText | None = None
 
 
 class DailyMedSettings(_Service):
@@ -205,6 +227,21 @@ class RefreshSettings(_Section):
     # Most ClinicalTrials.gov URLs stay under this many characters when batching drugs.
     max_query_chars: int = Field(4000, ge=500, le=16000)
 
+    @field_validator("cron")
+    @classmethod
+    def _a_crontab(cls, value: str | None) -> str | None:
+        """Parsed now, so that a bad schedule stops trialfinder at start, not the
+        scheduler after the server has said it is serving."""
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger  # only when a cron is set
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"is not a cron expression ({error})") from None
+        return value
+
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
@@ -224,13 +261,13 @@ class ServerSettings(_Section):
     stale_while_revalidate_seconds: int = Field(3600, ge=0)
     # Bearer token for writes (POST /api/v1/refresh, tracking); also
     # TRIALFINDER_ADMIN_TOKEN. Without one, writes are off.
-    admin_token: str | None = None
+    admin_token: HeaderText | None = None
     # Where the JSON access log goes: "stderr", "off", or a file path (appended to).
     access_log: str = Field("stderr", min_length=1)
     # Server processes sharing the port (SO_REUSEPORT); each registry's and drug
     # source's request rate is divided among them.
     workers: int = Field(1, ge=1, le=64)
-    memo_seconds: float = Field(5.0, ge=0)
+    memo_seconds: NonNegativeFloat = 5.0
     memo_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
 
@@ -319,19 +356,27 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
 
 
+def _from_environment(name: str) -> str | None:
+    value = os.environ.get(name)
+    try:
+        return _header_safe(value)
+    except ValueError as error:
+        raise ConfigError(f"${name} {error}") from None
+
+
 def _with_secrets(settings: Settings) -> Settings:
     """Keys from the environment, so they need not be written in a file."""
-    key = os.environ.get(OPENFDA_KEY_ENV_VAR)
+    key = _from_environment(OPENFDA_KEY_ENV_VAR)
     if key and not settings.drugs.openfda.api_key:
         openfda = settings.drugs.openfda.model_copy(update={"api_key": key})
         drugs = settings.drugs.model_copy(update={"openfda": openfda})
         settings = settings.model_copy(update={"drugs": drugs})
-    cts_key = os.environ.get(NCI_CTS_KEY_ENV_VAR)
+    cts_key = _from_environment(NCI_CTS_KEY_ENV_VAR)
     if cts_key and not settings.registries.nci_cts.api_key:
         nci_cts = settings.registries.nci_cts.model_copy(update={"api_key": cts_key})
         registries = settings.registries.model_copy(update={"nci_cts": nci_cts})
         settings = settings.model_copy(update={"registries": registries})
-    token = os.environ.get(ADMIN_TOKEN_ENV_VAR)
+    token = _from_environment(ADMIN_TOKEN_ENV_VAR)
     if token and not settings.server.admin_token:
         server = settings.server.model_copy(update={"admin_token": token})
         settings = settings.model_copy(update={"server": server})
