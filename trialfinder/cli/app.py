@@ -9,6 +9,7 @@ is shown only with ``TRIALFINDER_DEBUG=1``.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import click
@@ -58,6 +59,15 @@ def run(argv: list[str], question: Question | None = None) -> None:
         # Output piped into `head` and closed early: not an error worth a word.
         sys.stderr.close()
         sys.exit(EXIT_OK)
+    except sqlite3.DatabaseError as error:
+        # Met while reading (writes say it through the store's own errors): the file is
+        # damaged, or not a database at all.
+        click.echo(
+            f"trialfinder: cannot use the cache file ({error}); move it aside, or set "
+            "[cache] path to another file, and run again",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
     except Exception as error:
         if os.environ.get("TRIALFINDER_DEBUG"):
             raise

@@ -15,6 +15,7 @@ writer works.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -32,6 +33,14 @@ class CacheUnusableError(TrialfinderError):
     """The cache file exists but is not a database trialfinder can use."""
 
 
+class CacheReadOnlyError(CacheUnusableError):
+    """The cache can be read but not written: what it holds is served, nothing is stored."""
+
+
+class CacheFullError(CacheUnusableError):
+    """The disk (or file system quota) holding the cache is full: nothing was written."""
+
+
 def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
     """A connection in WAL mode with foreign keys on, in autocommit mode.
 
@@ -39,6 +48,8 @@ def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite
     deferred transactions behind our back: a read is a read, and a write
     happens only inside ``write_transaction``.
     """
+    if read_only(path):
+        return _connect_read_only(path, busy_timeout)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(
@@ -53,6 +64,62 @@ def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite
     except sqlite3.DatabaseError as error:
         raise unusable(path, error) from None
     return conn
+
+
+def read_only(path: Path) -> bool:
+    """The cache file exists, but this user may not write it or the folder its journal
+    files go in (a shared cache installed read-only, a read-only mount)."""
+    if not path.exists():
+        return False
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that only reads. SQLite cannot open a WAL file read-only without
+    writing its shared-memory file, which this user cannot do, so the file is read as
+    immutable: fine for what a read-only cache is for (answers while no one writes it)."""
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro&immutable=1",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise unusable(path, error) from None
+    return conn
+
+
+def storage_error(conn: sqlite3.Connection, error: sqlite3.Error) -> TrialfinderError | None:
+    """What a failed write means for a person, if it is about the file and not the SQL:
+    a read-only cache, a full disk, a damaged file."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    text = str(error)
+    path = _path_of(conn)
+    if code == sqlite3.SQLITE_READONLY or "readonly" in text or "query_only" in text:
+        return CacheReadOnlyError(
+            f"the cache at {path} is read-only here: what it holds is answered (--offline "
+            "works), but nothing new can be stored; make it writable or set [cache] path "
+            "to a file this user may write"
+        )
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return CacheFullError(
+            f"the disk holding the cache at {path} is full: nothing was written and nothing "
+            "stored before was lost; free some space, or set [cache] path to another disk"
+        )
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return unusable(Path(path), error)
+    return None
+
+
+def _path_of(conn: sqlite3.Connection) -> str:
+    try:
+        return conn.execute("PRAGMA database_list").fetchone()[2] or "(memory)"
+    except sqlite3.Error:
+        return "(the cache file)"
 
 
 def unusable(path: Path, error: sqlite3.DatabaseError) -> CacheUnusableError:
@@ -83,15 +150,26 @@ def write_transaction(
         with _savepoint(conn):
             yield conn
         return
-    _begin_immediate(conn, lock_wait)
+    try:
+        _begin_immediate(conn, lock_wait)
+    except sqlite3.Error as error:
+        raise storage_error(conn, error) or error from None
     try:
         yield conn
+    except sqlite3.Error as error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise storage_error(conn, error) or error from None
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
+    except sqlite3.Error as error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise storage_error(conn, error) or error from None
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
