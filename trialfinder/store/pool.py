@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 READERS = 4
+# Each reader keeps up to this many KiB of pages (SQLite's default is 2 MiB). A
+# cache hit of 20 trials reads about ten pages of ``trial_listings`` alone, and
+# a server answering a hundred drugs in turn cycles through megabytes of them:
+# with 2 MiB every page was read again from the file (and looked up in the WAL)
+# on each request. It is a bound, not an allocation: pages are kept as they are read.
+READER_CACHE_KIB = 32 * 1024
 
 
 class StorePool:
@@ -73,6 +79,7 @@ class StorePool:
                 # A write sent to read() by mistake fails loudly instead of
                 # racing the writer thread for the lock.
                 store.conn.execute("PRAGMA query_only = ON")
+                store.conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             with self._opened_lock:
                 self._opened.append(store)
         return fn(store, *args, **kwargs)
