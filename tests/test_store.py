@@ -9,7 +9,7 @@ import pytest
 
 from tests.standins.ctgov import load_fixture_studies
 from trialfinder.filters import build_query
-from trialfinder.models import SearchResult
+from trialfinder.models import DrugPage, SearchResult
 from trialfinder.registries.ctgov.parse import parse_study
 from trialfinder.store import Store
 from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError
@@ -180,3 +180,13 @@ def test_info_lists_searches(store):
     assert info.searches[0].query == "blinatumomab"
     assert info.searches[0].parameters["status"] == "open"
     assert info.size_bytes > 0
+
+
+def test_a_drug_page_stored_anew_is_read_anew_on_a_connection_that_read_it(store):
+    """Decoded pages are kept per connection (``Store._page``), by their stored text."""
+    first = DrugPage(name="blinatumomab", definition="first", fetched_at=WHEN)
+    store.save_drug(first, "Blincyto")
+    assert store.find_drug("blincyto")[0] == store.find_drug("BLINCYTO")[0] == first
+    second = first.model_copy(update={"definition": "second"})
+    store.save_drug(second, "Blincyto")  # same name, same fetched_at: only the text differs
+    assert store.find_drug("blincyto")[0].definition == "second"

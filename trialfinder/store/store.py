@@ -42,6 +42,7 @@ from trialfinder.terms import name_key
 if TYPE_CHECKING:
     from trialfinder.config import CacheSettings
 
+PAGES_KEPT = 256  # decoded drug pages a connection keeps (``Store._page``)
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
 _UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
 
@@ -76,6 +77,8 @@ class Store(TrackingMixin):
         self.conn = conn
         self.path = path
         self.lock_wait = lock_wait
+        # Drug pages decoded, by their stored JSON (``find_drug``); one connection per thread.
+        self._pages: dict[str, DrugPage] = {}
 
     @classmethod
     def open(cls, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS) -> Store:
@@ -304,7 +307,18 @@ class Store(TrackingMixin):
             )  # an alias shared by two drugs decides nothing
         if row is None:
             return None
-        return DrugPage.model_validate_json(row[0]), row[1]
+        return self._page(row[0]), row[1]
+
+    def _page(self, page_json: str) -> DrugPage:
+        """``page_json`` decoded, once per distinct text: the API resolves the drug on
+        every request, and validating a page cost more than the query that read it.
+        Keyed by the text itself, so a page stored anew is decoded anew; bounded."""
+        page = self._pages.get(page_json)
+        if page is None:
+            if len(self._pages) >= PAGES_KEPT:
+                self._pages.clear()
+            page = self._pages[page_json] = DrugPage.model_validate_json(page_json)
+        return page
 
     def changes(
         self, drug_name: str | None = None, since: datetime | None = None, limit: int = 1000
