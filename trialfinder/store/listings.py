@@ -97,7 +97,36 @@ def load_listing(
         "WHERE l.listed_json IS NOT NULL OR t.id IS NOT NULL ORDER BY r.rank"
     )
     params = {"search": search_id, "limit": -1 if limit is None else limit, "offset": offset}
-    rows = [_listed(*columns) for columns in conn.execute(sql, params)]
+    # Built here, not by a function per row: that call was a tenth of this read.
+    rows = [
+        ListedTrial(
+            trial_id,
+            registry_,
+            category,
+            last_updated,
+            url,
+            listed_json if listed_json is not None else _without_list_keys(trial_json),
+            secondary_ids,
+            also_registered,
+            matched_term,
+            matched_terms,
+            bool(mention_only),
+        )
+        for (
+            trial_id,
+            registry_,
+            category,
+            last_updated,
+            url,
+            listed_json,
+            trial_json,
+            secondary_ids,
+            also_registered,
+            matched_term,
+            matched_terms,
+            mention_only,
+        ) in conn.execute(sql, params)
+    ]
     hidden = 0 if include_mentions else mentions
     return Listing(
         registries=[registry],
@@ -106,35 +135,6 @@ def load_listing(
         fetched_at=datetime.fromisoformat(fetched_at),
         count=listed - hidden,
         hidden_mentions=hidden,
-    )
-
-
-def _listed(
-    trial_id,
-    registry,
-    category,
-    last_updated,
-    url,
-    listed_json,
-    trial_json,
-    secondary_ids,
-    also_registered,
-    matched_term,
-    matched_terms,
-    mention_only,
-) -> ListedTrial:
-    return ListedTrial(
-        id=trial_id,
-        registry=registry,
-        status_category=category,
-        last_updated=last_updated,
-        url=url,
-        body=listed_json if listed_json is not None else _without_list_keys(trial_json),
-        secondary_ids_json=secondary_ids,
-        also_registered_json=also_registered,
-        matched_term=matched_term,
-        matched_terms_json=matched_terms,
-        mention_only=bool(mention_only),
     )
 
 
