@@ -13,6 +13,12 @@ What it measures
     * ``bare aiohttp, same bytes``: an aiohttp app that answers the same 100 paths
       with the very bytes trialfinder gave for each, from a dict: the issue's
       baseline, what any aiohttp server costs to send those answers.
+    * ``aiohttp floor: our routes``: the same bytes and the same headers, from an
+      aiohttp app with trialfinder's eighteen routes and one pass-through
+      middleware: what an app of this shape costs before trialfinder's code runs.
+    * ``aiohttp floor + reader hop``: that, with each answer first waiting for a
+      no-op on a thread pool of the store pool's size: the price of the rule that
+      no SQLite call runs on the event loop, paid once per request.
 
     Both servers run on the first CPU, wrk on the last (``bench_api.Placement``).
     Runs alternate over ``--rounds`` rounds; the median round is kept.
@@ -57,6 +63,8 @@ from tests.standins.server import serve_in_thread  # noqa: E402
 from tests.standins.webapp import web_settings  # noqa: E402
 
 DRUGS = [f"rotumab{n:03d}" for n in range(100)]
+OURS, BARE = "trialfinder, memo off", "bare aiohttp, same bytes"
+CASES = (OURS, BARE, "aiohttp floor: our routes", "aiohttp floor + reader hop")
 STUDIES_PER_DRUG = 25
 TARGET_RATIO, TARGET_P99_MS = 0.8, 20.0
 
@@ -71,6 +79,46 @@ app = web.Application()
 app.router.add_get("/api/v1/drugs/{name}/trials", trials)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
+
+# The floor: an aiohttp app of trialfinder's shape (its routes, one pass-through
+# middleware) answering the same bytes with the same headers, from a dict; with
+# ``hop``, each answer first waits for a no-op on a thread pool of trialfinder's
+# size, as every trialfinder read does (no SQLite on the event loop).
+FLOOR_SERVER = """
+import asyncio, json, sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from aiohttp import web
+from trialfinder.config import Settings
+from trialfinder.store.pool import READERS
+from trialfinder.web import create_app
+answers = json.loads(Path(sys.argv[2]).read_text())
+bodies = {k: v.encode() for k, v in answers["bodies"].items()}
+headers = answers["headers"]
+hop = sys.argv[3] == "hop"
+readers = ThreadPoolExecutor(READERS)
+def nothing():
+    return None
+async def trials(request):
+    if hop:
+        await asyncio.get_running_loop().run_in_executor(readers, nothing)
+    name = request.match_info["name"]
+    return web.Response(body=bodies[name], headers=headers[name])
+async def elsewhere(request):
+    raise web.HTTPNotFound()
+@web.middleware
+async def passthrough(request, handler):
+    return await handler(request)
+app = web.Application(middlewares=[passthrough])
+for resource in create_app(Settings()).router.resources():
+    for route in resource:
+        if route.method != "HEAD":
+            ours = resource.canonical == "/api/v1/drugs/{name}/trials"
+            app.router.add_route(route.method, resource.canonical, trials if ours else elsewhere)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+# Headers aiohttp writes itself (the floor's answers carry trialfinder's others).
+OWN_HEADERS = {"content-length", "date", "server", "connection"}
 
 ROTATE = """
 paths = {%s}
@@ -112,34 +160,45 @@ def main() -> int:
         for study in synthetic_studies(STUDIES_PER_DRUG, drug, start=20_000_000 + 1000 * n)
     ]
     standin = CtgovStandin(studies=studies)
-    runs: dict[str, list[Run]] = {"trialfinder, memo off": [], "bare aiohttp, same bytes": []}
+    runs: dict[str, list[Run]] = {name: [] for name in CASES}
     with tempfile.TemporaryDirectory() as folder, serve_in_thread(standin.app()) as ctgov:
         settings = web_settings(Path(folder), f"{ctgov}/api/v2", None, memo_seconds=0)
         script = Path(folder) / "rotate.lua"
         script.write_text(ROTATE % ", ".join(json.dumps(path_of(d)) for d in DRUGS))
         port = str(free_port())
         with serve(TRIALFINDER_SERVER, [str(settings.source), port, "memo", "log", "1"]) as ours:
-            bodies = {}
+            bodies, headers = {}, {}
             for drug in DRUGS:  # the first request of each asks the stand-in and caches
                 urllib.request.urlopen(ours + path_of(drug)).close()
             for drug in DRUGS:  # what a cache hit answers
                 with urllib.request.urlopen(ours + path_of(drug)) as response:
                     bodies[drug] = response.read().decode()
+                    headers[drug] = {
+                        k: v for k, v in response.headers.items() if k.lower() not in OWN_HEADERS
+                    }
             asked = len(standin.study_requests)
             sizes = sorted(len(b) for b in bodies.values())
             answers = Path(folder) / "answers.json"
             answers.write_text(json.dumps(bodies))
-            with serve(BARE_SERVER, [str(free_port()), str(answers)]) as bare:
+            floor_answers = Path(folder) / "floor.json"
+            floor_answers.write_text(json.dumps({"bodies": bodies, "headers": headers}))
+            floor_args = [str(floor_answers)]
+            with (
+                serve(BARE_SERVER, [str(free_port()), str(answers)]) as bare,
+                serve(FLOOR_SERVER, [str(free_port()), *floor_args, "no-hop"]) as floor,
+                serve(FLOOR_SERVER, [str(free_port()), *floor_args, "hop"]) as floor_hop,
+            ):
+                bases = dict(zip(CASES, (ours, bare, floor, floor_hop), strict=True))
                 for _ in range(2):  # the cached answers still the same, then warm-up
                     for drug in DRUGS[:3]:
                         with urllib.request.urlopen(ours + path_of(drug)) as response:
                             if response.read().decode() != bodies[drug]:
                                 raise BenchError(f"{drug}: the answer changed between requests")
-                wrk(ours, script, 1)
-                wrk(bare, script, 1)
+                for base in bases.values():
+                    wrk(base, script, 1)
                 for _ in range(args.rounds):
-                    runs["trialfinder, memo off"].append(wrk(ours, script, args.duration))
-                    runs["bare aiohttp, same bytes"].append(wrk(bare, script, args.duration))
+                    for name, base in bases.items():
+                        runs[name].append(wrk(base, script, args.duration))
             if len(standin.study_requests) != asked:
                 raise BenchError("a timed request reached the registry: not a cache hit")
     report(runs, args, sizes)
@@ -150,7 +209,7 @@ def report(runs: dict[str, list[Run]], args, sizes: list[int]) -> None:
     def median(name: str) -> Run:
         return sorted(runs[name], key=lambda run: run.rps)[len(runs[name]) // 2]
 
-    ours, bare = median("trialfinder, memo off"), median("bare aiohttp, same bytes")
+    ours, bare = median(OURS), median(BARE)
     print(f"Trials endpoint, memo off, {len(DRUGS)} URLs rotating, {CONNECTIONS} connections")
     print(f"load: wrk -t1, {args.duration:g} s a run, median of {args.rounds} alternating rounds")
     print(f"answers: {sizes[0]:,} to {sizes[-1]:,} bytes (median {sizes[len(sizes) // 2]:,})")

@@ -144,3 +144,28 @@ def store_with_sites(tmp_path):
     with Store.open(tmp_path / "c.sqlite") as store:
         searches.save_search(store, result_for(query, [trial]))
         yield store, query, trial
+
+
+def test_a_trial_without_a_listing_row_is_listed_from_its_record_in_rank_order(tmp_path):
+    """A result whose list form is missing (not listable when the schema was migrated)
+    is read from ``trials``, in its place among the others, page by page."""
+    trials = fixture_trials()[:3]
+    query = build_query("blinatumomab", status="all")
+    with Store.open(tmp_path / "c.sqlite") as store:
+        searches.save_search(store, result_for(query, trials))
+        expected = [
+            json.loads(row.json()) for row in searches.load_listing(store, query, "ctgov").rows
+        ]
+        with write_transaction(store.conn):
+            store.conn.execute("DELETE FROM trial_listings WHERE trial_id = ?", [trials[1].id])
+        whole = searches.load_listing(store, query, "ctgov")
+        page = searches.load_listing(store, query, "ctgov", limit=2, offset=1)
+    assert [row.id for row in whole.rows] == [t.id for t in trials]
+    assert _without(json.loads(whole.rows[1].json())) == _without(public(trials[1]))
+    assert [json.loads(row.json()) for row in whole.rows[::2]] == expected[::2]
+    assert [row.id for row in page.rows] == [t.id for t in trials[1:]] and page.count == 3
+
+
+def _without(data: dict, keys=("secondary_ids", "also_registered")) -> dict:
+    """A trial's JSON less what a row without a list form cannot say (its listing keeps it)."""
+    return {k: v for k, v in data.items() if k not in keys}

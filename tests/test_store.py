@@ -10,9 +10,9 @@ import pytest
 
 from tests.standins.ctgov import load_fixture_studies
 from trialfinder.filters import build_query
-from trialfinder.models import SearchResult
+from trialfinder.models import DrugPage, SearchResult
 from trialfinder.registries.ctgov.parse import parse_study
-from trialfinder.store import Store, maintenance, searches, trial_records
+from trialfinder.store import Store, drug_pages, maintenance, searches, trial_records
 from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError
 from trialfinder.store.store import CacheUnusableError
 
@@ -191,3 +191,14 @@ def test_info_lists_searches(store):
     assert info.searches[0].query == "blinatumomab"
     assert info.searches[0].parameters["status"] == "open"
     assert info.size_bytes > 0
+
+
+def test_a_drug_page_stored_anew_is_read_anew_on_a_connection_that_read_it(store):
+    """Decoded pages are kept (``drug_pages._decoded``), by their stored text."""
+    first = DrugPage(name="blinatumomab", definition="first", fetched_at=WHEN)
+    drug_pages.save_drug(store, first, "Blincyto")
+    found = drug_pages.find_drug(store, "blincyto")[0]
+    assert found == first and drug_pages.find_drug(store, "BLINCYTO")[0] is found
+    second = first.model_copy(update={"definition": "second"})
+    drug_pages.save_drug(store, second, "Blincyto")  # same name and fetched_at: only the text
+    assert drug_pages.find_drug(store, "blincyto")[0].definition == "second"

@@ -5,11 +5,15 @@ Functions over a ``Store``.
 
 from __future__ import annotations
 
+import functools
+
 from trialfinder.models import AliasType, DrugPage, Trial
 from trialfinder.store.store import Store
 from trialfinder.store.trial_records import matched_terms_json
 from trialfinder.terms import name_key
 
+# Decoded drug pages kept, by their stored text (``_decoded``).
+PAGES_KEPT = 256
 # Numbers are aliases too, but a typed number should not pick a drug by itself.
 _UNRESOLVING_ALIASES = (AliasType.CAS_NUMBER, AliasType.NSC_NUMBER, AliasType.IND_CODE)
 
@@ -75,7 +79,7 @@ def find_drug(db: Store, typed: str) -> tuple[DrugPage, str | None] | None:
         row = rows[0] if len(rows) == 1 else None  # an alias shared by two drugs decides nothing
     if row is None:
         return None
-    return DrugPage.model_validate_json(row[0]), row[1]
+    return _decoded(row[0]), row[1]
 
 
 def id_of(db: Store, name: str) -> int | None:
@@ -95,3 +99,12 @@ def link_trials(db: Store, drug_id: int, trials: list[Trial], seen_at: str) -> N
             for t in trials
         ],
     )
+
+
+@functools.lru_cache(maxsize=PAGES_KEPT)
+def _decoded(page_json: str) -> DrugPage:
+    """``page_json`` validated once per distinct text: the API resolves the drug on every
+    request, and validating a page cost more than the query that read it. Keyed by the
+    text itself, so a page stored anew is decoded anew. Shared between threads: callers
+    treat a page read from the store as read-only (they copy to change one)."""
+    return DrugPage.model_validate_json(page_json)

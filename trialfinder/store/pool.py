@@ -12,22 +12,27 @@ writer thread ever waits for another process's lock.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from trialfinder.store.connection import LOCK_WAIT_SECONDS
 from trialfinder.store.store import Store
+from trialfinder.store.threads import Workers
 
 if TYPE_CHECKING:
     from trialfinder.config import CacheSettings
 
 T = TypeVar("T")
 READERS = 4
+# Each reader keeps up to this many KiB of pages (SQLite's default is 2 MiB). A
+# cache hit of 20 trials reads about ten pages of ``trial_listings`` alone, and
+# a server answering a hundred drugs in turn cycles through megabytes of them:
+# with 2 MiB every page was read again from the file (and looked up in the WAL)
+# on each request. It is a bound, not an allocation: pages are kept as they are read.
+READER_CACHE_KIB = 32 * 1024
 
 
 class StorePool:
@@ -39,8 +44,8 @@ class StorePool:
         self._local = threading.local()
         self._opened: list[Store] = []
         self._opened_lock = threading.Lock()
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="store-read")
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        self._readers = Workers(readers, "store-read")
+        self._writer = Workers(1, "store-write")
 
     @classmethod
     def open(cls, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS, **options) -> StorePool:
@@ -61,9 +66,8 @@ class StorePool:
         """``fn(store, *args, **kwargs)`` on the writer thread; ``fn`` may read too."""
         return await self._run(self._writer, False, fn, args, kwargs)
 
-    async def _run(self, executor, read_only: bool, fn, args, kwargs):
-        call = functools.partial(self._call, read_only, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+    async def _run(self, workers: Workers, read_only: bool, fn, args, kwargs):
+        return await workers.run(functools.partial(self._call, read_only, fn, args, kwargs))
 
     def _call(self, read_only: bool, fn, args, kwargs):
         store = getattr(self._local, "store", None)
@@ -73,14 +77,15 @@ class StorePool:
                 # A write sent to read() by mistake fails loudly instead of
                 # racing the writer thread for the lock.
                 store.conn.execute("PRAGMA query_only = ON")
+                store.conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             with self._opened_lock:
                 self._opened.append(store)
         return fn(store, *args, **kwargs)
 
     def close(self) -> None:
         """Wait for running calls, then close every connection."""
-        self._readers.shutdown(wait=True)
-        self._writer.shutdown(wait=True)
+        self._readers.shutdown()
+        self._writer.shutdown()
         with self._opened_lock:
             for store in self._opened:
                 store.close()
