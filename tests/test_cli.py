@@ -546,3 +546,16 @@ def test_a_registry_that_never_finishes_meets_the_search_deadline(run, ctgov_sta
     code, out, err = run("search", "blinatumomab", "--format", "json")
     assert code == 3 and out == ""
     assert "ClinicalTrials.gov: no whole answer within 0.5 s" in err
+
+
+def test_the_cli_loads_no_network_code_until_a_registry_is_asked():
+    """A cache hit runs no event loop: loading the commands must not import asyncio,
+    aiohttp or the transports (a command like doctor imports them when it runs)."""
+    probe = (
+        "import sys, trialfinder.cli.commands, trialfinder.cache_policy, trialfinder.cli.render\n"
+        "print(sorted(m for m in ('asyncio', 'aiohttp', 'curl_cffi', 'trialfinder.transport',"
+        " 'trialfinder.http') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from trialfinder.cli.context import AppContext, pass_app
-from trialfinder.doctor import Check, check_everything
+
+if TYPE_CHECKING:
+    from trialfinder.doctor import Check
 
 
 @click.command("doctor")
@@ -16,6 +18,10 @@ from trialfinder.doctor import Check, check_everything
 def doctor_command(app: AppContext) -> None:
     """Check the way to every enabled registry and drug source: DNS, connection, TLS,
     proxy, and a tiny real question. Exits 0 only when every one answers."""
+    import asyncio  # only here: every other command's start would pay for it
+
+    from trialfinder.doctor import check_everything
+
     checks = asyncio.run(check_everything(app.settings))
     width = max(len(c.label) for c in checks) if checks else 0
     for check in checks:
