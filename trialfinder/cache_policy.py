@@ -38,7 +38,7 @@ from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
-from trialfinder.store import Store, registry_state, searches, trial_records
+from trialfinder.store import Store, maintenance, registry_state, searches, trial_records
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -307,6 +307,8 @@ async def answer(
             results[name], outage = outcome
             outages[name] = None if outage is None else str(outage)
     await pool.write(_remember_outcomes, outages)
+    if settings.cache.max_mb and any(outage is None for outage in outages.values()):
+        await pool.write(_within_bound, settings.cache.max_mb * 1024 * 1024)
     if not results:
         raise _nothing_answered(failures, cached.left_out)
     errors = {n: str(e) for n, e in failures.items()}
@@ -367,6 +369,12 @@ def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsReq
     with store.write():
         searches.save_search(store, result, drug)
         return _listing(store, result.query, result.registry, request)
+
+
+def _within_bound(store: Store, limit_bytes: int) -> None:
+    """After storing an answer: the cache kept within ``[cache] max_mb``."""
+    if maintenance.used_bytes(store) > limit_bytes:
+        maintenance.make_room(store, limit_bytes)
 
 
 def _remember_outcomes(store: Store, outages: dict[str, str | None]) -> None:

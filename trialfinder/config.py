@@ -74,6 +74,8 @@ class CacheSettings(_Section):
     lock_wait_seconds: PositiveFloat = 120.0
     # Read (unvalidated) by cli.replay through config_file.replays_answers.
     replay_answers: bool = True
+    # The most the cache's data may take; past it, untracked drugs' searches go (0: no bound).
+    max_mb: int = Field(2048, ge=0, le=1_000_000)
 
 
 class HttpSettings(_Section):

@@ -79,3 +79,55 @@ def clear(db: Store) -> int:
             db.conn.execute(f"DELETE FROM [{table}]")
     db.conn.execute("VACUUM")
     return count
+
+
+def used_bytes(db: Store) -> int:
+    """What the cache's data takes: its pages in use (a deleted row's page is reused,
+    not returned to the file system until a VACUUM)."""
+    pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+    free = db.conn.execute("PRAGMA freelist_count").fetchone()[0]
+    size = db.conn.execute("PRAGMA page_size").fetchone()[0]
+    return (pages - free) * size
+
+
+# Searches forgotten per transaction while making room: short writes, others go between.
+EVICTION_BATCH = 50
+
+
+def make_room(db: Store, limit_bytes: int) -> int:
+    """Forget the least recently fetched searches of drugs nobody tracks, each with the
+    trials nothing else lists, one at a time until the data fits in ``limit_bytes``;
+    return how many searches went. A tracked drug's searches, trials and change history
+    are never forgotten, nor is a drug's page (small, and what resolves names)."""
+    gone = 0
+    while used_bytes(db) > limit_bytes:
+        with db.write():
+            for _ in range(EVICTION_BATCH):
+                if not _forget_oldest_untracked(db):
+                    return gone  # only tracked drugs' data is left: it stays
+                gone += 1
+                if used_bytes(db) <= limit_bytes:
+                    break
+    return gone
+
+
+def _forget_oldest_untracked(db: Store) -> bool:
+    row = db.conn.execute(
+        "SELECT s.id FROM searches s LEFT JOIN drugs d ON d.id = s.drug_id "
+        "WHERE d.name_key IS NULL OR d.name_key NOT IN (SELECT name_key FROM tracked_drugs) "
+        "ORDER BY s.fetched_at, s.id LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return False
+    listed = [r[0] for r in db.conn.execute(
+        "SELECT trial_id FROM search_results WHERE search_id = ?", [row[0]]
+    )]  # fmt: skip
+    db.conn.execute("DELETE FROM searches WHERE id = ?", [row[0]])
+    db.conn.executemany(
+        "DELETE FROM trials WHERE id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM search_results r WHERE r.trial_id = trials.id) "
+        "AND NOT EXISTS (SELECT 1 FROM drug_trials dt JOIN drugs d ON d.id = dt.drug_id "
+        "JOIN tracked_drugs t ON t.name_key = d.name_key WHERE dt.trial_id = trials.id)",
+        [(trial_id,) for trial_id in listed],
+    )
+    return True
