@@ -253,7 +253,8 @@ def test_long_fetches_report_progress_on_stderr(tmp_path, capsys, ctgov_standin,
     assert "page 3, 25 of 25 studies" in err
 
 
-def test_trial_shows_one_trial_whole(run):
+def test_trial_shows_one_trial_whole(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no facility name wraps
     code, out, _ = run("trial", "nct03914625")
     assert code == 0
     assert "Children's Oncology Group" in out
@@ -340,7 +341,8 @@ def test_python_dash_m_in_a_real_process(config_path, ctgov_standin):
     assert "not JSON" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin):
+def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the markup-like title on one line, to compare whole
     hostile = "[bold red]Boom[/] [link=javascript:alert(1)]x[/link] [/] \x1b[31mred\x1b[0m <b>b</b>"
     study = next(s for s in ctgov_standin.studies if "NCT06144268" in json.dumps(s))
     study["protocolSection"]["identificationModule"]["briefTitle"] = hostile

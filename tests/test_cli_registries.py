@@ -55,7 +55,8 @@ def test_registry_option_chooses_registries(run):
     assert code == 2 and "unknown registry euctr" in err
 
 
-def test_table_names_the_registries(run):
+def test_table_names_the_registries(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")  # at 80 the Registry column gives way (test_table)
     code, out, _ = run("search", "blinatumomab", "--status", "all")
     assert code == 0 and "Registry" in out and "ctgov+" in out
 

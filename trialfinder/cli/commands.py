@@ -116,15 +116,22 @@ def search_command(
         messages.append(f"no trials found for {drug!r} (status: {query.status})")
     stderr = "".join(f"{message}\n" for message in messages)
     click.echo(stderr, err=True, nl=False)
-    out = io.StringIO()
-    if fmt != "table" or listing.rows:
-        render.write_search(found, fmt, out)
-    sys.stdout.write(out.getvalue())
     until = cache_policy.replayable_until(request, found, app.settings)
-    if until is not None and app.question is not None:
-        if fmt == "table":
-            until = min(until, age_label_changes_at(listing.fetched_at))
-        replay.keep(app.question, until, out.getvalue(), stderr)
+    if until is None or app.question is None:
+        _write_answer(found, fmt, sys.stdout)  # on a terminal: its width and colours
+        return
+    out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
+    _write_answer(found, fmt, out)
+    sys.stdout.write(out.getvalue())
+    if fmt == "table":
+        until = min(until, age_label_changes_at(listing.fetched_at))
+    replay.keep(app.question, until, out.getvalue(), stderr)
+
+
+def _write_answer(found, fmt: str, out) -> None:
+    """The answer in ``fmt``; a table of no trials is no table (stderr said so)."""
+    if fmt != "table" or found.listing.rows:
+        render.write_search(found, fmt, out)
 
 
 @cli.command("drug")
