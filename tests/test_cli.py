@@ -241,7 +241,10 @@ def test_registry_rejection_exits_2_with_its_words(run, ctgov_standin, monkeypat
     assert "ClinicalTrials.gov rejected the query: Parameter 'filter.phase' is unknown" in err
 
 
-def test_long_fetches_report_progress_on_stderr(tmp_path, capsys, ctgov_standin, ctgov_url):
+def test_long_fetches_report_progress_on_stderr(
+    tmp_path, capsys, ctgov_standin, ctgov_url, monkeypatch
+):
+    monkeypatch.setattr("trialfinder.cli.progress.QUIET_SECONDS", 0)  # as if each page were slow
     ctgov_standin.studies += synthetic_studies(25)
     config = write_config(tmp_path, ctgov_url, page_size=10)
     with pytest.raises(SystemExit):
