@@ -9,14 +9,27 @@ import click
 
 from trialfinder import cache_policy, combined, filters
 from trialfinder.cache_policy import TrialsRequest
-from trialfinder.cli import render, replay
+from trialfinder.cli import pipes, render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
 from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class TrialfinderGroup(click.Group):
+    """The commands' group: a closed stdout becomes ``OutputClosed`` before click sees
+    it (click would exit 1; ``pipes`` says why it is no error)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            result = super().invoke(ctx)
+            pipes.flush_stdout()
+        except BrokenPipeError:
+            raise pipes.OutputClosed from None
+        return result
+
+
+@click.group(cls=TrialfinderGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",

@@ -7,12 +7,14 @@ formats start as fast as possible.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 from datetime import datetime
 from typing import IO
 
 from trialfinder.cli.fit import Column, fit
+from trialfinder.cli.pipes import OutputClosed
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import DrugSearch
 from trialfinder.encoding import dumps_pretty, dumps_spliced_pretty
@@ -164,9 +166,20 @@ def _print_facts(console, facts: list[tuple[str, str | None]]) -> None:
 
 
 def _console(out: IO[str]):
+    return _console_class()(file=out, highlight=False, soft_wrap=False, width=output_width(out))
+
+
+@functools.cache
+def _console_class():
+    """rich's Console, but a closed pipe ends quietly with exit 0 (``cli.pipes``):
+    rich's own answer is exit 1."""
     from rich.console import Console
 
-    return Console(file=out, highlight=False, soft_wrap=False, width=output_width(out))
+    class QuietOnClosedPipe(Console):
+        def on_broken_pipe(self) -> None:
+            raise OutputClosed
+
+    return QuietOnClosedPipe
 
 
 def output_width(out: IO[str]) -> int | None:
