@@ -455,6 +455,14 @@ def test_drug_table(run):
     assert "By status" in out
 
 
+def test_drug_table_says_what_its_counts_count(run):
+    code, out, _ = run("drug", "blinatumomab")
+    assert code == 0
+    assert "Trials: 9 on ClinicalTrials.gov" in out  # the one registry searched
+    assert "By phase (a trial of two phases counts in each)" in out
+    assert "Open trials (all 5)" in out
+
+
 def test_drug_pages_work_offline_once_cached(run, ctgov_standin, drug_standins):
     run("drug", "blinatumomab")
     drug_standins.drug_dictionary.down = True

@@ -92,3 +92,13 @@ def test_a_failing_registry_rests_while_the_others_answer(run, ctis):
     code, out, _ = run("search", "blinatumomab", "--refresh", "--format", "json")
     assert code == 0 and len(ctis.requests) > asked
     assert "ctis" in json.loads(out)["registries"]
+
+
+def test_drug_counts_name_every_registry_they_count(run):
+    code, out, err = run("drug", "blinatumomab")
+    assert code == 0, err
+    assert "on ClinicalTrials.gov" not in out  # the count is over every registry
+    flat = " ".join(out.split())
+    assert "from ClinicalTrials.gov, EU CTIS, ISRCTN and NCI CTS" in flat
+    assert "(a trial registered in several counts once)" in flat
+    assert "By registry: ClinicalTrials.gov " in flat and "NCI CTS " in flat

@@ -10,6 +10,7 @@ import csv
 import functools
 import os
 import re
+from collections import Counter
 from datetime import datetime
 from typing import IO
 
@@ -23,7 +24,6 @@ from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
 from trialfinder.store.maintenance import CacheInfo
 from trialfinder.views import (
-    OPEN_TRIALS_SHOWN,
     age_label,
     drug_page_json,
     search_envelope,
@@ -392,13 +392,42 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))
     counts = page["trials"]
-    console.print(f"\n[bold]Trials[/bold] ({counts['total']} on ClinicalTrials.gov)")
-    for title, values in (("By status", counts["by_status"]), ("By phase", counts["by_phase"])):
-        line = ", ".join(f"{status_label(k)} {v}" for k, v in values.items()) or "-"
-        console.print(*_plain(f"  {title}: {line}"))
-    console.print(f"\n[bold]Open trials[/bold] (first {OPEN_TRIALS_SHOWN})")
-    for trial in page["trials"]["open"]:
+    console.print(f"\n[bold]Trials[/bold]: {_trials_counted(result)}")
+    lines = [
+        ("By registry", _by_registry(result) if len(result.registries) > 1 else {}, str),
+        ("By status", counts["by_status"], status_label),
+        ("By phase (a trial of two phases counts in each)", counts["by_phase"], status_label),
+    ]
+    for title, values, label in lines:
+        if values:
+            line = ", ".join(f"{label(k)} {v}" for k, v in values.items())
+            console.print(*_plain(f"  {title}: {line}"))
+    shown, open_count = len(counts["open"]), _open_count(result)
+    which = f"all {shown}" if shown == open_count else f"the first {shown} of {open_count}"
+    console.print(f"\n[bold]Open trials[/bold] ({which})")
+    for trial in counts["open"]:
         console.print(*_plain(f"  {trial['id']}  {trial['title']}"))
+
+
+def _trials_counted(result: SearchResult) -> str:
+    """What the count counts: which registries, and that a twin counts once. It said
+    "on ClinicalTrials.gov" for a count over every registry searched."""
+    names = [LABELS.get(r, r) for r in result.registries]
+    total = len(result.trials)
+    if len(names) == 1:
+        return f"{total} on {names[0]}"
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"{total} from {listed} (a trial registered in several counts once)"
+
+
+def _by_registry(result: SearchResult) -> dict[str, int]:
+    """Each registry searched and how many of the trials are listed under it."""
+    listed = Counter(t.registry for t in result.trials)
+    return {LABELS.get(r, r): listed.get(r, 0) for r in result.registries}
+
+
+def _open_count(result: SearchResult) -> int:
+    return sum(1 for t in result.trials if t.status_category.value == "open")
 
 
 def _drug_facts(drug: DrugPage) -> list[tuple[str, str | None]]:
