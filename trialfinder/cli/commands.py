@@ -15,6 +15,11 @@ from trialfinder.cli.progress import ProgressReporter
 from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
+# The largest count SQLite can take; a larger one is bad input (exit 2 naming the
+# option), not an OverflowError deep in the store (exit 1). Any count this large
+# means "all" in practice.
+LIMIT_MAX = 2**63 - 1
+
 
 class TrialfinderGroup(click.Group):
     """The commands' group: a closed stdout becomes ``OutputClosed`` before click sees
@@ -57,7 +62,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--phase", help="Phases, comma-separated: early1, 1, 2, 3, 4, na.")
 @click.option("--country", help="Only trials with a site in this country, e.g. 'United States'.")
 @click.option("--condition", help="Only trials for this condition, e.g. leukemia.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many trials.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, LIMIT_MAX),
+    help="Show at most this many trials.",
+)
 @click.option(
     "--format",
     "fmt",
