@@ -462,21 +462,31 @@ def write_changes(events, fmt: str, out: IO[str]) -> None:
     if not events:
         out.write("no changes in that time\n")
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(header_style="bold")
-    for column in ("When", "Drug", "Trial", "Change", "From", "To", "Detail"):
-        table.add_column(column)
-    for e in events:
-        table.add_row(
-            *_plain(
-                e.at.strftime("%Y-%m-%d %H:%M"),
-                e.drug,
-                e.trial_id,
-                e.type.value.replace("_", " "),
-                e.from_value or "",
-                e.to_value or "",
-                e.detail or "",
-            )
-        )
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+        header_style="bold",
+    )  # fmt: skip
+    # Times, trial ids and kinds of change whole (the search table's rule, ``fit``); the
+    # rest wraps, and a column with nothing in it is left out to make room.
+    rows = [
+        [
+            e.at.strftime("%Y-%m-%d %H:%M"),
+            e.drug,
+            e.trial_id,
+            e.type.value.replace("_", " "),
+            e.from_value or "",
+            e.to_value or "",
+            e.detail or "",
+        ]
+        for e in events
+    ]
+    headers = ("When", "Drug", "Trial", "Change", "From", "To", "Detail")
+    shown = [i for i, h in enumerate(headers) if i < 4 or any(row[i] for row in rows)]
+    for i in shown:
+        table.add_column(headers[i], no_wrap=i in (0, 2, 3), overflow="fold")
+    for row in rows:
+        table.add_row(*_plain(*(row[i] for i in shown)))
     _console(out).print(table)
