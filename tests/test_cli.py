@@ -241,7 +241,10 @@ def test_registry_rejection_exits_2_with_its_words(run, ctgov_standin, monkeypat
     assert "ClinicalTrials.gov rejected the query: Parameter 'filter.phase' is unknown" in err
 
 
-def test_long_fetches_report_progress_on_stderr(tmp_path, capsys, ctgov_standin, ctgov_url):
+def test_long_fetches_report_progress_on_stderr(
+    tmp_path, capsys, ctgov_standin, ctgov_url, monkeypatch
+):
+    monkeypatch.setattr("trialfinder.cli.progress.QUIET_SECONDS", 0)  # as if each page were slow
     ctgov_standin.studies += synthetic_studies(25)
     config = write_config(tmp_path, ctgov_url, page_size=10)
     with pytest.raises(SystemExit):
@@ -253,7 +256,8 @@ def test_long_fetches_report_progress_on_stderr(tmp_path, capsys, ctgov_standin,
     assert "page 3, 25 of 25 studies" in err
 
 
-def test_trial_shows_one_trial_whole(run):
+def test_trial_shows_one_trial_whole(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no facility name wraps
     code, out, _ = run("trial", "nct03914625")
     assert code == 0
     assert "Children's Oncology Group" in out
@@ -340,7 +344,8 @@ def test_python_dash_m_in_a_real_process(config_path, ctgov_standin):
     assert "not JSON" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin):
+def test_hostile_registry_text_is_printed_as_text(run, ctgov_standin, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the markup-like title on one line, to compare whole
     hostile = "[bold red]Boom[/] [link=javascript:alert(1)]x[/link] [/] \x1b[31mred\x1b[0m <b>b</b>"
     study = next(s for s in ctgov_standin.studies if "NCT06144268" in json.dumps(s))
     study["protocolSection"]["identificationModule"]["briefTitle"] = hostile
@@ -448,6 +453,14 @@ def test_drug_table(run):
     assert code == 0
     assert "pembrolizumab" in out and "C106432" in out and "lambrolizumab" in out
     assert "By status" in out
+
+
+def test_drug_table_says_what_its_counts_count(run):
+    code, out, _ = run("drug", "blinatumomab")
+    assert code == 0
+    assert "Trials: 9 on ClinicalTrials.gov" in out  # the one registry searched
+    assert "By phase (a trial of two phases counts in each)" in out
+    assert "Open trials (all 5)" in out
 
 
 def test_drug_pages_work_offline_once_cached(run, ctgov_standin, drug_standins):

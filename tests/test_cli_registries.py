@@ -55,7 +55,8 @@ def test_registry_option_chooses_registries(run):
     assert code == 2 and "unknown registry euctr" in err
 
 
-def test_table_names_the_registries(run):
+def test_table_names_the_registries(run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")  # at 80 the Registry column gives way (test_table)
     code, out, _ = run("search", "blinatumomab", "--status", "all")
     assert code == 0 and "Registry" in out and "ctgov+" in out
 
@@ -91,3 +92,13 @@ def test_a_failing_registry_rests_while_the_others_answer(run, ctis):
     code, out, _ = run("search", "blinatumomab", "--refresh", "--format", "json")
     assert code == 0 and len(ctis.requests) > asked
     assert "ctis" in json.loads(out)["registries"]
+
+
+def test_drug_counts_name_every_registry_they_count(run):
+    code, out, err = run("drug", "blinatumomab")
+    assert code == 0, err
+    assert "on ClinicalTrials.gov" not in out  # the count is over every registry
+    flat = " ".join(out.split())
+    assert "from ClinicalTrials.gov, EU CTIS, ISRCTN and NCI CTS" in flat
+    assert "(a trial registered in several counts once)" in flat
+    assert "By registry: ClinicalTrials.gov " in flat and "NCI CTS " in flat

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from trialfinder.cli.pipes import OutputClosed, end_quietly
 from trialfinder.cli.replay import Question
 from trialfinder.errors import (
     BadInputError,
@@ -55,10 +56,8 @@ def run(argv: list[str], question: Question | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        # Output piped into `head` and closed early: not an error worth a word.
-        sys.stderr.close()
-        sys.exit(EXIT_OK)
+    except (OutputClosed, BrokenPipeError):
+        end_quietly()  # piped into `head`, which had read enough: no error (cli.pipes)
     except sqlite3.DatabaseError as error:
         # Met while reading (writes say it through the store's own errors): the file is
         # damaged, or not a database at all.

@@ -9,14 +9,32 @@ import click
 
 from trialfinder import cache_policy, combined, filters
 from trialfinder.cache_policy import TrialsRequest
-from trialfinder.cli import render, replay
+from trialfinder.cli import pipes, render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
 from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
+# The largest count SQLite can take; a larger one is bad input (exit 2 naming the
+# option), not an OverflowError deep in the store (exit 1). Any count this large
+# means "all" in practice.
+LIMIT_MAX = 2**63 - 1
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class TrialfinderGroup(click.Group):
+    """The commands' group: a closed stdout becomes ``OutputClosed`` before click sees
+    it (click would exit 1; ``pipes`` says why it is no error)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            result = super().invoke(ctx)
+            pipes.flush_stdout()
+        except BrokenPipeError:
+            raise pipes.OutputClosed from None
+        return result
+
+
+@click.group(cls=TrialfinderGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -44,7 +62,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--phase", help="Phases, comma-separated: early1, 1, 2, 3, 4, na.")
 @click.option("--country", help="Only trials with a site in this country, e.g. 'United States'.")
 @click.option("--condition", help="Only trials for this condition, e.g. leukemia.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many trials.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, LIMIT_MAX),
+    help="Show at most this many trials.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -116,15 +138,22 @@ def search_command(
         messages.append(f"no trials found for {drug!r} (status: {query.status})")
     stderr = "".join(f"{message}\n" for message in messages)
     click.echo(stderr, err=True, nl=False)
-    out = io.StringIO()
-    if fmt != "table" or listing.rows:
-        render.write_search(found, fmt, out)
-    sys.stdout.write(out.getvalue())
     until = cache_policy.replayable_until(request, found, app.settings)
-    if until is not None and app.question is not None:
-        if fmt == "table":
-            until = min(until, age_label_changes_at(listing.fetched_at))
-        replay.keep(app.question, until, out.getvalue(), stderr)
+    if until is None or app.question is None:
+        _write_answer(found, fmt, sys.stdout)  # on a terminal: its width and colours
+        return
+    out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
+    _write_answer(found, fmt, out)
+    sys.stdout.write(out.getvalue())
+    if fmt == "table":
+        until = min(until, age_label_changes_at(listing.fetched_at))
+    replay.keep(app.question, until, out.getvalue(), stderr)
+
+
+def _write_answer(found, fmt: str, out) -> None:
+    """The answer in ``fmt``; a table of no trials is no table (stderr said so)."""
+    if fmt != "table" or found.listing.rows:
+        render.write_search(found, fmt, out)
 
 
 @cli.command("drug")

@@ -7,11 +7,15 @@ formats start as fast as possible.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
+from collections import Counter
 from datetime import datetime
 from typing import IO
 
+from trialfinder.cli.fit import Column, fit
+from trialfinder.cli.pipes import OutputClosed
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import DrugSearch
 from trialfinder.encoding import dumps_pretty, dumps_spliced_pretty
@@ -20,14 +24,13 @@ from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
 from trialfinder.store.maintenance import CacheInfo
 from trialfinder.views import (
-    OPEN_TRIALS_SHOWN,
     age_label,
     drug_page_json,
     search_envelope,
     trial_json,
 )
 
-PIPE_WIDTH = 160
+PIPE_WIDTH = 80  # when not on a terminal and COLUMNS is unset
 FORMATS = ("table", "json", "csv", "ndjson")
 CSV_COLUMNS = (
     "id",
@@ -143,6 +146,12 @@ def _plain(*values: str):
     return [Text(_CONTROL.sub("", value)) for value in values]
 
 
+def _clean(value: str) -> str:
+    """A table cell as it will be drawn, so that its width can be measured: no
+    control codes, and a tab as one space (rich would widen it to eight)."""
+    return _CONTROL.sub("", value).replace("\t", " ")
+
+
 def _print_facts(console, facts: list[tuple[str, str | None]]) -> None:
     """Label and value, one pair a line; pairs without a value left out."""
     from rich.table import Table
@@ -157,45 +166,42 @@ def _print_facts(console, facts: list[tuple[str, str | None]]) -> None:
 
 
 def _console(out: IO[str]):
+    return _console_class()(file=out, highlight=False, soft_wrap=False, width=output_width(out))
+
+
+@functools.cache
+def _console_class():
+    """rich's Console, but a closed pipe ends quietly with exit 0 (``cli.pipes``):
+    rich's own answer is exit 1."""
     from rich.console import Console
 
-    # Piped output is read by grep and editors, not a narrow window: wrap it late.
-    width = None if out.isatty() else int(os.environ.get("COLUMNS") or PIPE_WIDTH)
-    return Console(file=out, highlight=False, soft_wrap=False, width=width)
+    class QuietOnClosedPipe(Console):
+        def on_broken_pipe(self) -> None:
+            raise OutputClosed
+
+    return QuietOnClosedPipe
+
+
+def output_width(out: IO[str]) -> int | None:
+    """The width to draw for: the terminal's (None: rich asks it), else ``COLUMNS``,
+    else 80, the width of a terminal, an e-mail or a code review a pipe ends in."""
+    if out.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
 
 def _write_table(result: SearchResult, out: IO[str]) -> None:
-    from rich.table import Table
-
     console = _console(out)
     if result.trials:
-        table = Table(show_lines=False, header_style="bold", expand=False)
-        several = len(result.registries) > 1
-        table.add_column("Trial", no_wrap=True)
-        if several:
-            table.add_column("Registry", no_wrap=True)
-        table.add_column("Title", ratio=1, min_width=30)
-        table.add_column("Status", no_wrap=True)
-        table.add_column("Phase", no_wrap=True)
-        table.add_column("Where")
-        table.add_column("Updated", no_wrap=True)
-        for t in result.trials:
-            style = "green" if t.status_category.value == "open" else None
-            registries = "+".join([t.registry, *(r.registry for r in t.also_registered)])
-            table.add_row(
-                *_plain(
-                    t.id,
-                    *([registries] if several else []),
-                    t.title,
-                    status_label(t.status),
-                    phase_label(t.phases),
-                    where_label(t),
-                    t.last_updated or "-",
-                ),
-                style=style,
-                end_section=False,
-            )
+        table, left_out = _trials_table(result.trials, len(result.registries) > 1, console.width)
         console.print(table)
+        if left_out:
+            console.print(
+                f"({' and '.join(left_out)} left out to fit {console.width} columns: "
+                "a wider window shows them, as do `trialfinder trial ID` and --format csv)",
+                markup=False,
+            )
     registries = ", ".join(LABELS.get(r, r) for r in result.registries)
     source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
@@ -204,7 +210,62 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
         f"for {result.query.drug!r} (status: {result.query.status}) from {source}, "
         f"fetched {age_label(result.fetched_at)}",
         markup=False,
+        soft_wrap=True,  # one line for grep and scripts; a terminal wraps it itself
     )
+
+
+def _trials_table(trials: list[Trial], several: bool, width: int):
+    """The search table fitted to ``width`` (``fit``), and the headers left out."""
+    from rich import box
+    from rich.table import Table
+
+    plan = fit(_trial_columns(trials, several), width)
+    table = Table(
+        box=box.SIMPLE_HEAD,  # a rule under the header; no borders to spend columns on
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),  # with the blank divider: fit.GAP between columns
+        header_style="bold",
+        expand=False,
+    )
+    for column, size in plan.shown:
+        table.add_column(
+            column.header,
+            width=size,
+            no_wrap=column.keep,
+            overflow="fold" if column.keep else "ellipsis",
+        )
+    for index, trial in enumerate(trials):
+        style = "green" if trial.status_category.value == "open" else None
+        cells = [_fitted_cell(column, column.cells[index], size) for column, size in plan.shown]
+        table.add_row(*_plain(*cells), style=style)
+    return table, plan.left_out
+
+
+def _trial_columns(trials: list[Trial], several: bool) -> list[Column]:
+    """The search table's columns, with what each may give up to fit (``fit``)."""
+    columns = [Column("Trial", [_clean(t.id) for t in trials], keep=True)]
+    if several:
+        registries = [
+            "+".join([t.registry, *(r.registry for r in t.also_registered)]) for t in trials
+        ]
+        floor = max(len(name) + 1 for cell in registries for name in cell.split("+"))
+        columns.append(Column("Registry", registries, drop_rank=2, floor=max(floor, 8)))
+    columns += [
+        Column("Title", [_clean(t.title) for t in trials], title=True),
+        Column("Status", [_clean(status_label(t.status)) for t in trials], drop_rank=4),
+        Column("Phase", [phase_label(t.phases) for t in trials], drop_rank=3),
+        Column("Where", [_clean(where_label(t)) for t in trials], drop_rank=1),
+        Column("Updated", [_clean(t.last_updated or "-") for t in trials], keep=True),
+    ]
+    return columns
+
+
+def _fitted_cell(column: Column, text: str, size: int) -> str:
+    """A registry list too wide for its column breaks after each ``+``, not mid-name."""
+    if column.header == "Registry" and len(text) > size:
+        return "+\n".join(text.split("+"))
+    return text
 
 
 def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> None:
@@ -331,13 +392,42 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))
     counts = page["trials"]
-    console.print(f"\n[bold]Trials[/bold] ({counts['total']} on ClinicalTrials.gov)")
-    for title, values in (("By status", counts["by_status"]), ("By phase", counts["by_phase"])):
-        line = ", ".join(f"{status_label(k)} {v}" for k, v in values.items()) or "-"
-        console.print(*_plain(f"  {title}: {line}"))
-    console.print(f"\n[bold]Open trials[/bold] (first {OPEN_TRIALS_SHOWN})")
-    for trial in page["trials"]["open"]:
+    console.print(f"\n[bold]Trials[/bold]: {_trials_counted(result)}")
+    lines = [
+        ("By registry", _by_registry(result) if len(result.registries) > 1 else {}, str),
+        ("By status", counts["by_status"], status_label),
+        ("By phase (a trial of two phases counts in each)", counts["by_phase"], status_label),
+    ]
+    for title, values, label in lines:
+        if values:
+            line = ", ".join(f"{label(k)} {v}" for k, v in values.items())
+            console.print(*_plain(f"  {title}: {line}"))
+    shown, open_count = len(counts["open"]), _open_count(result)
+    which = f"all {shown}" if shown == open_count else f"the first {shown} of {open_count}"
+    console.print(f"\n[bold]Open trials[/bold] ({which})")
+    for trial in counts["open"]:
         console.print(*_plain(f"  {trial['id']}  {trial['title']}"))
+
+
+def _trials_counted(result: SearchResult) -> str:
+    """What the count counts: which registries, and that a twin counts once. It said
+    "on ClinicalTrials.gov" for a count over every registry searched."""
+    names = [LABELS.get(r, r) for r in result.registries]
+    total = len(result.trials)
+    if len(names) == 1:
+        return f"{total} on {names[0]}"
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"{total} from {listed} (a trial registered in several counts once)"
+
+
+def _by_registry(result: SearchResult) -> dict[str, int]:
+    """Each registry searched and how many of the trials are listed under it."""
+    listed = Counter(t.registry for t in result.trials)
+    return {LABELS.get(r, r): listed.get(r, 0) for r in result.registries}
+
+
+def _open_count(result: SearchResult) -> int:
+    return sum(1 for t in result.trials if t.status_category.value == "open")
 
 
 def _drug_facts(drug: DrugPage) -> list[tuple[str, str | None]]:
@@ -372,21 +462,31 @@ def write_changes(events, fmt: str, out: IO[str]) -> None:
     if not events:
         out.write("no changes in that time\n")
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(header_style="bold")
-    for column in ("When", "Drug", "Trial", "Change", "From", "To", "Detail"):
-        table.add_column(column)
-    for e in events:
-        table.add_row(
-            *_plain(
-                e.at.strftime("%Y-%m-%d %H:%M"),
-                e.drug,
-                e.trial_id,
-                e.type.value.replace("_", " "),
-                e.from_value or "",
-                e.to_value or "",
-                e.detail or "",
-            )
-        )
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+        header_style="bold",
+    )  # fmt: skip
+    # Times, trial ids and kinds of change whole (the search table's rule, ``fit``); the
+    # rest wraps, and a column with nothing in it is left out to make room.
+    rows = [
+        [
+            e.at.strftime("%Y-%m-%d %H:%M"),
+            e.drug,
+            e.trial_id,
+            e.type.value.replace("_", " "),
+            e.from_value or "",
+            e.to_value or "",
+            e.detail or "",
+        ]
+        for e in events
+    ]
+    headers = ("When", "Drug", "Trial", "Change", "From", "To", "Detail")
+    shown = [i for i, h in enumerate(headers) if i < 4 or any(row[i] for row in rows)]
+    for i in shown:
+        table.add_column(headers[i], no_wrap=i in (0, 2, 3), overflow="fold")
+    for row in rows:
+        table.add_row(*_plain(*(row[i] for i in shown)))
     _console(out).print(table)

@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from trialfinder import __version__
+from trialfinder.cli.pipes import end_quietly
 from trialfinder.clock import utc_now
 from trialfinder.config_file import (
     cache_path_of,
@@ -97,9 +98,12 @@ def replay(argv: list[str]) -> tuple[int | None, Question | None]:
     if stderr:
         sys.stderr.write(stderr)
         sys.stderr.flush()
-    sys.stdout.flush()
-    sys.stdout.buffer.write(stdout)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        end_quietly()  # piped into `head`, which had read enough (cli.pipes)
     return 0, None
 
 

@@ -71,12 +71,11 @@ class CtisRegistry(HttpRegistry):
         rows: dict[str, dict[str, Any]] = {}
         for criteria in plan:
             rows.update((n, r) for n, r in (await self._rows(criteria, report)).items())
-            report(len(rows), None)
         wanted = status_codes(query.status)
         selected = {n: row for n, row in rows.items() if _row_passes(row, query, wanted)}
         trials: list[Trial] = []
         warnings = report.warnings
-        for ct_number, row in selected.items():
+        for fetched, (ct_number, row) in enumerate(selected.items(), 1):
             try:
                 record = await self._record(ct_number)
             except NotFoundError:
@@ -89,7 +88,7 @@ class CtisRegistry(HttpRegistry):
                 continue
             if _trial_passes(trial, record, row, query):
                 trials.append(trial)
-            report(len(trials), len(selected))
+            report.record(fetched, len(selected))
         return RegistrySearch(
             trials=trials,
             total=len(trials),
@@ -117,9 +116,9 @@ class CtisRegistry(HttpRegistry):
         """Every row of one search, however many pages; split if over CTIS's cap."""
         size = self.settings.page_size
         page = await self._page(criteria, 1, size)
-        report.page()
         total = page["pagination"]["totalRecords"]
         if total > self.max_results:
+            report.page()
             return await self._split(criteria, total, report)
         rows: dict[str, dict[str, Any]] = {}
         guard = PagingGuard(LABEL)
@@ -127,9 +126,9 @@ class CtisRegistry(HttpRegistry):
         for number in itertools.count(1):
             if number > 1:
                 page = await self._page(criteria, number, size)
-                report.page()
             before = len(rows) + report.unreadable
             _add_rows(rows, page["data"], report)
+            report.page()
             offered = page["pagination"].get("nextPage") is not False
             more = offered and bool(page["data"]) and len(rows) + report.unreadable < total
             new = len(rows) + report.unreadable - before
@@ -195,25 +194,33 @@ class CtisRegistry(HttpRegistry):
 
 
 class _Reporter:
-    """Progress after each page or record: requests made as pages, trials so far."""
+    """Progress, once per event: after each page of search rows (the rows listed so
+    far, over all of a search's queries), then after each whole record fetched.
+
+    It once reported each page twice (as it came, then again as the query ended)
+    and counted record fetches as pages: a search of nothing printed a line per
+    query, twice."""
 
     def __init__(self, progress: ProgressCallback | None, http: PoliteClient) -> None:
         self.progress: Callable[[FetchProgress], None] | None = progress
         self.http = http
-        self.start = http.requests_made
-        self.studies = 0
-        self.total: int | None = None
+        self.pages = 0  # pages of search rows
+        self.listed: set[str] = set()  # EU CT numbers of the rows listed, over all queries
         self.unreadable = 0  # search rows left out: no EU CT number
         self.warnings: list[str] = []
 
     def page(self) -> None:
-        self(self.studies, self.total)
+        """A page of search rows came in (and its rows are in ``listed``)."""
+        self.pages += 1
+        self._say(len(self.listed), None)
 
-    def __call__(self, studies: int, total: int | None) -> None:
-        self.studies, self.total = studies, total
+    def record(self, fetched: int, of: int) -> None:
+        """``fetched`` of the ``of`` whole records wanted have come in."""
+        self._say(fetched, of)
+
+    def _say(self, studies: int, total: int | None) -> None:
         if self.progress:
-            pages = self.http.requests_made - self.start
-            self.progress(FetchProgress(LABEL, pages, studies, total))
+            self.progress(FetchProgress(LABEL, self.pages, studies, total))
 
 
 def _add_rows(rows: dict[str, dict[str, Any]], page: list[Any], report: _Reporter) -> None:
@@ -226,6 +233,7 @@ def _add_rows(rows: dict[str, dict[str, Any]], page: list[Any], report: _Reporte
             report.warnings.append(left_out(LABEL, "a search row", error))
             continue
         rows.setdefault(ct_number, row)
+        report.listed.add(ct_number)
 
 
 def _parse(record: dict[str, Any] | None, row: dict[str, Any] | None) -> Trial:
