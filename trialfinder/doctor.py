@@ -115,6 +115,9 @@ async def _check(
     settings: Settings, label: str, url: str, probe: Callable[[], Awaitable[None]] | None
 ) -> Check:
     check = Check(label, url, proxy=proxy_for(url, settings.http.proxy))
+    if probe is None:
+        check.skipped = "off: no API key (TRIALFINDER_NCI_CTS_API_KEY); not checked"
+        return check
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     host = parts.hostname or ""
@@ -130,9 +133,6 @@ async def _check(
             return check
         if secure and not await _tls(check, host, port, settings):
             return check
-    if probe is None:
-        check.skipped = "off: no API key (TRIALFINDER_NCI_CTS_API_KEY)"
-        return check
     started = time.perf_counter()
     try:
         async with asyncio.timeout(PROBE_SECONDS):
