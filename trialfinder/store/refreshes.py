@@ -97,11 +97,7 @@ def record_events(
             "detail, at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 drug_id,
-                event.trial_id,
-                event.type.value,
-                event.from_value,
-                event.to_value,
-                event.detail,
+                *_what_changed(event),
                 event.at.isoformat(),
                 _fingerprint(drug_id, event, version),
             ],
@@ -111,18 +107,15 @@ def record_events(
     return recorded
 
 
+def _what_changed(event: ChangeEvent) -> tuple:
+    """The columns of ``changes`` that say what changed (its trial, kind and values)."""
+    return (event.trial_id, event.type.value, event.from_value, event.to_value, event.detail)
+
+
 def _fingerprint(drug_id: int, event: ChangeEvent, version: str | None) -> str:
     """Identifies one change as stored: the same one seen again (an overlapping
     refresh) is not recorded twice."""
-    parts = (
-        drug_id,
-        event.trial_id,
-        event.type.value,
-        event.from_value,
-        event.to_value,
-        event.detail,
-        version,
-    )
+    parts = (drug_id, *_what_changed(event), version)
     return "|".join("" if p is None else str(p) for p in parts)
 
 
