@@ -227,3 +227,16 @@ def registry_urls(ctis, isrctn, nci) -> Iterator[dict[str, str]]:
             "isrctn": f"{isrctn_base}/api",
             "nci_cts": f"{nci_base}/api/v2",
         }
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (``tests/postgres_server.py``); skips
+    where the machine has none."""
+    from tests.postgres_server import running_server, why_not
+
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    with running_server() as url:
+        yield url
