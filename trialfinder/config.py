@@ -269,6 +269,16 @@ class ServerSettings(_Section):
     workers: int = Field(1, ge=1, le=64)
     memo_seconds: NonNegativeFloat = 5.0
     memo_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    # Connection limits (web/guard.py): a request's headers must be complete this
+    # soon after the connection (or a next request's first byte), else 408 and closed.
+    header_timeout_seconds: PositiveFloat = 10.0
+    # A request's body (the admin endpoints read one) must arrive this soon.
+    body_timeout_seconds: PositiveFloat = 10.0
+    # An idle kept-alive connection is closed after this long.
+    keepalive_timeout_seconds: PositiveFloat = 15.0
+    # Open connections per process; past it, 503 and closed. Lowered to fit the
+    # process's descriptor limit (ulimit -n) with room to spare.
+    max_connections: int = Field(1000, ge=1)
 
 
 class Settings(_Section):
