@@ -9,6 +9,8 @@ that file's folder, so a config works wherever it is run from.
 
 from __future__ import annotations
 
+import ipaddress
+
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -279,6 +281,18 @@ class ServerSettings(_Section):
     # Open connections per process; past it, 503 and closed. Lowered to fit the
     # process's descriptor limit (ulimit -n) with room to spare.
     max_connections: int = Field(1000, ge=1)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or a CIDR network") from None
+        return value
 
 
 class Settings(_Section):

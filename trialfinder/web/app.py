@@ -53,7 +53,9 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics(worker)
-    app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
+    app[RATE_LIMITER] = RateLimiter(
+        settings.server.rate_limit_per_minute, trusted_proxies=settings.server.trusted_proxies
+    )
     app[ASSETS] = Assets.build(settings)
     server = settings.server
     app[ANSWERS] = AnswerMemo(
