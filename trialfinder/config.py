@@ -10,7 +10,6 @@ that file's folder, so a config works wherever it is run from.
 from __future__ import annotations
 
 import ipaddress
-
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -281,6 +280,8 @@ class ServerSettings(_Section):
     # Open connections per process; past it, 503 and closed. Lowered to fit the
     # process's descriptor limit (ulimit -n) with room to spare.
     max_connections: int = Field(1000, ge=1)
+    # Uncached fetches (searches of the registries) per client per hour; 0: no limit.
+    fetches_per_client_per_hour: int = Field(20, ge=0)
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 
