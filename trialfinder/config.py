@@ -13,6 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -282,8 +283,32 @@ class ServerSettings(_Section):
     max_connections: int = Field(1000, ge=1)
     # Uncached fetches (searches of the registries) per client per hour; 0: no limit.
     fetches_per_client_per_hour: int = Field(20, ge=0)
+    # The server's public origin (https://trials.example.org) for absolute links
+    # (the Atom feed, the demo page's embed snippet); without it, a Host header in
+    # allowed_hosts, else http://host:port.
+    public_url: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
     # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must be an http(s) URL without a query, e.g. https://trials.example.org"
+            )
+        if any(ord(c) < 33 or c in "<>\"'\\" for c in value):
+            raise ValueError("must not contain spaces, quotes or control characters")
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod

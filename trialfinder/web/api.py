@@ -21,6 +21,7 @@ from trialfinder.filters import parse_any_trial_id, parse_since
 from trialfinder.models import Site, Trial
 from trialfinder.registries import LABELS
 from trialfinder.views import drug_page_json, search_envelope, trial_json
+from trialfinder.web import links
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
@@ -134,8 +135,8 @@ async def feed(request: web.Request) -> web.Response:
     resolution = await service.resolution(request.match_info["name"])
     found = await service.changes(resolution.drug.name, None, FEED_ENTRIES)
     trials = await service.trials_by_id([change.trial_id for change in found])
-    self_url = str(request.url.with_query(None))
-    page_url = str(request.url.with_path(f"/widget/{resolution.typed}").with_query(None))
+    self_url = links.origin(request) + request.rel_url.with_query(None).raw_path
+    page_url = links.widget_page(request, resolution.typed)
     body = build_feed(
         resolution.drug.name,
         found,

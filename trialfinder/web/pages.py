@@ -15,6 +15,7 @@ from trialfinder.cache_policy import TrialsRequest
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType
 from trialfinder.registries import HOMES, LABELS
+from trialfinder.web import links
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
@@ -107,7 +108,7 @@ async def demo(request: web.Request) -> web.Response:
             page_url=safe_url(drug.page_url),
             note=None if drug.known else f"No drug source knows {name!r}.",
         )
-    origin = f"{request.scheme}://{request.host}"
+    origin = links.origin(request)
     context["snippet"] = f'<script src="{origin}/widget.js" data-drug="{name}" async></script>'
     context["iframe"] = (
         f'<iframe src="{origin}/widget/{quote(name)}" title="Clinical trials of {name}" '
