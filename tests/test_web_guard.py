@@ -108,11 +108,43 @@ def test_half_sent_requests_are_closed_and_others_are_answered(tmp_path):
     assert 1 <= len(lines) < 60  # logged, not once per connection
 
 
-def test_past_max_connections_a_new_connection_is_answered_503(tmp_path):
+def test_past_max_connections_the_longest_waiting_is_closed_for_a_new_one(tmp_path):
     with serving(tmp_path, max_connections=5, header_timeout_seconds=30.0) as (port, log):
         slow = _half_sent(port, 5)
         try:
             time.sleep(0.2)  # let the server count them
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                assert r.status == 200
+            assert _read_to_end(slow[0]).startswith(b"HTTP/1.1 408")  # the oldest made room
+        finally:
+            for sock in slow:
+                sock.close()
+        assert any("to make room" in line["msg"] for line in log())
+
+
+def _busy(port: int, count: int) -> list[socket.socket]:
+    """Connections each with a request in progress (a body that does not come)."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        sock.sendall(
+            b"POST /api/v1/refresh HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        sockets.append(sock)
+    return sockets
+
+
+TOKEN = "t" * 20
+
+
+def test_past_max_connections_all_busy_a_new_connection_is_answered_503(tmp_path):
+    server = {"max_connections": 5, "body_timeout_seconds": 30.0, "admin_token": TOKEN}
+    with serving(tmp_path, **server) as (port, log):
+        busy = _busy(port, 5)
+        try:
+            time.sleep(0.3)  # let the server count them
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
                 raise AssertionError("expected a 503")
@@ -121,7 +153,7 @@ def test_past_max_connections_a_new_connection_is_answered_503(tmp_path):
                 assert error.headers["Retry-After"]
                 assert json.loads(error.read())["error"]["code"] == "over_capacity"
         finally:
-            for sock in slow:
+            for sock in busy:
                 sock.close()
         deadline = time.monotonic() + 10
         while True:  # once they are gone, it answers again
@@ -160,7 +192,7 @@ def test_a_body_that_does_not_arrive_is_a_408(tmp_path):
         b"Authorization: Bearer " + b"t" * 20 + b"\r\n"
         b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"drugs"'
     )
-    with serving(tmp_path, body_timeout_seconds=1.0, admin_token="t" * 20) as (port, _):
+    with serving(tmp_path, body_timeout_seconds=1.0, admin_token=TOKEN) as (port, _):
         sock = socket.create_connection(("127.0.0.1", port), timeout=20)
         try:
             sock.sendall(request)

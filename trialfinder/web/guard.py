@@ -9,8 +9,10 @@ long as it likes. This module wraps aiohttp's protocol:
   ``header_timeout_seconds`` (counted from the connection, or from the first
   byte of a next request on a kept-alive connection) is answered 408 and
   closed, however slowly it drips bytes;
-* past ``max_connections`` open connections, a new one is read only as far as
-  its headers (within a short timeout) and answered 503 with Retry-After and
+* past ``max_connections`` open connections, the connection that has waited
+  longest for its request's headers is closed (408) to make room for the new
+  one; if none is waiting, the new one is read only as far as its headers
+  (within a short timeout) and answered 503 with Retry-After and
   ``Connection: close``, so it is gone at once; the app never sees it;
 * what happens is logged at most once per ``LOG_EVERY_SECONDS`` per kind, with
   the count of the lines suppressed since, so a flood cannot fill the disk.
@@ -28,6 +30,7 @@ import json
 import logging
 import resource
 import time
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -101,11 +104,34 @@ class ConnectionGuard:
         self.open = 0
         self.refused = 0
         self.timed_out = 0
+        self.evicted = 0
+        # Connections waiting for a request's headers, the longest waiting first.
+        self.waiting: OrderedDict[GuardedHandler, None] = OrderedDict()
 
     def opened(self) -> bool:
-        """Count a new connection; True if it is past the cap."""
+        """Count a new connection; True if it must be refused, being past the cap.
+
+        Past the cap, the connection that has waited longest for a request's
+        headers is closed first (408), to make room: a slow client's, most
+        likely, since a browser sends its headers at once. Only if none is
+        waiting is the new one refused.
+        """
         self.open += 1
-        return self.open > self.max_connections
+        if self.open <= self.max_connections:
+            return False
+        if self.waiting:
+            oldest = next(iter(self.waiting))
+            self.evicted += 1
+            self.quiet.warning(
+                "evicted",
+                "closed the connection longest waiting for headers to make room: "
+                "%d open, [server] max_connections %d",
+                self.open,
+                self.max_connections,
+            )
+            oldest.time_out(log=False)
+            return False
+        return True
 
     def closed(self) -> None:
         self.open -= 1
@@ -134,13 +160,13 @@ class ConnectionGuard:
         response.force_close()
         return response
 
-    def timed_out_headers(self, peer: Any) -> None:
+    def timed_out_headers(self, peer: Any, seconds: float) -> None:
         self.timed_out += 1
         self.quiet.warning(
             "header_timeout",
             "closed a connection from %s: request headers not complete within %s s",
             peer,
-            self.header_timeout,
+            seconds,
         )
 
     def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
@@ -191,18 +217,28 @@ class GuardedHandler(RequestHandler):
     def _arm(self) -> None:
         if self._header_limit > 0:
             self._deadline = self._loop.call_later(self._header_limit, self._expired)
+            self._guard.waiting[self] = None
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self._guard.waiting.pop(self, None)
 
     def _expired(self) -> None:
         self._deadline = None
+        self._guard.waiting.pop(self, None)
+        if self._between_requests():
+            self.time_out()
+
+    def time_out(self, *, log: bool = True) -> None:
+        """Answer 408 and close: the request's headers did not come in time."""
+        self._disarm()
         transport = self.transport
-        if transport is None or transport.is_closing() or not self._between_requests():
+        if transport is None or transport.is_closing():
             return
-        self._guard.timed_out_headers(transport.get_extra_info("peername"))
+        if log:
+            self._guard.timed_out_headers(transport.get_extra_info("peername"), self._header_limit)
         transport.write(TIMED_OUT)
         self.force_close()
         transport.close()
