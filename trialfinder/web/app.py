@@ -21,7 +21,7 @@ from aiohttp import web
 
 from trialfinder.config import Settings
 from trialfinder.store.pool import StorePool
-from trialfinder.web import admin, api, ops, pages
+from trialfinder.web import admin, api, links, ops, pages
 from trialfinder.web.accesslog import flushing, open_access_log
 from trialfinder.web.keys import (
     ACCESS_LOG,
@@ -62,6 +62,7 @@ def create_app(
         vary_on_origin="*" not in server.cors_origins,
         seconds=server.memo_seconds,
         max_bytes=server.memo_bytes,
+        host_of=links.origin,
     )
     app.cleanup_ctx.append(_access_log)
     app.cleanup_ctx.append(_service)
