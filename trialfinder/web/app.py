@@ -62,7 +62,7 @@ def create_app(
         vary_on_origin="*" not in server.cors_origins,
         seconds=server.memo_seconds,
         max_bytes=server.memo_bytes,
-        host_of=links.origin,
+        host_of=links.origin_for(server),
     )
     app.cleanup_ctx.append(_access_log)
     app.cleanup_ctx.append(_service)

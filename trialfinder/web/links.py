@@ -10,23 +10,38 @@ order: ``[server] public_url``; the request's Host, only if it is one of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from aiohttp import web
 
+from trialfinder.config import ServerSettings
 from trialfinder.web.keys import SETTINGS
 
 
 def origin(request: web.Request) -> str:
     """``scheme://host[:port]`` (with ``public_url``'s path, if it has one), no trailing /."""
-    server = request.app[SETTINGS].server
+    return origin_for(request.app[SETTINGS].server)(request)
+
+
+def origin_for(server: ServerSettings) -> Callable[[web.Request], str]:
+    """``origin`` for these settings, decided once: the memo asks it of every request."""
     if server.public_url:
-        return server.public_url.rstrip("/")
-    host = request.headers.get("Host", "").strip().lower()
-    if host and allowed(host, server.allowed_hosts):
-        return f"{request.scheme}://{host}"
+        fixed = server.public_url.rstrip("/")
+        return lambda request: fixed
     name = f"[{server.host}]" if ":" in server.host else server.host
-    return f"http://{name}:{server.port}"
+    configured = f"http://{name}:{server.port}"
+    allowed_hosts = list(server.allowed_hosts)
+    if not allowed_hosts:
+        return lambda request: configured
+
+    def from_host(request: web.Request) -> str:
+        host = request.headers.get("Host", "").strip().lower()
+        if host and allowed(host, allowed_hosts):
+            return f"{request.scheme}://{host}"
+        return configured
+
+    return from_host
 
 
 def allowed(host: str, allowed_hosts: list[str]) -> bool:
