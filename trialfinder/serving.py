@@ -4,7 +4,9 @@ Kept outside ``trialfinder.web`` so the CLI imports one small module, and
 aiohttp's server only when it serves. ``run`` sets up JSON-lines logging
 (unless logging was configured already; the access log is the app's own),
 builds the app with any extra cleanup contexts (the refresh scheduler's, say),
-and serves until SIGINT or SIGTERM; then it stops taking connections, lets
+and serves it behind the connection limits of ``[server]`` (``web.guard``: a
+deadline on request headers, keep-alive and a cap on open connections, fitted
+to the descriptor limit) until SIGINT or SIGTERM; then it stops taking connections, lets
 requests in flight finish for up to ``SHUTDOWN_SECONDS``, and runs the cleanup
 contexts in reverse.
 """

@@ -210,6 +210,7 @@ class TrialService:
                 self.memo.clear()  # part of it may be stored; which drug is not known
                 raise
             self.memo.forget(drug_topic(found.resolution.drug.name))
+            self.unknown.forget(name)  # asked again on purpose: what it found stands
         self.metrics.refreshes.inc("api", "ok")
         return found
 
