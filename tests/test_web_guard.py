@@ -176,8 +176,17 @@ def test_quiet_log_counts_what_it_suppressed(caplog):
         assert not quiet.warning("k", "thing %s", 3)
         now[0] = 6.0
         assert quiet.warning("k", "thing %s", 4)
+        assert not quiet.warning("k", "thing %s", 5)
+        quiet.flush()  # within the window: nothing yet
+        now[0] = 11.5
+        quiet.flush()
+        quiet.flush()  # once only
     messages = [r.getMessage() for r in caplog.records]
-    assert messages == ["thing 1", "thing 4 (and 2 more like it since the last such line)"]
+    assert messages == [
+        "thing 1",
+        "thing 4 (and 2 more like it since the last such line)",
+        "1 more like this since: thing 4",
+    ]
 
 
 def test_the_cap_fits_the_descriptor_limit():

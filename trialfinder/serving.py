@@ -108,10 +108,21 @@ async def _serve(app, settings: Settings, host: str, port: int, reuse_port: bool
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
     await runner.setup()
+    flusher = loop.create_task(_flush_now_and_then(guard))
     try:
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         log.info("%sserving on http://%s:%s", prefix, host, port)
         await stop.wait()
     finally:
+        flusher.cancel()
         await runner.cleanup()
+
+
+async def _flush_now_and_then(guard) -> None:
+    """The counts of rate-limited log lines, written out once their window has passed."""
+    from trialfinder.web.guard import LOG_EVERY_SECONDS
+
+    while True:
+        await asyncio.sleep(LOG_EVERY_SECONDS)
+        guard.quiet.flush()

@@ -57,6 +57,7 @@ class QuietLog:
         self.clock = clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._text: dict[str, str] = {}  # the last line of each kind, as logged
 
     def warning(self, kind: str, message: str, *args: Any) -> bool:
         """Log ``message`` (with ``args``) unless ``kind`` was logged lately; True if it was."""
@@ -67,11 +68,22 @@ class QuietLog:
             return False
         self._last[kind] = now
         suppressed = self._suppressed.pop(kind, 0)
+        self._text[kind] = message % args if args else message
         if suppressed:
             message += " (and %d more like it since the last such line)"
             args = (*args, suppressed)
         log.warning(message, *args)
         return True
+
+    def flush(self) -> None:
+        """Log the count of lines suppressed whose window has passed (call it now and then),
+        so a burst's count is not held back until the next line of its kind."""
+        now = self.clock()
+        for kind, count in list(self._suppressed.items()):
+            if now - self._last.get(kind, now) >= self.every:
+                del self._suppressed[kind]
+                self._last[kind] = now
+                log.warning("%d more like this since: %s", count, self._text.get(kind, kind))
 
 
 def descriptor_limit() -> int | None:
