@@ -127,8 +127,11 @@ from trialfinder.serving import run
 from trialfinder.workers import serve_workers
 settings = load_settings(sys.argv[1])
 port, workers = int(sys.argv[2]), int(sys.argv[5])
-if sys.argv[3] == "no-memo":
+if sys.argv[3] == "no-memo":  # the setting, since create_app passes it to the memo
     memo.MEMO_SECONDS = 0
+    settings = settings.model_copy(
+        update={"server": settings.server.model_copy(update={"memo_seconds": 0.0})}
+    )
 if sys.argv[4] == "no-log":
     server = settings.server.model_copy(update={"access_log": "off"})
     settings = settings.model_copy(update={"server": server})

@@ -38,6 +38,7 @@ def test_config_toml_documents_exactly_the_defaults():
         "drugs.openfda.api_key",
         "refresh.cron",
         "server.admin_token",
+        "server.public_url",
     ]
     assert "# api_key" in text and "# cron" in text and "# admin_token" in text
     assert "# proxy = " in text and "# ca_bundle = " in text

@@ -72,6 +72,9 @@ async def test_refresh_asks_the_registry_again(make_client, ctgov_standin):
         b'{"drugs": "x"}',
         b'{"drugs": [1]}',
         b'{"drugs": [""]}',
+        b"[" * 5000 + b"]" * 5000,  # nested past the parser's recursion limit
+        b'{"drugs": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",  # and past it, still < 64 KB
+        b"\xff\xfe",
     ],
 )
 async def test_refresh_rejects_a_bad_body(make_client, body):

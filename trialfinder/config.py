@@ -9,9 +9,11 @@ that file's folder, so a config works wherever it is run from.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -271,6 +273,54 @@ class ServerSettings(_Section):
     workers: int = Field(1, ge=1, le=64)
     memo_seconds: NonNegativeFloat = 5.0
     memo_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    # Connection limits (web/guard.py): a request's headers must be complete this
+    # soon after the connection (or a next request's first byte), else 408 and closed.
+    header_timeout_seconds: PositiveFloat = 10.0
+    # A request's body (the admin endpoints read one) must arrive this soon.
+    body_timeout_seconds: PositiveFloat = 10.0
+    # An idle kept-alive connection is closed after this long.
+    keepalive_timeout_seconds: PositiveFloat = 15.0
+    # Open connections per process; past it, 503 and closed. Lowered to fit the
+    # process's descriptor limit (ulimit -n) with room to spare.
+    max_connections: int = Field(1000, ge=1)
+    # Uncached fetches (searches of the registries) per client per hour; 0: no limit.
+    fetches_per_client_per_hour: int = Field(20, ge=0)
+    # The server's public origin (https://trials.example.org) for absolute links
+    # (the Atom feed, the demo page's embed snippet); without it, a Host header in
+    # allowed_hosts, else http://host:port.
+    public_url: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must be an http(s) URL without a query, e.g. https://trials.example.org"
+            )
+        if any(ord(c) < 33 or c in "<>\"'\\" for c in value):
+            raise ValueError("must not contain spaces, quotes or control characters")
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or a CIDR network") from None
+        return value
 
 
 class Settings(_Section):

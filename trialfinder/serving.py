@@ -4,14 +4,19 @@ Kept outside ``trialfinder.web`` so the CLI imports one small module, and
 aiohttp's server only when it serves. ``run`` sets up JSON-lines logging
 (unless logging was configured already; the access log is the app's own),
 builds the app with any extra cleanup contexts (the refresh scheduler's, say),
-and serves until SIGINT or SIGTERM; then it stops taking connections, lets
+and serves it behind the connection limits of ``[server]`` (``web.guard``: a
+deadline on request headers, keep-alive and a cap on open connections, fitted
+to the descriptor limit) until SIGINT or SIGTERM; then it stops taking connections, lets
 requests in flight finish for up to ``SHUTDOWN_SECONDS``, and runs the cleanup
 contexts in reverse.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -54,8 +59,6 @@ def run(
     """Serve until stopped by a signal (blocking); with ``scheduler``, refresh tracked
     drugs on the ``[refresh]`` schedule in the same event loop. ``worker`` and
     ``reuse_port`` are for one of several processes on one port (``workers``)."""
-    from aiohttp import web
-
     from trialfinder.web.app import create_app
 
     configure_logging()
@@ -67,15 +70,59 @@ def run(
 
         contexts.append(scheduler_context(settings))
     app = create_app(settings, contexts, worker=worker)
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        shutdown_timeout=SHUTDOWN_SECONDS,
-        access_log=None,  # the app logs each request itself, as JSON
-        print=lambda message: log.info(
-            "%sserving on http://%s:%s", f"worker {worker} " if reuse_port else "", host, port
-        ),
-        handle_signals=True,
-        reuse_port=reuse_port or None,
+    prefix = f"worker {worker} " if reuse_port else ""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(app, settings, host, port, reuse_port, prefix))
+
+
+async def _serve(app, settings: Settings, host: str, port: int, reuse_port: bool, prefix: str):
+    """Serve ``app`` with the connection limits of ``[server]`` until SIGINT or SIGTERM."""
+    from aiohttp import web
+
+    from trialfinder.web.guard import (
+        ConnectionGuard,
+        GuardedRunner,
+        descriptor_limit,
+        effective_cap,
     )
+
+    server = settings.server
+    cap = effective_cap(server.max_connections, descriptor_limit())
+    if cap < server.max_connections:
+        log.warning(
+            "[server] max_connections %d lowered to %d to fit the descriptor limit (ulimit -n)",
+            server.max_connections,
+            cap,
+        )
+    guard = ConnectionGuard(max_connections=cap, header_timeout=server.header_timeout_seconds)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(guard.loop_exception)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = GuardedRunner(
+        app,
+        guard,
+        access_log=None,  # the app logs each request itself, as JSON
+        keepalive_timeout=server.keepalive_timeout_seconds,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
+    await runner.setup()
+    flusher = loop.create_task(_flush_now_and_then(guard))
+    try:
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+        await site.start()
+        log.info("%sserving on http://%s:%s", prefix, host, port)
+        await stop.wait()
+    finally:
+        flusher.cancel()
+        await runner.cleanup()
+
+
+async def _flush_now_and_then(guard) -> None:
+    """The counts of rate-limited log lines, written out once their window has passed."""
+    from trialfinder.web.guard import LOG_EVERY_SECONDS
+
+    while True:
+        await asyncio.sleep(LOG_EVERY_SECONDS)
+        guard.quiet.flush()

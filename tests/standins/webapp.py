@@ -18,8 +18,9 @@ from tests.conftest import write_config
 from tests.standins.server import serve_in_thread
 from trialfinder.config import Settings, load_settings
 
-# Rate limits off unless a test asks: most tests send many requests from one address.
-DEFAULT_SERVER = {"rate_limit_per_minute": 0}
+# Rate limits and fetch budgets off unless a test asks: most tests send many requests,
+# about many drugs, from one address.
+DEFAULT_SERVER = {"rate_limit_per_minute": 0, "fetches_per_client_per_hour": 0}
 
 
 def _toml(value: Any) -> str:

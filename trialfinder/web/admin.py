@@ -18,6 +18,7 @@ from aiohttp import web
 from trialfinder.errors import TrialfinderError
 from trialfinder.filters import clean_name
 from trialfinder.web.errors import ApiError, api_error_for
+from trialfinder.web.guard import read_body
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.params import Params
 
@@ -55,9 +56,10 @@ def _json(data: dict, status: int = 200) -> web.Response:
 
 
 async def _drugs_from_body(request: web.Request) -> list[str]:
+    raw = await read_body(request, request.app[SETTINGS].server.body_timeout_seconds)
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ApiError(
             400, "bad_input", 'the body must be JSON: {"drugs": ["name", ...]}'
         ) from None

@@ -21,6 +21,7 @@ from trialfinder.filters import parse_any_trial_id, parse_since
 from trialfinder.models import Site, Trial
 from trialfinder.registries import LABELS
 from trialfinder.views import drug_page_json, search_envelope, trial_json
+from trialfinder.web import links, public
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
@@ -45,6 +46,7 @@ async def drug(request: web.Request) -> web.Response:
     data = drug_page_json(found.resolution, found.result)
     data["notes"] = found.notes
     data["warnings"] = found.result.warnings
+    public.clean(data)
     rep = json_representation(data, cache_control_for(request, how))
     return answer(request, rep, how, drug_topic(found.resolution.drug.name))
 
@@ -75,6 +77,7 @@ async def trials(request: web.Request) -> web.Response:
         count, items = len(ranked), [_with_distance(*p) for p in ranked[offset : offset + limit]]
     data = search_envelope(found.query, found.listing, found.resolution)
     data["notes"] = found.notes
+    public.clean(data)
     following = offset + limit
     data["page"] = {
         "limit": limit,
@@ -107,6 +110,7 @@ async def trial(request: web.Request) -> web.Response:
         )
     (found, fetched_at, warnings), how = await request.app[SERVICE].trial(trial_id, registry)
     data = {**trial_json(found), "fetched_at": fetched_at.isoformat(), "warnings": warnings}
+    public.clean(data)
     rep = json_representation(data, cache_control_for(request, how))
     return answer(request, rep, how, trial_topic(trial_id))
 
@@ -134,8 +138,8 @@ async def feed(request: web.Request) -> web.Response:
     resolution = await service.resolution(request.match_info["name"])
     found = await service.changes(resolution.drug.name, None, FEED_ENTRIES)
     trials = await service.trials_by_id([change.trial_id for change in found])
-    self_url = str(request.url.with_query(None))
-    page_url = str(request.url.with_path(f"/widget/{resolution.typed}").with_query(None))
+    self_url = links.origin(request) + request.rel_url.with_query(None).raw_path
+    page_url = links.widget_page(request, resolution.typed)
     body = build_feed(
         resolution.drug.name,
         found,

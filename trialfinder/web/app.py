@@ -21,7 +21,7 @@ from aiohttp import web
 
 from trialfinder.config import Settings
 from trialfinder.store.pool import StorePool
-from trialfinder.web import admin, api, ops, pages
+from trialfinder.web import admin, api, links, ops, pages
 from trialfinder.web.accesslog import flushing, open_access_log
 from trialfinder.web.keys import (
     ACCESS_LOG,
@@ -53,13 +53,16 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics(worker)
-    app[RATE_LIMITER] = RateLimiter(settings.server.rate_limit_per_minute)
+    app[RATE_LIMITER] = RateLimiter(
+        settings.server.rate_limit_per_minute, trusted_proxies=settings.server.trusted_proxies
+    )
     app[ASSETS] = Assets.build(settings)
     server = settings.server
     app[ANSWERS] = AnswerMemo(
         vary_on_origin="*" not in server.cors_origins,
         seconds=server.memo_seconds,
         max_bytes=server.memo_bytes,
+        host_of=links.origin_for(server),
     )
     app.cleanup_ctx.append(_access_log)
     app.cleanup_ctx.append(_service)

@@ -24,7 +24,9 @@ from trialfinder.errors import (
     RegistryUnavailableError,
     TrialfinderError,
 )
+from trialfinder.registries import LABELS
 from trialfinder.resolution import UnknownDrugError
+from trialfinder.web.public import scrub
 
 log = logging.getLogger("trialfinder.web")
 
@@ -66,17 +68,20 @@ def api_error_for(error: TrialfinderError) -> ApiError:
     if isinstance(error, UnknownDrugError):
         return ApiError(404, "unknown_drug", str(error), extra={"suggestions": error.suggestions})
     if isinstance(error, RegistryRejectedError):
-        message = f"{error.registry} rejected the query: {error.detail}"
+        message = f"{error.registry} rejected the query: {scrub(error.detail)}"
         return ApiError(400, "registry_rejected", message)
     if isinstance(error, BadInputError):
-        return ApiError(400, "bad_input", str(error))
+        return ApiError(400, "bad_input", scrub(str(error)))
     if isinstance(error, NotFoundError):
-        return ApiError(404, "not_found", str(error))
+        return ApiError(404, "not_found", scrub(str(error)))
     if isinstance(error, RegistryUnavailableError):
+        # The detail (hosts, ports, the connection error) is for the log only.
+        log.warning("registry unavailable: %s", error)
         return ApiError(
             503,
             "registry_unavailable",
-            f"{error} (and nothing is cached for this question)",
+            f"{_registry(error.registry)} could not be reached just now, and nothing is cached "
+            "for this question; try again in a minute",
             headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
         )
     if isinstance(error, CacheBusyError):
@@ -87,16 +92,22 @@ def api_error_for(error: TrialfinderError) -> ApiError:
             headers=retry_after(CACHE_BUSY_RETRY_AFTER_SECONDS),
         )
     if isinstance(error, NothingCachedError):
+        log.warning("nothing cached: %s", error)
         return ApiError(
             503,
             "nothing_cached",
-            str(error),
+            scrub(str(error)),
             headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
         )
     # A config or cache-file problem: the server's business, and its message may
     # name server paths. Logged in full, answered plainly.
     log.error("server error: %s: %s", type(error).__name__, error)
     return ApiError(500, "internal", "the server could not answer; the error is logged")
+
+
+def _registry(name: str) -> str:
+    """A registry's label as the public may read it; anything else is 'the trial registries'."""
+    return name if name in LABELS.values() else "the trial registries"
 
 
 def _from_http_exception(error: web.HTTPException) -> ApiError:

@@ -7,8 +7,9 @@ CORS, security, ``X-Cache: memo``): one for a 304, one plain, one gzipped.
 Serving from it is a dictionary lookup, an ETag comparison and a copy of one
 header set; the handler, its parameter checks and SQLite are skipped.
 
-Answers are keyed by the URL as sent (path and query string) and the Host
-asked (the Atom feed names its own URL). When CORS is limited to listed
+Answers are keyed by the URL as sent (path and query string) and the origin
+the answer's links are built on (``links.origin``: the Atom feed names its own
+URL), not the raw Host, so made-up Host headers share one entry. When CORS is limited to listed
 origins, the asking Origin is part of the key too, since the answer says
 which origin may read it. A request whose URL is not a key, or whose entry is
 older than ``seconds``, goes to its handler; only answers of GET and HEAD
@@ -92,8 +93,12 @@ class AnswerMemo:
         entries: int = MEMO_ENTRIES,
         max_bytes: int = MEMO_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        host_of: Callable[[web.Request], str | None] | None = None,
     ) -> None:
         self.vary_on_origin = vary_on_origin
+        # What of the Host an answer depends on: the app passes the origin its links use
+        # (``links.origin``), so that made-up Hosts share one entry instead of churning it.
+        self.host_of = host_of or (lambda request: request.headers.get("Host"))
         self.clock = clock
         self.seconds = MEMO_SECONDS if seconds is None else seconds
         # How long past its expiry an entry may still be served while it is re-rendered.
@@ -105,10 +110,9 @@ class AnswerMemo:
         self._by_topic: dict[Hashable, set[Hashable]] = {}
 
     def key(self, request: web.Request) -> Hashable:
-        headers = request.headers
         if self.vary_on_origin:
-            return (request.raw_path, headers.get("Host"), headers.get("Origin"))
-        return (request.raw_path, headers.get("Host"))
+            return (request.raw_path, self.host_of(request), request.headers.get("Origin"))
+        return (request.raw_path, self.host_of(request))
 
     def answer(self, request: web.Request) -> web.Response | None:
         """The memoised answer to this request, or None if it must go to its handler."""

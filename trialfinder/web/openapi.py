@@ -54,7 +54,8 @@ ENVELOPES: dict[str, Any] = {
                     "code": {
                         **STRING,
                         "description": "bad_input, unknown_drug, not_found, rate_limited, "
-                        "fetching, registry_unavailable, writes_disabled, unauthorized, ...",
+                        "fetch_budget_spent, fetching, registry_unavailable, over_capacity, "
+                        "writes_disabled, unauthorized, ...",
                     },
                     "message": STRING,
                     "suggestions": {**STRINGS, "description": "for unknown_drug: close names"},
@@ -350,7 +351,17 @@ def _read(
         responses["404"] = _error(
             "Not found; for a name only loosely like a known drug, with suggestions.", media
         )
-    responses["429"] = _error("Too many requests from this address.", JSON, RETRY_AFTER)
+    responses["429"] = _error(
+        "Too many requests from this address (rate_limited)"
+        + (
+            ", or too many questions that were not cached (fetch_budget_spent: "
+            "cached answers are still served)."
+            if fetches
+            else "."
+        ),
+        JSON,
+        RETRY_AFTER,
+    )
     if fetches:
         responses["503"] = _error(
             "Still fetching from the registry, or the registry is unreachable and nothing is "
@@ -463,6 +474,10 @@ def build_spec() -> dict[str, Any]:
                     "Fetch drugs again now",
                     "200",
                     _ok("How each drug's refresh went.", ref("RefreshResults")),
+                    {
+                        "408": _error("The body did not arrive within body_timeout_seconds."),
+                        "413": _error("The body is over 64 KB."),
+                    },
                 ),
                 "requestBody": {
                     "required": True,

@@ -6,6 +6,7 @@ taken from data pass through ``safe_url`` before they are written into an href.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from trialfinder.cache_policy import TrialsRequest
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType
 from trialfinder.registries import HOMES, LABELS
+from trialfinder.web import links
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
@@ -27,6 +29,7 @@ from trialfinder.web.rendering import HTML, render
 from trialfinder.web.security import demo_page_csp, safe_url, widget_page_csp
 from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
+log = logging.getLogger("trialfinder.web")
 DEFAULT_WIDGET_LIMIT = 5
 INDICATION_CHARS = 700
 
@@ -83,7 +86,11 @@ async def demo(request: web.Request) -> web.Response:
         context["note"] = "This drug's page is being fetched; reload in a few seconds."
     except TrialfinderError as error:
         ready = False
-        context["note"] = f"This drug's page could not be fetched: {error}"
+        log.warning("the demo page's drug %r could not be fetched: %s", name, error)
+        context["note"] = (
+            "This drug's page could not be fetched: the drug sources could not be reached "
+            "just now. Try again later."
+        )
     else:
         drug = resolution.drug
         brands = drug.names_of(AliasType.US_BRAND)
@@ -105,9 +112,9 @@ async def demo(request: web.Request) -> web.Response:
             indication=indication,
             label_url=safe_url(drug.label.url) if drug.label else None,
             page_url=safe_url(drug.page_url),
-            note=None if drug.known else f"No drug source knows {name!r}.",
+            note=_unknown_note(drug, name),
         )
-    origin = f"{request.scheme}://{request.host}"
+    origin = links.origin(request)
     context["snippet"] = f'<script src="{origin}/widget.js" data-drug="{name}" async></script>'
     context["iframe"] = (
         f'<iframe src="{origin}/widget/{quote(name)}" title="Clinical trials of {name}" '
@@ -121,6 +128,19 @@ async def demo(request: web.Request) -> web.Response:
         headers={"Content-Security-Policy": demo_page_csp()},
     )
     return respond(request, rep)
+
+
+def _unknown_note(drug, name: str) -> str | None:
+    """What the demo says of a drug no source named: unknown, or the sources unreachable."""
+    if drug.known:
+        return None
+    if drug.missing:
+        log.warning("drug sources unreachable for %r: %s", name, "; ".join(drug.missing))
+        return (
+            "The drug sources could not be reached just now, so this page has no details "
+            "of the drug. Try again later."
+        )
+    return f"No drug source knows {name!r}."
 
 
 async def widget_js(request: web.Request) -> web.Response:

@@ -23,7 +23,8 @@ from collections.abc import MutableMapping
 from aiohttp import web
 
 from trialfinder.web import cors, error_pages, errors, observe, params, ratelimit, security
-from trialfinder.web.keys import ANSWERS, METRICS
+from trialfinder.web.budget import CLIENT
+from trialfinder.web.keys import ANSWERS, METRICS, RATE_LIMITER
 from trialfinder.web.memo import MEMO
 
 
@@ -49,6 +50,7 @@ async def pipeline(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _handle(request: web.Request, handler) -> web.StreamResponse:
+    CLIENT.set(request.app[RATE_LIMITER].client(request))  # whose fetch budget pays
     params.check_size(request)
     if cors.is_preflight(request):
         return _finish(request, cors.preflight(request))

@@ -36,6 +36,8 @@ from trialfinder.search import REGISTRY
 from trialfinder.store import TrackedDrug, history, tracking, trial_records
 from trialfinder.store.pool import StorePool
 from trialfinder.terms import name_key
+from trialfinder.web.budget import FetchBudget, UnknownNames
+from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
 from trialfinder.web.metrics import Metrics
@@ -45,6 +47,7 @@ log = logging.getLogger("trialfinder.web")
 # Cache outcomes, as X-Cache and the cache metric report them.
 HIT, MISS, STALE = "hit", "miss", "stale"
 STALE_WARNING = "older than the cache TTL; a fresh answer is being fetched"
+UNFETCHED_WARNING = "older than the cache TTL; not fetched again now"
 
 
 class TrialService:
@@ -59,6 +62,8 @@ class TrialService:
         self.flights = Flights()
         self.memo = memo
         self._tracked: set[str] = set()
+        self.budget = FetchBudget(settings.server.fetches_per_client_per_hour)
+        self.unknown = UnknownNames()
 
     @property
     def wait(self) -> float:
@@ -88,6 +93,14 @@ class TrialService:
             tuple(request.registries or ()),
         )
         try:
+            self._may_fetch(key, request.query.drug)
+        except ApiError:
+            found = cached.stopgap(settings, UNFETCHED_WARNING)
+            if found is None:
+                raise
+            self.metrics.cache.inc(STALE)
+            return found.page(request.offset, request.limit), STALE
+        try:
             found = await self._fetch(
                 key,
                 "search",
@@ -101,6 +114,9 @@ class TrialService:
             self.metrics.cache.inc(STALE)
             return found.page(request.offset, request.limit), STALE
         self.metrics.cache.inc(MISS)
+        if not found.resolution.drug.known and not found.listing.total:
+            self.unknown.remember(request.query.drug)
+            self.unknown.remember(found.resolution.typed)
         await self._track(found.resolution)
         return found.page(request.offset, request.limit), MISS
 
@@ -115,6 +131,7 @@ class TrialService:
         cached = await self.pool.read(lambda store: lookup_cached(settings, store, typed))
         if cached is not None:
             return cached
+        self._may_fetch(("resolve", name_key(typed)), typed)
         return await self._fetch(
             ("resolve", name_key(typed)),
             "resolve",
@@ -130,6 +147,13 @@ class TrialService:
         if cached.usable:
             self.metrics.cache.inc(HIT)
             return (cached.found[0], cached.found[1], []), HIT
+        try:
+            self._may_fetch(("trial", trial_id), None)
+        except ApiError:
+            if cached.found is None:
+                raise
+            self.metrics.cache.inc(STALE)
+            return (cached.found[0], cached.found[1], [UNFETCHED_WARNING]), STALE
         try:
             found = await self._fetch(
                 ("trial", trial_id),
@@ -186,6 +210,7 @@ class TrialService:
                 self.memo.clear()  # part of it may be stored; which drug is not known
                 raise
             self.memo.forget(drug_topic(found.resolution.drug.name))
+            self.unknown.forget(name)  # asked again on purpose: what it found stands
         self.metrics.refreshes.inc("api", "ok")
         return found
 
@@ -200,6 +225,15 @@ class TrialService:
         await self.track(name)
 
     # -- flights --------------------------------------------------------------------
+
+    def _may_fetch(self, key, name: str | None) -> None:
+        """Refuse a fetch that the current client may not start: of a name remembered as
+        unknown (404), or past its fetch budget (429). Joining a flight under way is free."""
+        if self.flights.pending(key):
+            return
+        if name is not None:
+            self.unknown.check(name)
+        self.budget.charge()
 
     async def _fetch(
         self, key, kind: str, fetch: Callable[[], Awaitable], topic_of: Callable[[Any], tuple]
