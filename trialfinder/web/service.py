@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from trialfinder.cache_policy import (
+    Cached,
     TrialsRequest,
     answer,
     read_cached,
@@ -94,12 +95,8 @@ class TrialService:
         )
         try:
             self._may_fetch(key, request.query.drug)
-        except ApiError:
-            found = cached.stopgap(settings, UNFETCHED_WARNING)
-            if found is None:
-                raise
-            self.metrics.cache.inc(STALE)
-            return found.page(request.offset, request.limit), STALE
+        except ApiError as error:
+            return self._stale_or_raise(cached, UNFETCHED_WARNING, request, error)
         try:
             found = await self._fetch(
                 key,
@@ -107,18 +104,25 @@ class TrialService:
                 lambda: answer(pool, settings, unpaged, cached),
                 lambda found: drug_topic(found.resolution.drug.name),
             )
-        except FetchPending:
-            found = cached.stopgap(settings, STALE_WARNING)
-            if found is None:
-                raise
-            self.metrics.cache.inc(STALE)
-            return found.page(request.offset, request.limit), STALE
+        except FetchPending as error:
+            return self._stale_or_raise(cached, STALE_WARNING, request, error)
         self.metrics.cache.inc(MISS)
         if not found.resolution.drug.known and not found.listing.total:
             self.unknown.remember(request.query.drug)
             self.unknown.remember(found.resolution.typed)
         await self._track(found.resolution)
         return found.page(request.offset, request.limit), MISS
+
+    def _stale_or_raise(
+        self, cached: Cached, warning: str, request: TrialsRequest, why: Exception
+    ) -> tuple[DrugSearch, str]:
+        """Everything cached, however old, marked stale, in place of an answer that cannot
+        be fetched now; or, with nothing cached, ``why`` it cannot."""
+        found = cached.stopgap(self.settings, warning)
+        if found is None:
+            raise why
+        self.metrics.cache.inc(STALE)
+        return found.page(request.offset, request.limit), STALE
 
     async def drug_page(self, name: str) -> tuple[DrugSearch, str]:
         """A drug's page data and its trials of every status (what ``trialfinder drug`` shows)."""
