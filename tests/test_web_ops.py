@@ -187,3 +187,23 @@ def test_access_log_times_are_utc_milliseconds_across_boundaries():
     assert stamps.iso(1764354051.9991) == "2025-11-28T18:20:51.999Z"
     assert stamps.iso(1764354052.0004) == "2025-11-28T18:20:52.000Z"  # the next second
     assert stamps.iso(0.5) == "1970-01-01T00:00:00.500Z"
+
+
+async def test_the_access_log_names_the_client_behind_a_trusted_proxy(make_client, tmp_path):
+    log_file = tmp_path / "access.jsonl"
+    client = await make_client(access_log=str(log_file), trusted_proxies=["127.0.0.1"])
+    forwarded = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"}
+    await client.get("/healthz", headers=forwarded)
+    await client.get("/healthz")  # no header: the peer itself
+    await client.close()
+    behind, direct = (json.loads(line) for line in log_file.read_text().splitlines())
+    assert behind["remote"] == "203.0.113.9"  # the right-most hop the proxy vouches for
+    assert direct["remote"] == "127.0.0.1"
+
+
+async def test_without_trusted_proxies_the_access_log_names_the_peer(make_client, tmp_path):
+    log_file = tmp_path / "access.jsonl"
+    client = await make_client(access_log=str(log_file))
+    await client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"})
+    await client.close()
+    assert json.loads(log_file.read_text().splitlines()[0])["remote"] == "127.0.0.1"

@@ -22,7 +22,7 @@ import contextlib
 import io
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # JSON string escaping, in C
 from pathlib import Path
@@ -43,8 +43,14 @@ OFF, STDERR = "off", "stderr"
 class AccessLog:
     """Writes access lines to ``stream`` in blocks; ``None`` writes nothing."""
 
-    def __init__(self, stream: BinaryIO | None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO | None,
+        address_of: Callable[[web.BaseRequest], str | None] | None = None,
+    ) -> None:
         self.stream = stream
+        # Who a request is from (behind a trusted proxy, the client, not the proxy).
+        self.address_of = address_of or (lambda request: request.remote)
         self._parts: list[str] = []
         self._size = 0
         self._stamp = Timestamps()
@@ -61,7 +67,7 @@ class AccessLog:
         path = encode_basestring(request.raw_path)  # '"/api/..."', quotes included
         user_agent = request.headers.get("User-Agent")
         user_agent = "null" if user_agent is None else encode_basestring(user_agent)
-        remote = request.remote
+        remote = self.address_of(request)
         remote = "null" if remote is None else encode_basestring(remote)
         size = response.content_length
         cache = response.headers.get("X-Cache")
@@ -131,15 +137,17 @@ class Timestamps:
         return self._stamp
 
 
-def open_access_log(where: str) -> AccessLog:
+def open_access_log(
+    where: str, address_of: Callable[[web.BaseRequest], str | None] | None = None
+) -> AccessLog:
     """The access log ``[server] access_log`` asks for."""
     if where == OFF:
         return AccessLog(None)
     if where == STDERR:
-        return AccessLog(_stderr())
+        return AccessLog(_stderr(), address_of)
     path = Path(where).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return AccessLog(path.open("ab", buffering=0))
+    return AccessLog(path.open("ab", buffering=0), address_of)
 
 
 def _stderr() -> BinaryIO:

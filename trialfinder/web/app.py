@@ -72,7 +72,8 @@ def create_app(
 
 
 async def _access_log(app: web.Application) -> AsyncIterator[None]:
-    log = app[ACCESS_LOG] = open_access_log(app[SETTINGS].server.access_log)
+    where = app[SETTINGS].server.access_log
+    log = app[ACCESS_LOG] = open_access_log(where, app[RATE_LIMITER].address)
     async with flushing(log):
         yield
 

@@ -100,6 +100,13 @@ class RateLimiter(TokenBuckets):
     def client(self, request: web.BaseRequest) -> str:
         return client_key(request.remote, request.headers.get("X-Forwarded-For"), self.trusted)
 
+    def address(self, request: web.BaseRequest) -> str | None:
+        """The client's address as logged: the peer, or who a trusted proxy forwarded."""
+        if not self.trusted or "X-Forwarded-For" not in request.headers:
+            return request.remote
+        found = client_address(request.remote, request.headers["X-Forwarded-For"], self.trusted)
+        return request.remote if found is None else str(found)
+
 
 def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not text:
@@ -130,9 +137,18 @@ def client_key(
     """Who a request is from, as the rate limits count clients (see the module's doc)."""
     if remote and ":" not in remote and not (trusted and forwarded_for):
         return remote  # an IPv4 peer address as the socket gave it: the common case, fast
+    address = client_address(remote, forwarded_for, trusted)
+    return UNKNOWN if address is None else _key(address)
+
+
+def client_address(
+    remote: str | None, forwarded_for: str | None, trusted: tuple[Network, ...] = ()
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's own address: the peer's, or behind a trusted proxy the right-most
+    forwarded one that is not itself a trusted proxy (what the access log names)."""
     address = _address(remote)
     if address is None:
-        return UNKNOWN
+        return None
     if trusted and forwarded_for and _is_trusted(address, trusted):
         for hop in reversed(forwarded_for.split(",")):
             hop_address = _address(hop)
@@ -141,7 +157,7 @@ def client_key(
             address = hop_address
             if not _is_trusted(address, trusted):
                 break
-    return _key(address)
+    return address
 
 
 def _is_trusted(address, trusted: tuple[Network, ...]) -> bool:
