@@ -30,6 +30,11 @@ async def test_a_flood_of_unknown_names_costs_the_registry_little(make_client, c
         "/api/v1/drugs/zzother/trials", headers={"X-Forwarded-For": "203.0.113.9"}
     )
     assert other.status == 429  # X-Forwarded-For is not believed without trusted_proxies
+    metrics = await (await client.get("/metrics")).text()
+    refused = statuses.count(429) + 1
+    assert f'trialfinder_fetches_refused_total{{reason="fetch_budget_spent"}} {refused}' in (
+        metrics.replace(".0\n", "\n")
+    )
 
 
 async def test_a_name_nothing_knows_is_remembered(make_client, ctgov_standin):

@@ -106,7 +106,13 @@ class Metrics:
             ("trigger", "outcome"),
         )
         self.rate_limited = Counter(
-            "trialfinder_rate_limited_total", "Requests refused with 429.", ()
+            "trialfinder_rate_limited_total", "Requests refused with 429 by the rate limit.", ()
+        )
+        self.fetches_refused = Counter(
+            "trialfinder_fetches_refused_total",
+            "Uncached fetches refused: the client's fetch budget spent (429), or a name "
+            "remembered as known nowhere (404).",
+            ("reason",),
         )
 
     def render(self) -> str:
@@ -119,6 +125,7 @@ class Metrics:
             self.registry_calls,
             self.refreshes,
             self.rate_limited,
+            self.fetches_refused,
         ):
             lines += metric.render()
         return "\n".join(lines) + "\n"

@@ -235,9 +235,13 @@ class TrialService:
         unknown (404), or past its fetch budget (429). Joining a flight under way is free."""
         if self.flights.pending(key):
             return
-        if name is not None:
-            self.unknown.check(name)
-        self.budget.charge()
+        try:
+            if name is not None:
+                self.unknown.check(name)
+            self.budget.charge()
+        except ApiError as refusal:
+            self.metrics.fetches_refused.inc(refusal.code)
+            raise
 
     async def _fetch(
         self, key, kind: str, fetch: Callable[[], Awaitable], topic_of: Callable[[Any], tuple]
