@@ -139,13 +139,9 @@ def replayable_until(
     until = listing.fetched_at + timedelta(seconds=settings.cache_ttl_seconds)
     if request.exact:
         return until
-    if not resolution.from_cache or resolution.stale:
+    if not resolution.from_cache or resolution.stale or resolution.good_until is None:
         return None
-    if resolution.drug.known:
-        until = min(
-            until, resolution.drug.fetched_at + timedelta(seconds=settings.drug_ttl_seconds)
-        )
-    return until
+    return min(until, resolution.good_until)  # resolve.lookup_cached says how long a page lives
 
 
 def served_stale(cached: Listing, warning: str) -> Listing:
