@@ -176,6 +176,18 @@ def write_transaction(
         raise
 
 
+def upsert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT`` of a row by named parameters that updates the row already there (keyed by
+    the first column) in place. Never ``INSERT OR REPLACE``: replacing deletes the row
+    first, and with it (ON DELETE CASCADE) every row that refers to it."""
+    key, rest = columns[0], columns[1:]
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT({key}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in rest)
+    )
+
+
 def _begin_immediate(conn: sqlite3.Connection, lock_wait: float) -> None:
     deadline = time.monotonic() + lock_wait
     pause = 0.05

@@ -13,6 +13,7 @@ from datetime import datetime
 import orjson
 
 from trialfinder.models.listing import LIST_KEYS, ListedTrial, Listing
+from trialfinder.store.connection import upsert_sql
 
 LISTING_COLUMNS = (
     "trial_id",
@@ -24,11 +25,7 @@ LISTING_COLUMNS = (
     "also_registered",
     "listed_json",
 )
-INSERT_LISTING = (
-    f"INSERT INTO trial_listings ({', '.join(LISTING_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in LISTING_COLUMNS)}) ON CONFLICT(trial_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in LISTING_COLUMNS[1:])
-)
+INSERT_LISTING = upsert_sql("trial_listings", LISTING_COLUMNS)
 
 # Text that goes out as JSON is read as bytes (CAST ... AS BLOB): nothing to encode.
 # A trial with no listing row (one that could not be listed when the schema was

@@ -15,6 +15,7 @@ import orjson
 
 from trialfinder.models import Site, Trial
 from trialfinder.models.listing import listing_row
+from trialfinder.store.connection import upsert_sql
 from trialfinder.store.listings import INSERT_LISTING
 from trialfinder.store.store import Store
 
@@ -32,8 +33,7 @@ def upsert_trials(db: Store, trials: Iterable[Trial], fetched_at: datetime) -> N
         db.conn.execute(f"DELETE FROM sites WHERE trial_id IN ({marks})", chunk)
         db.conn.execute(f"DELETE FROM interventions WHERE trial_id IN ({marks})", chunk)
     stamp = fetched_at.isoformat()
-    # An upsert, never INSERT OR REPLACE: replacing the row would delete it
-    # first, and with it (ON DELETE CASCADE) its links to drugs and searches.
+    # Upserts (connection.upsert_sql), so a trial's links to drugs and searches stay.
     # Rows are generated as SQLite takes them, not built into lists first: a list of
     # 26,000 site rows kept the garbage collector busy walking them (and everything
     # else alive) while it grew; a row handed over and dropped costs it nothing.
@@ -107,11 +107,7 @@ _TRIAL_COLUMNS = (
     "trial_json",
     "raw_json",
 )
-_UPSERT_TRIAL = (
-    f"INSERT INTO trials ({', '.join(_TRIAL_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _TRIAL_COLUMNS)}) ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TRIAL_COLUMNS[1:])
-)
+_UPSERT_TRIAL = upsert_sql("trials", _TRIAL_COLUMNS)
 
 
 _PER_SEARCH = {"matched_term", "matched_terms", "mention_only"}
