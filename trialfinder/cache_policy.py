@@ -304,7 +304,7 @@ async def answer(
             outages[name] = None if outage is None else str(outage)
     await pool.write(_remember_outcomes, outages)
     if settings.cache.max_mb and any(outage is None for outage in outages.values()):
-        await pool.write(_within_bound, settings.cache.max_mb * 1024 * 1024)
+        await pool.write(maintenance.make_room, settings.cache.max_mb * 1024 * 1024)
     if not results:
         raise _nothing_answered(failures, cached.left_out)
     errors = {n: str(e) for n, e in failures.items()}
@@ -365,12 +365,6 @@ def _store_and_list(store: Store, result: SearchResult, drug, request: TrialsReq
     with store.write():
         searches.save_search(store, result, drug)
         return _listing(store, result.query, result.registry, request)
-
-
-def _within_bound(store: Store, limit_bytes: int) -> None:
-    """After storing an answer: the cache kept within ``[cache] max_mb``."""
-    if maintenance.used_bytes(store) > limit_bytes:
-        maintenance.make_room(store, limit_bytes)
 
 
 def _remember_outcomes(store: Store, outages: dict[str, str | None]) -> None:
