@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
 from trialfinder.registries import LABELS
+from trialfinder.resolve_online import source_http, source_kinds
 from trialfinder.transport.network import proxy_for, ssl_context
 
 # Each socket step gives up after this long.
@@ -76,36 +77,17 @@ def _targets(settings: Settings) -> list[tuple[str, str, Callable[[], Awaitable[
         if name == "nci_cts" and not section.api_key:
             probe = None
         found.append((LABELS[name], section.base_url, probe))
-    for name, kind, extra in _sources(settings):
-        section = getattr(settings.drugs, name)
+    for kind, section, extra in source_kinds(settings).values():
         if section.enabled:
-            found.append((kind.label, section.base_url, _source_probe(settings, kind, name, extra)))
+            found.append(
+                (kind.label, section.base_url, _source_probe(settings, kind, section, extra))
+            )
     return found
 
 
-def _sources(settings: Settings):
-    from trialfinder.sources.nci_drug_dictionary import NciDrugDictionary
-    from trialfinder.sources.nci_evs import NciEvs
-    from trialfinder.sources.openfda import OpenFda
-    from trialfinder.sources.rxnav import RxNav
-
-    config = settings.drugs
-    openfda = {"dailymed_url": config.dailymed.base_url, "api_key": config.openfda.api_key}
-    return [
-        ("nci_drug_dictionary", NciDrugDictionary, {}),
-        ("nci_evs", NciEvs, {}),
-        ("rxnav", RxNav, {}),
-        ("openfda", OpenFda, openfda),
-    ]
-
-
-def _source_probe(settings: Settings, kind, name: str, extra: dict):
+def _source_probe(settings: Settings, kind: type, section, extra: dict):
     async def probe() -> None:
-        from trialfinder.http import PoliteClient
-
-        section = getattr(settings.drugs, name)
-        http = PoliteClient(kind.label, settings.drug_http(), section.requests_per_second)
-        async with http:
+        async with source_http(settings, kind, section) as http:
             await kind(section.base_url, http, **extra).lookup("aspirin")
 
     return probe

@@ -48,18 +48,16 @@ async def resolve_online(settings: Settings, typed: str) -> Resolution:
     return Resolution(corrected_from or typed, page, corrected_from)
 
 
-@contextlib.asynccontextmanager
-async def open_sources(settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    """A client for each enabled drug source, each with its own polite HTTP session."""
-    from trialfinder.http import PoliteClient
+def source_kinds(settings: Settings) -> dict[str, tuple[type, Any, dict[str, Any]]]:
+    """Each drug source by its config key: its client class, its ``[drugs.KEY]`` section
+    and what else its client is built with (what ``open_sources`` and ``doctor`` open)."""
     from trialfinder.sources.nci_drug_dictionary import NciDrugDictionary
     from trialfinder.sources.nci_evs import NciEvs
     from trialfinder.sources.openfda import OpenFda
     from trialfinder.sources.rxnav import RxNav
 
     config = settings.drugs
-    http_settings = settings.drug_http()
-    kinds = {
+    return {
         "nci_drug_dictionary": (NciDrugDictionary, config.nci_drug_dictionary, {}),
         "nci_evs": (NciEvs, config.nci_evs, {}),
         "rxnav": (RxNav, config.rxnav, {}),
@@ -69,12 +67,24 @@ async def open_sources(settings: Settings) -> AsyncIterator[dict[str, Any]]:
             {"dailymed_url": config.dailymed.base_url, "api_key": config.openfda.api_key},
         ),
     }
+
+
+def source_http(settings: Settings, kind: type, section: Any):
+    """The polite HTTP client (not yet opened) a drug source is given."""
+    from trialfinder.http import PoliteClient
+
+    return PoliteClient(kind.label, settings.drug_http(), section.requests_per_second)
+
+
+@contextlib.asynccontextmanager
+async def open_sources(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+    """A client for each enabled drug source, each with its own polite HTTP session."""
     async with contextlib.AsyncExitStack() as stack:
         sources = {}
-        for key, (kind, source_settings, extra) in kinds.items():
+        for key, (kind, source_settings, extra) in source_kinds(settings).items():
             if not source_settings.enabled:
                 continue
-            http = PoliteClient(kind.label, http_settings, source_settings.requests_per_second)
+            http = source_http(settings, kind, source_settings)
             await stack.enter_async_context(http)
             sources[key] = kind(source_settings.base_url, http, **extra)
         if settings.registries.nci_cts.api_key:
