@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
+
+from tests.standins.server import loop_in_thread
 
 
 class ForwardProxy:
@@ -75,35 +76,17 @@ class ForwardProxy:
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
         """Yield the proxy's URL (``http://127.0.0.1:PORT``) while it runs."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
         holder: list[asyncio.AbstractServer] = []
 
-        async def start() -> None:
+        async def start() -> int:
             holder.append(await asyncio.start_server(self._handle, "127.0.0.1", 0))
-            started.set()
+            return holder[0].sockets[0].getsockname()[1]
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(start())
-            loop.run_forever()
+        async def stop() -> None:
+            holder[0].close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        if not started.wait(10):
-            raise RuntimeError("proxy stand-in did not start")
-        port = holder[0].sockets[0].getsockname()[1]
-        try:
+        with loop_in_thread(start, stop) as port:
             yield f"http://127.0.0.1:{port}"
-        finally:
-
-            async def stop() -> None:
-                holder[0].close()
-                for task in asyncio.all_tasks():
-                    if task is not asyncio.current_task():
-                        task.cancel()
-
-            asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()

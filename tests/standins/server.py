@@ -9,29 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: web.Application) -> Iterator[str]:
-    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` is served."""
+def loop_in_thread(
+    start: Callable[[], Awaitable[int]], stop: Callable[[], Awaitable[None]]
+) -> Iterator[int]:
+    """Run ``start()`` (which listens and returns its port) on an event loop of a thread
+    of its own; yield the port; run ``stop()`` there at the end and close the loop."""
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, handle_signals=False)
     started = threading.Event()
     port: list[int] = []
 
-    async def start() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port.append(site._server.sockets[0].getsockname()[1])
+    async def begin() -> None:
+        port.append(await start())
         started.set()
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
+        loop.run_until_complete(begin())
         loop.run_forever()
 
     thread = threading.Thread(target=run, daemon=True)
@@ -39,9 +38,24 @@ def serve_in_thread(app: web.Application) -> Iterator[str]:
     if not started.wait(10):
         raise RuntimeError("stand-in server did not start")
     try:
-        yield f"http://127.0.0.1:{port[0]}"
+        yield port[0]
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: web.Application) -> Iterator[str]:
+    """Yield the base URL (``http://127.0.0.1:PORT``) while ``app`` is served."""
+    runner = web.AppRunner(app, handle_signals=False)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]
+
+    with loop_in_thread(start, runner.cleanup) as port:
+        yield f"http://127.0.0.1:{port}"
