@@ -14,24 +14,34 @@ from trialfinder.resolution import Resolution
 OPEN_TRIALS_SHOWN = 10
 
 
+# The units an age is told in, largest first; under a minute it is "just now".
+_AGE_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
 def age_label(when: datetime, now: datetime | None = None) -> str:
     """``3 hours ago``: how old the data is, in the unit a reader thinks in."""
-    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
+    seconds, size, unit = _age(when, now)
+    if unit is None:
+        return "just now"
+    n = seconds // size
+    return f"{n} {unit}{'s' if n != 1 else ''} ago"
 
 
 def age_label_changes_at(when: datetime, now: datetime | None = None) -> datetime:
     """When ``age_label(when)`` will next read differently (a printed age stays true
     until then)."""
+    seconds, size, _ = _age(when, now)
+    return when + timedelta(seconds=(seconds // size + 1) * size)
+
+
+def _age(when: datetime, now: datetime | None) -> tuple[int, int, str | None]:
+    """The age in seconds, and the unit it is told in (size, name; None: "just now",
+    which lasts a minute)."""
     seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
-    for size in (86400, 3600, 60):
+    for unit, size in _AGE_UNITS:
         if seconds >= size:
-            return when + timedelta(seconds=(seconds // size + 1) * size)
-    return when + timedelta(seconds=60)
+            return seconds, size, unit
+    return seconds, 60, None
 
 
 def trial_json(trial: Trial) -> dict[str, Any]:
