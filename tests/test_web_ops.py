@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tests.conftest import write_config
 from tests.standins.webapp import web_settings
+from trialfinder.store.schema import SCHEMA_VERSION
 from trialfinder.web.keys import SERVICE
 from trialfinder.web.metrics import Metrics
 
@@ -26,7 +28,11 @@ async def test_healthz_and_readyz(make_client):
     assert response.status == 200 and await response.json() == {"status": "ok"}
     response = await client.get("/readyz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert await response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok"},
+        "store": {"reachable": True, "engine": "sqlite", "schema_version": SCHEMA_VERSION},
+    }
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -58,7 +64,24 @@ async def test_readyz_when_the_database_is_gone(make_client):
     client.server.app[SERVICE].pool.close()  # no connection can be had any more
     response = await client.get("/readyz")
     assert response.status == 503
-    assert (await response.json())["checks"]["database"].startswith("failing")
+    ready = await response.json()
+    assert ready["checks"]["database"].startswith("failing")
+    assert ready["store"] == {"reachable": False}
+
+
+async def test_readyz_when_another_trialfinder_migrated_the_store_further(make_client):
+    client = await make_client()
+    pool = client.server.app[SERVICE].pool
+    newer = SCHEMA_VERSION + 1
+    await pool.write(lambda store: store.conn.execute(f"PRAGMA user_version = {newer}"))
+    response = await client.get("/readyz")
+    assert response.status == 503
+    # A reader already open finds the version; one opened now refuses the file.
+    database = (await response.json())["checks"]["database"]
+    assert database in (
+        f"schema version {newer}; this trialfinder knows {SCHEMA_VERSION}",
+        "failing: SchemaTooNewError",
+    )
 
 
 async def test_metrics_in_prometheus_text_format(make_client, ctgov_standin):
@@ -80,6 +103,12 @@ async def test_metrics_in_prometheus_text_format(make_client, ctgov_standin):
     assert 'trialfinder_cache_lookups_total{result="memo"} 1' in text
     assert 'trialfinder_registry_fetches_total{kind="search",outcome="ok"} 1' in text
     assert "# TYPE trialfinder_http_request_duration_seconds histogram" in text
+    # The store pool: its threads, how many are busy (this scrape's own read is done),
+    # and how many calls have queued for one.
+    assert 'trialfinder_store_pool_threads{kind="read"} 4' in text
+    assert 'trialfinder_store_pool_threads{kind="write"} 1' in text
+    assert 'trialfinder_store_pool_busy{kind="read"} 0' in text
+    assert re.search(r'trialfinder_store_pool_waits_total\{kind="write"\} \d+', text)
 
 
 def test_metric_labels_are_escaped():

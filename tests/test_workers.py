@@ -26,7 +26,6 @@ from tests.standins.ctgov import CtgovStandin
 from tests.standins.drugs import DrugStandins
 from tests.standins.server import serve_in_thread
 from tests.standins.webapp import web_settings
-from trialfinder.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = "/api/v1/drugs/blinatumomab/trials"
@@ -35,16 +34,6 @@ WORKER = re.compile(r'trialfinder_worker_info\{worker="(\d+)",pid="(\d+)"\} 1')
 pytestmark = pytest.mark.skipif(
     not hasattr(socket, "SO_REUSEPORT"), reason="workers share a port with SO_REUSEPORT"
 )
-
-
-def test_rates_are_divided_among_workers():
-    settings = Settings()
-    shared = settings.shared_by(4)
-    assert shared.registries.ctgov.requests_per_second == 0.25
-    assert shared.registries.ctis.requests_per_second == 0.25
-    assert shared.drugs.rxnav.requests_per_second == settings.drugs.rxnav.requests_per_second / 4
-    assert shared.registries.ctgov.base_url == settings.registries.ctgov.base_url
-    assert shared.server == settings.server and shared.cache == settings.cache
 
 
 def _free_port() -> int:

@@ -468,11 +468,13 @@ def _run_with_pool(settings: Settings, work):
     """``work(pool)`` on an event loop of its own: what a cache hit never needs."""
     import asyncio
 
+    from trialfinder.budgets import sharing_budget
     from trialfinder.store.pool import StorePool
 
     # _read_once has just opened (and migrated) the file: no second migration check.
     pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
     try:
-        return asyncio.run(work(pool))
+        with sharing_budget(pool):  # the registries' rates, shared with other processes
+            return asyncio.run(work(pool))
     finally:
         pool.close()

@@ -268,8 +268,8 @@ class ServerSettings(_Section):
     admin_token: HeaderText | None = None
     # Where the JSON access log goes: "stderr", "off", or a file path (appended to).
     access_log: str = Field("stderr", min_length=1)
-    # Server processes sharing the port (SO_REUSEPORT); each registry's and drug
-    # source's request rate is divided among them.
+    # Server processes sharing the port (SO_REUSEPORT); they draw on each registry's
+    # and drug source's request budget in the store together (store/budgets.py).
     workers: int = Field(1, ge=1, le=64)
     memo_seconds: NonNegativeFloat = 5.0
     memo_bytes: int = Field(64 * 1024 * 1024, ge=0)
@@ -332,11 +332,6 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     source: Path | None = Field(None, exclude=True)
 
-    def shared_by(self, processes: int) -> Settings:
-        """These settings for one of ``processes`` that each talk to the registries:
-        every ``requests_per_second`` divided, so that together they keep to it."""
-        return _divide_rates(self, processes)
-
     @property
     def cache_ttl_seconds(self) -> float:
         return self.cache.ttl_hours * 3600
@@ -381,18 +376,6 @@ def describe_validation_error(error: ValidationError) -> str:
             message = "unknown setting"
         lines.append(f"{where}: {message}")
     return "; ".join(lines)
-
-
-def _divide_rates(section: BaseModel, processes: int):
-    """``section`` with every ``requests_per_second`` in it, at any depth, divided."""
-    update: dict[str, object] = {}
-    for name in type(section).model_fields:
-        value = getattr(section, name)
-        if name == "requests_per_second":
-            update[name] = value / processes
-        elif isinstance(value, BaseModel):
-            update[name] = _divide_rates(value, processes)
-    return section.model_copy(update=update)
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

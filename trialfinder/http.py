@@ -1,7 +1,9 @@
 """Polite HTTP for registries: one session, a rate limit, bounded retries.
 
 Every registry client talks through a ``PoliteClient``. It sends a descriptive
-User-Agent, spaces requests to the registry's configured rate, and retries
+User-Agent, spaces requests to the registry's configured rate (within this
+process, or across every process on one store when a shared budget is given:
+``registry_budget``), and retries
 what is worth retrying (timeouts, dropped connections, 403, 429, 5xx, a 200
 that is not JSON) with exponential backoff and full jitter, honouring
 ``Retry-After``. What it cannot fix it raises as a ``RegistryError`` whose
@@ -19,13 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from trialfinder.config import HttpSettings
@@ -48,6 +52,7 @@ from trialfinder.transport import (
 )
 from trialfinder.transport.aiohttp_transport import AiohttpTransport
 
+log = logging.getLogger("trialfinder.http")
 RETRY_STATUSES = frozenset({403, 408, 429, 500, 502, 503, 504})
 _MAX_ERROR_TEXT = 500
 
@@ -90,6 +95,43 @@ class RateLimiter:
 
 _SHARED: dict[tuple[str, float], RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
+
+
+class SlotReserver(Protocol):
+    """Reserves the start of one request to ``registry``, ``interval`` seconds after the
+    last one reserved (by any process sharing the budget); returns that start as Unix
+    time. Given from above (``trialfinder.budgets``): this module knows no store."""
+
+    def __call__(self, registry: str, interval: float) -> Awaitable[float]: ...
+
+
+# The budget the registry clients opened in this context draw from; None: this process's.
+registry_budget: ContextVar[SlotReserver | None] = ContextVar("registry_budget", default=None)
+
+
+class BudgetLimiter:
+    """``RateLimiter``'s ``wait``, drawing from a budget shared with other processes.
+
+    If the budget cannot be reserved (its store is busy or gone), the request keeps
+    to this process's own limiter instead, and the failure is logged: a registry
+    is still asked no faster than configured by this process."""
+
+    def __init__(self, registry: str, requests_per_second: float, reserve: SlotReserver) -> None:
+        self.registry = registry
+        self.interval = 1.0 / requests_per_second
+        self.reserve = reserve
+        self.fallback = RateLimiter.shared(registry, requests_per_second)
+
+    async def wait(self) -> float:
+        try:
+            start = await self.reserve(self.registry, self.interval)
+        except Exception as error:  # the store's failure is not the registry's
+            log.warning("the shared budget of %s is unavailable: %s", self.registry, error)
+            return await self.fallback.wait()
+        delay = start - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return start
 
 
 @dataclass
@@ -137,8 +179,9 @@ class PoliteClient:
         self.settings = settings
         self.requests_per_second = requests_per_second
         self.extra_headers = dict(headers or {})  # e.g. an API key
-        # Taken when the session opens: the limiter this loop shares for the registry.
-        self.limiter: RateLimiter | None = None
+        # Taken when the session opens: the budget shared with other processes if one
+        # was given (``registry_budget``), else the limiter this process shares.
+        self.limiter: RateLimiter | BudgetLimiter | None = None
         self.requests_made = 0
         self.bytes_received = 0
         self._sleep = sleep
@@ -148,7 +191,11 @@ class PoliteClient:
         self._open = False
 
     async def __aenter__(self) -> PoliteClient:
-        self.limiter = RateLimiter.shared(self.registry, self.requests_per_second)
+        reserve = registry_budget.get()
+        if reserve is None:
+            self.limiter = RateLimiter.shared(self.registry, self.requests_per_second)
+        else:
+            self.limiter = BudgetLimiter(self.registry, self.requests_per_second, reserve)
         self._headers = {
             "User-Agent": self.settings.user_agent,
             "Accept": "application/json",

@@ -5,8 +5,11 @@ and do nothing more if its data has not changed; otherwise ask, in a few OR
 queries that batch many tracked drugs, only for studies updated since the last
 good refresh (with a day of overlap), whole, and write each drug's changes in
 one transaction. A cheap listing of ids on a slower schedule finds trials that
-left a drug's results. A lease in SQLite keeps two processes from refreshing at
-once; a failing drug backs off and keeps its error without stopping the others.
+left a drug's results. A lease in the store keeps two processes (or machines)
+from refreshing at once: renewed on a heartbeat while the refresh runs, and
+fenced, so that a holder that stalled past it cannot write over the one that
+took it over (``store.leases``); a failing drug backs off and keeps its error
+without stopping the others.
 
 The other registries (EU CTIS, ISRCTN, NCI CTS) have no data timestamp and no
 "updated since" filter: each is asked again for a tracked drug's whole answer
@@ -19,6 +22,9 @@ registry's cached searches are rebuilt. A registry that fails costs only itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import secrets
 import socket
@@ -47,6 +53,7 @@ from trialfinder.store import (
 from trialfinder.store.pool import InlinePool
 from trialfinder.terms import find_terms, fold, mark_matches, query_terms
 
+log = logging.getLogger("trialfinder.refresh")
 REGISTRY = "ctgov"
 LEASE = "refresh:ctgov"
 OVERLAP = timedelta(days=1)
@@ -72,10 +79,12 @@ class RefreshReport:
     full_listing: bool = False
     requests: int = 0
     bytes_received: int = 0
+    lease_held: bool = False  # skipped because another refresher holds the lease
+    lost_lease: str | None = None  # stopped: another took the lease over (nothing half-written)
 
     @property
     def ok(self) -> bool:
-        return all(d.ok and not d.registry_errors for d in self.drugs)
+        return self.lost_lease is None and all(d.ok and not d.registry_errors for d in self.drugs)
 
 
 @dataclass
@@ -106,26 +115,53 @@ async def refresh(
         report.skipped = "no tracked drug is due"
         return report
     holder = holder or holder_id()
-    lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
-    if not _take_lease(store, holder, now, lease_until):
+    lease_seconds = settings.refresh.lease_seconds
+    fence = _take_lease(store, holder, now, now + timedelta(seconds=lease_seconds))
+    if fence is None:
         held = leases.lease_holder(store, LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
+        report.lease_held = True
         return report
+    heartbeat = asyncio.create_task(_heartbeat(store, fence, lease_seconds))
     try:
-        await _refresh_due(settings, store, due, report, full_listing)
+        await _refresh_due(settings, leases.fenced(store, fence), due, report, full_listing)
+    except leases.LeaseLostError as error:
+        report.lost_lease = str(error)
     finally:
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
         leases.release_lease(store, LEASE, holder)
     return report
 
 
-def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> bool:
+def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> leases.Fence | None:
     """The lease, if free, expired, or held by a process of this machine that has died."""
-    if leases.acquire_lease(store, LEASE, holder, now, until):
-        return True
+    fence = leases.take_lease(store, LEASE, holder, now, until)
+    if fence is not None:
+        return fence
     held = leases.lease_holder(store, LEASE)
     if held and _is_dead_here(held[0]):
-        return leases.take_over_lease(store, LEASE, held[0], holder, until)
-    return False
+        return leases.take_over(store, LEASE, held[0], holder, until)
+    return None
+
+
+def heartbeat_seconds(lease_seconds: float) -> float:
+    """How often a holder renews its lease: three chances before it lapses."""
+    return lease_seconds / 3
+
+
+async def _heartbeat(store: Store, fence: leases.Fence, lease_seconds: float) -> None:
+    """Renew the lease while the refresh runs. A holder whose loop stalls stops renewing,
+    and its lease lapses; one that finds it lost stops renewing (its writes fail)."""
+    while True:
+        await asyncio.sleep(heartbeat_seconds(lease_seconds))
+        until = utc_now() + timedelta(seconds=lease_seconds)
+        try:
+            if not leases.renew_lease(store, fence, until):
+                return
+        except TrialfinderError as error:  # a busy store: the next beat tries again
+            log.warning("could not renew the refresh lease: %s", error)
 
 
 def _is_dead_here(holder: str) -> bool:

@@ -26,6 +26,7 @@ from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
 from trialfinder.refresh import RefreshReport, refresh
 from trialfinder.store import Store
+from trialfinder.store.pool import InlinePool
 
 log = logging.getLogger("trialfinder.scheduler")
 JOB_ID = "refresh"
@@ -61,8 +62,10 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
 
 
 def _refresh_once(settings: Settings) -> RefreshReport | None:
+    from trialfinder.budgets import sharing_budget  # aiohttp: only when a refresh runs
+
     try:
-        with Store.open_cache(settings.cache) as store:
+        with Store.open_cache(settings.cache) as store, sharing_budget(InlinePool(store)):
             report = asyncio.run(refresh(settings, store))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)

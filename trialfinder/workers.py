@@ -14,11 +14,12 @@ spreads connections among them. The parent only watches:
 * a worker whose parent is gone (killed with SIGKILL, say) stops itself
   within ``ORPHAN_CHECK_SECONDS``, so no worker outlives the service.
 
-Politeness is shared, not multiplied: each worker gets the settings
-``shared_by(workers)``, every registry's and drug source's request rate
-divided among them. Only worker 0 runs the refresh scheduler. What each
-worker keeps to itself (the memo, the per-client rate limit, single-flight
-fetches, metrics) is listed with the setting in config.toml.
+Politeness is shared, not multiplied: every worker draws each registry's and
+drug source's requests from one budget in the store (``budgets``), and an
+uncached question is fetched by one of them while the others wait for its
+answer (``web.claims``). Only worker 0 runs the refresh scheduler. What each
+worker keeps to itself (the per-client rate limit, metrics) is listed with
+the setting in config.toml and in docs/web.md.
 """
 
 from __future__ import annotations
@@ -51,12 +52,11 @@ def serve_workers(
     configure_logging()
     _check_address(host, port)
     Store.open_cache(settings.cache).close()  # migrate once, before any worker opens it
-    shared = settings.shared_by(workers)
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(
             target=_worker,
-            args=(shared, host, port, number, scheduler and number == 0),
+            args=(settings, host, port, number, scheduler and number == 0),
             name=f"trialfinder-worker-{number}",
         )
         for number in range(workers)

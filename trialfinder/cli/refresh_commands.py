@@ -82,17 +82,22 @@ def refresh_command(app: AppContext, names: tuple[str, ...], full: bool) -> None
     """Refresh the tracked drugs that are due (or NAMES) once, and report what changed."""
     import asyncio
 
+    from trialfinder.budgets import sharing_budget
     from trialfinder.refresh import refresh
+    from trialfinder.store.pool import InlinePool
 
     store = app.open_store()
     try:
-        report = asyncio.run(
-            refresh(app.settings, store, names, full_listing=True if full else None)
-        )
+        with sharing_budget(InlinePool(store)):
+            report = asyncio.run(
+                refresh(app.settings, store, names, full_listing=True if full else None)
+            )
     finally:
         store.close()
     if report.skipped:
         click.echo(f"nothing asked: {report.skipped}")
+    if report.lost_lease:
+        click.echo(f"stopped: {report.lost_lease}", err=True)
     for drug in report.drugs:
         for registry, error in drug.registry_errors.items():
             click.echo(f"{drug.name}: {LABELS.get(registry, registry)} failed: {error}", err=True)

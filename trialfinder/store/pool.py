@@ -82,6 +82,14 @@ class StorePool:
                 self._opened.append(store)
         return fn(store, *args, **kwargs)
 
+    def stats(self) -> dict[str, tuple[int, int, int]]:
+        """Per kind of thread (``read``, ``write``): how many, how many busy now, and
+        how many calls have had to wait for one, for /metrics."""
+        return {
+            kind: (workers.size, workers.busy, workers.waits)
+            for kind, workers in (("read", self._readers), ("write", self._writer))
+        }
+
     def close(self) -> None:
         """Wait for running calls, then close every connection."""
         self._readers.shutdown()

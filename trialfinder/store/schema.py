@@ -300,6 +300,39 @@ def _v8_rendered_answers(db: sqlite3.Connection) -> None:
             )
 
 
+def _reserved(db: sqlite3.Connection) -> None:
+    """A number issue 13 gave another branch (9, 10, 11): its migration takes this place
+    when the branches are merged. Nothing to do here until then."""
+
+
+def _v12_coordination(db: sqlite3.Connection) -> None:
+    """What several processes (or machines, on PostgreSQL) share to act as one.
+
+    ``leases.epoch`` is a fencing token: it grows on every take-over, and each
+    refresh write checks it, so a holder that stalled past its lease cannot
+    commit over its successor. ``registry_budget`` spaces every process's
+    requests to one registry (or drug source) as one budget: reserving a slot
+    moves ``next_at_ms`` on by the interval. ``fetch_claims`` lets one process
+    fetch an uncached question while the others wait for its answer. Times are
+    Unix milliseconds in BIGINT: exact, and the same on both engines.
+    """
+    _run_script(
+        db,
+        """
+        ALTER TABLE leases ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+        CREATE TABLE registry_budget (
+            registry TEXT PRIMARY KEY,     -- the registry's or drug source's label
+            next_at_ms BIGINT NOT NULL     -- Unix ms: the earliest start of the next request
+        );
+        CREATE TABLE fetch_claims (
+            key TEXT PRIMARY KEY,          -- a digest of the question being fetched
+            holder TEXT NOT NULL,          -- which process fetches it (host:pid:random)
+            until_ms BIGINT NOT NULL       -- Unix ms: renewed while it fetches; a dead one lapses
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
@@ -309,6 +342,10 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_registry_refreshes,
     _v7_trial_listings,
     _v8_rendered_answers,
+    _reserved,  # 9: another branch's (issue 13)
+    _reserved,  # 10: another branch's
+    _reserved,  # 11: another branch's
+    _v12_coordination,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,6 +25,10 @@ class Workers:
 
     def __init__(self, count: int, name: str) -> None:
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.size = count
+        self.busy = 0  # threads running a call now
+        self.waits = 0  # calls that found every thread busy and queued, since the start
+        self._counting = threading.Lock()
         self._stopped = False
         self._stopping = threading.Lock()  # no call queued behind the threads' stop
         self._threads = [
@@ -42,6 +46,8 @@ class Workers:
         with self._stopping:
             if self._stopped:
                 raise RuntimeError("the store's threads are shut down")
+            if self.busy + self._calls.qsize() >= self.size:
+                self.waits += 1
             self._calls.put((fn, loop, future))
         return await future
 
@@ -58,10 +64,14 @@ class Workers:
     def _work(self) -> None:
         while (call := self._calls.get()) is not _STOP:
             fn, loop, future = call
+            with self._counting:
+                self.busy += 1
             try:
                 outcome, failed = fn(), False
             except BaseException as error:  # handed to the awaiting task, as an executor does
                 outcome, failed = error, True
+            with self._counting:
+                self.busy -= 1
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
                 loop.call_soon_threadsafe(_settle, future, outcome, failed)
 

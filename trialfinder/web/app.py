@@ -15,12 +15,15 @@ is opened when the app starts and written out when it stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
 from trialfinder.config import Settings
 from trialfinder.store.pool import StorePool
+from trialfinder.store.rendered import generation
 from trialfinder.web import admin, api, links, ops, pages
 from trialfinder.web.accesslog import flushing, open_access_log
 from trialfinder.web.keys import (
@@ -32,13 +35,14 @@ from trialfinder.web.keys import (
     SERVICE,
     SETTINGS,
 )
-from trialfinder.web.memo import AnswerMemo
+from trialfinder.web.memo import GENERATION_CHECK_SECONDS, AnswerMemo
 from trialfinder.web.metrics import Metrics
 from trialfinder.web.pipeline import pipeline
 from trialfinder.web.ratelimit import RateLimiter
 from trialfinder.web.service import TrialService
 from trialfinder.web.static import Assets
 
+log = logging.getLogger("trialfinder.web")
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 MAX_BODY_BYTES = 64 * 1024
 
@@ -83,11 +87,28 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
     pool = await asyncio.to_thread(StorePool.open_cache, cache)
     service = TrialService(app[SETTINGS], pool, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
+    watching = asyncio.get_running_loop().create_task(_watch_generation(pool, app[ANSWERS]))
     try:
         yield
     finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
         await service.close()
         await asyncio.to_thread(pool.close)
+
+
+async def _watch_generation(pool: StorePool, memo: AnswerMemo) -> None:
+    """Empty the memo when any process has changed the store's answers (``memo``)."""
+    if memo.seconds <= 0:
+        return
+    while True:
+        try:
+            memo.saw_generation(await pool.read(lambda store: generation(store.conn)))
+        except Exception as error:  # the store is failing: /readyz says so; go on
+            log.warning("could not read the cache's change count: %s", error)
+            memo.clear()
+        await asyncio.sleep(GENERATION_CHECK_SECONDS)
 
 
 def _routes(router: web.UrlDispatcher) -> None:

@@ -17,7 +17,11 @@ whose handler offered them (a 200, or the 304 made from one) are kept, so a
 request refused for its size or its parameters never reaches an entry. The
 memo is emptied drug by drug: each answer names its topic (the drug it is
 about, or one trial), and a fetch that stores data of a drug forgets that
-drug's answers and no other's.
+drug's answers and no other's. Other processes on the same store change it
+too: the app looks at the store's change count (``cache_generation``, kept by
+triggers) every ``GENERATION_CHECK_SECONDS`` and empties the memo when it has
+moved (``saw_generation``), so an answer another process has changed is served
+from here for at most that long.
 
 It is bounded twice: by entries and by bytes (each counted as twice its body:
 the plain and the gzip form at most); an answer bigger than an eighth of the
@@ -41,6 +45,7 @@ from trialfinder.terms import name_key
 from trialfinder.web.httpcache import Representation, respond
 
 MEMO_SECONDS = 5.0
+GENERATION_CHECK_SECONDS = 0.5
 MEMO_ENTRIES = 512
 MEMO_BYTES = 64 * 1024 * 1024
 MEMO = "memo"  # the X-Cache of an answer served from here
@@ -108,6 +113,10 @@ class AnswerMemo:
         self.bytes = 0
         self._items: OrderedDict[Hashable, MemoisedAnswer] = OrderedDict()
         self._by_topic: dict[Hashable, set[Hashable]] = {}
+        # The store's change count (``cache_generation``) when last looked at, and how
+        # many times the memo was emptied: an answer rendered across an emptying is not kept.
+        self.generation: int | None = None
+        self.epoch = 0
 
     def key(self, request: web.Request) -> Hashable:
         if self.vary_on_origin:
@@ -133,11 +142,21 @@ class AnswerMemo:
                 return None
         return item.response(request)
 
-    def keep(self, request: web.Request, response: web.StreamResponse, decorate: Decorate) -> None:
+    def keep(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        decorate: Decorate,
+        epoch: int | None = None,
+    ) -> None:
         """Keep ``response``'s representation if its handler offered one; ``decorate``
-        adds the headers every answer gets."""
+        adds the headers every answer gets. ``epoch``, the memo's when the handler
+        started: if the memo was emptied since, the answer may be of data changed
+        since, and is not kept."""
         rep = response.get(MEMOISE)
         if rep is None or self.seconds <= 0 or request.method not in READS:
+            return
+        if epoch is not None and epoch != self.epoch:
             return
         if 2 * len(rep.body) > self.max_bytes // 8:
             return  # one huge answer would push out many small ones
@@ -167,6 +186,15 @@ class AnswerMemo:
         self._items.clear()
         self._by_topic.clear()
         self.bytes = 0
+        self.epoch += 1
+
+    def saw_generation(self, generation: int) -> None:
+        """The store's change count is now ``generation``: if it moved, some process
+        (this one or another on the store) changed what answers are read from, and
+        which answers that touched is not known here, so every one goes."""
+        if self.generation is not None and generation != self.generation:
+            self.clear()
+        self.generation = generation
 
     def _drop(self, key: Hashable) -> None:
         item = self._items.pop(key, None)

@@ -131,6 +131,33 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+def store_pool_lines(stats: dict[str, tuple[int, int, int]]) -> str:
+    """The store pool's threads (``StorePool.stats``) as gauges and a counter, read at
+    scrape time: its size, how many are busy, and how many calls waited for one."""
+    size = Counter(
+        "trialfinder_store_pool_threads",
+        "Threads of the store pool, by kind (read, write).",
+        ("kind",),
+        kind="gauge",
+    )
+    busy = Counter(
+        "trialfinder_store_pool_busy",
+        "Store pool threads running a call now, by kind.",
+        ("kind",),
+        kind="gauge",
+    )
+    waits = Counter(
+        "trialfinder_store_pool_waits_total",
+        "Store calls that found every thread of their kind busy and queued.",
+        ("kind",),
+    )
+    for kind, (threads, running, waited) in stats.items():
+        size.inc(kind, amount=threads)
+        busy.inc(kind, amount=running)
+        waits.inc(kind, amount=waited)
+    return "\n".join([*size.render(), *busy.render(), *waits.render()]) + "\n"
+
+
 def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
     if not names:
         return ""

@@ -1,8 +1,11 @@
 """What operators and orchestrators ask: alive, ready, and the metrics.
 
 ``/healthz`` says only that the process answers. ``/readyz`` says whether it
-should be sent traffic: the database answers a query, and, when a refresh
-scheduler was attached (``keys.SCHEDULER_RUNNING``, a callable), it runs.
+should be sent traffic: the store answers a query at the schema version this
+trialfinder knows (another instance may have migrated a shared store), and,
+when a refresh scheduler was attached (``keys.SCHEDULER_RUNNING``, a
+callable), it runs; it names the store's engine and version. ``/metrics`` adds
+the store pool's threads (size, busy, waits) to the app's counters.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import json
 
 from aiohttp import web
 
+from trialfinder.store.schema import SCHEMA_VERSION, schema_version
 from trialfinder.web.keys import METRICS, SCHEDULER_RUNNING, SERVICE
+from trialfinder.web.metrics import store_pool_lines
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -31,11 +36,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
+    store: dict[str, object] = {"reachable": False}
     try:
-        await request.app[SERVICE].pool.read(
-            lambda store: store.conn.execute("SELECT 1").fetchone()
+        engine, version = await request.app[SERVICE].pool.read(_store_facts)
+        store.update(reachable=True, engine=engine, schema_version=version)
+        # Another trialfinder may have migrated a shared store past this one's schema:
+        # its reads and writes may not fit it.
+        checks["database"] = (
+            "ok"
+            if version == SCHEMA_VERSION
+            else f"schema version {version}; this trialfinder knows {SCHEMA_VERSION}"
         )
-        checks["database"] = "ok"
     except Exception as error:  # whatever it is, this process cannot read its cache
         checks["database"] = f"failing: {type(error).__name__}"
     running = request.app.get(SCHEDULER_RUNNING)
@@ -46,12 +57,23 @@ async def readyz(request: web.Request) -> web.Response:
             checks["scheduler"] = f"failing: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return _json(
-        {"status": "ok" if ready else "not ready", "checks": checks}, 200 if ready else 503
+        {"status": "ok" if ready else "not ready", "checks": checks, "store": store},
+        200 if ready else 503,
     )
 
 
+def _store_facts(store) -> tuple[str, int]:
+    """Which engine the store runs on, and its schema version: read, so the store
+    answers a query."""
+    return getattr(store, "engine", "sqlite"), schema_version(store.conn)
+
+
 async def metrics(request: web.Request) -> web.Response:
+    text = request.app[METRICS].render()
+    service = request.app.get(SERVICE)
+    if service is not None:
+        text += store_pool_lines(service.pool.stats())
     return web.Response(
-        body=request.app[METRICS].render().encode(),
+        body=text.encode(),
         headers={**NO_STORE, "Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
     )

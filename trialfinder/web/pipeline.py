@@ -54,8 +54,10 @@ async def _handle(request: web.Request, handler) -> web.StreamResponse:
     params.check_size(request)
     if cors.is_preflight(request):
         return _finish(request, cors.preflight(request))
+    memo = request.app[ANSWERS]
+    epoch = memo.epoch  # an answer rendered while the memo is emptied is not kept
     response = _finish(request, await handler(request))
-    request.app[ANSWERS].keep(request, response, decorate)
+    memo.keep(request, response, decorate, epoch)
     return response
 
 

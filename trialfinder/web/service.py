@@ -4,7 +4,10 @@ A question the cache answers fresh is answered with the same function the
 CLI's cache hit uses (``cache_policy.read_cached``), run on a reader thread of
 the store's pool: no SQLite call ever runs on the event loop. Anything else
 goes through a single flight (``flights``): one fetch per question however many
-ask, each request waiting at most ``fetch_wait_seconds``. When an older answer
+ask, in this process and, through a claim in the store, in every process on it
+(``claims``), each request waiting at most ``fetch_wait_seconds``. Registry
+requests draw from each registry's budget in the store (``budgets``), shared
+by every process on it. When an older answer
 exists it is served, marked stale, rather than a 503, while the fresh one is
 fetched in the background. What a fetch stores forgets the memoised answers
 about that drug (or trial) and no others (``memo.AnswerMemo.forget``).
@@ -18,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from trialfinder.budgets import store_budget
 from trialfinder.cache_policy import (
     Cached,
     TrialsRequest,
@@ -30,7 +34,9 @@ from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch
 from trialfinder.filters import build_query, clean_name
+from trialfinder.http import registry_budget
 from trialfinder.models import ChangeEvent, Trial
+from trialfinder.refresh import holder_id
 from trialfinder.resolution import Resolution
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY
@@ -38,6 +44,7 @@ from trialfinder.store import TrackedDrug, history, tracking, trial_records
 from trialfinder.store.pool import StorePool
 from trialfinder.terms import name_key
 from trialfinder.web.budget import FetchBudget, UnknownNames
+from trialfinder.web.claims import Claims
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
@@ -61,6 +68,9 @@ class TrialService:
         self.pool = pool
         self.metrics = metrics
         self.flights = Flights()
+        # Across processes on one store: one fetch per question, one budget per registry.
+        self.claims = Claims(pool, holder_id())
+        self.slots = store_budget(pool)
         self.memo = memo
         self._tracked: set[str] = set()
         self.budget = FetchBudget(settings.server.fetches_per_client_per_hour)
@@ -103,6 +113,7 @@ class TrialService:
                 "search",
                 lambda: answer(pool, settings, unpaged, cached),
                 lambda found: drug_topic(found.resolution.drug.name),
+                lambda: self._stored_search(unpaged),
             )
         except FetchPending as error:
             return self._stale_or_raise(cached, STALE_WARNING, request, error)
@@ -141,6 +152,7 @@ class TrialService:
             "resolve",
             lambda: resolve(self.pool, settings, typed),
             lambda found: drug_topic(found.drug.name),
+            lambda: self.pool.read(lambda store: lookup_cached(settings, store, typed)),
         )
 
     async def trial(
@@ -164,6 +176,7 @@ class TrialService:
                 "trial",
                 lambda: trial_answer(self.pool, self.settings, cached),
                 lambda found: trial_topic(found[0].id),
+                lambda: self._stored_trial(trial_id, registry),
             )
         except FetchPending:
             if cached.found is None:
@@ -201,6 +214,7 @@ class TrialService:
         administrator asks for this, and wants to know how it went.
         """
         settings, pool = self.settings, self.pool
+        registry_budget.set(self.slots)  # for this request's task: the shared budgets
         async with self.flights.gate:
             try:
                 request = TrialsRequest(build_query(name, status="all"), refresh=True)
@@ -244,10 +258,21 @@ class TrialService:
             raise
 
     async def _fetch(
-        self, key, kind: str, fetch: Callable[[], Awaitable], topic_of: Callable[[Any], tuple]
+        self,
+        key,
+        kind: str,
+        fetch: Callable[[], Awaitable],
+        topic_of: Callable[[Any], tuple],
+        recheck: Callable[[], Awaitable],
     ):
         """Join the one flight for ``key``; once it stores, the memo forgets ``topic_of``
-        what it fetched (the drug or the trial), and only that."""
+        what it fetched (the drug or the trial), and only that. The flight fetches only
+        if no other process on the store is fetching ``key``; else it waits for that
+        one's answer, read with ``recheck`` (``claims``)."""
+
+        async def flight():
+            registry_budget.set(self.slots)  # the flight's own task: the shared budgets
+            return await self.claims.fetch_once(key, fetch, recheck)
 
         def done(task: asyncio.Task) -> None:
             failed = task.cancelled() or task.exception() is not None
@@ -255,7 +280,16 @@ class TrialService:
             if not failed:
                 self.memo.forget(topic_of(task.result()))
 
-        return await self.flights.join(key, fetch, self.wait, on_done=done)
+        return await self.flights.join(key, flight, self.wait, on_done=done)
+
+    async def _stored_search(self, request: TrialsRequest) -> DrugSearch | None:
+        """The answer to ``request`` if another process has stored it, complete and fresh."""
+        cached = await self.pool.read(read_cached, self.settings, request)
+        return cached.search(self.settings) if cached.complete else None
+
+    async def _stored_trial(self, trial_id: str, registry: str):
+        cached = await self.pool.read(read_cached_trial, self.settings, trial_id, registry)
+        return (cached.found[0], cached.found[1], []) if cached.usable else None
 
     async def close(self) -> None:
         await self.flights.close()
