@@ -25,7 +25,7 @@ from trialfinder.web import links, public
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
 from trialfinder.web.feed import build_feed
-from trialfinder.web.httpcache import Representation, json_representation
+from trialfinder.web.httpcache import Representation, etag_of, json_representation
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.memo import drug_topic, trial_topic
 from trialfinder.web.params import Params, decode_cursor, encode_cursor
@@ -86,8 +86,20 @@ async def trials(request: web.Request) -> web.Response:
         "next_cursor": encode_cursor(following) if following < count else None,
     }
     body = dumps_spliced(data, "trials", items)
-    rep = Representation(body, "application/json", cache_control_for(request, how))
+    rep = Representation(
+        body, "application/json", cache_control_for(request, how), etag=_stored_etag(data, items)
+    )
     return answer(request, rep, how, drug_topic(found.resolution.drug.name))
+
+
+def _stored_etag(data: dict, items: list[bytes]) -> str:
+    """The ETag of the answer as the store holds it, so that every instance on the store
+    gives the same one: a fetched answer differs from the cache hits after it only in
+    saying it was fetched (``from_cache``), which makes it no other answer (a weak ETag
+    says as much). Empty (the body's own hash) for an answer read from the store."""
+    if data.get("from_cache", True):
+        return ""
+    return etag_of(dumps_spliced({**data, "from_cache": True}, "trials", items))
 
 
 def _with_distance(trial: Trial, nearest: tuple[Site, float] | None) -> bytes:

@@ -35,7 +35,7 @@ from trialfinder.web.keys import (
     SERVICE,
     SETTINGS,
 )
-from trialfinder.web.memo import GENERATION_CHECK_SECONDS, AnswerMemo
+from trialfinder.web.memo import AnswerMemo
 from trialfinder.web.metrics import Metrics
 from trialfinder.web.pipeline import pipeline
 from trialfinder.web.ratelimit import RateLimiter
@@ -99,16 +99,15 @@ async def _service(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _watch_generation(pool: StorePool, memo: AnswerMemo) -> None:
-    """Empty the memo when any process has changed the store's answers (``memo``)."""
-    if memo.seconds <= 0:
-        return
-    while True:
+    """Empty the memo when any process has changed the store's answers (``memo``);
+    until ``memo.generation_check_seconds`` is 0 (or the memo is off)."""
+    while memo.seconds > 0 and memo.generation_check_seconds > 0:
         try:
             memo.saw_generation(await pool.read(lambda store: generation(store.conn)))
         except Exception as error:  # the store is failing: /readyz says so; go on
             log.warning("could not read the cache's change count: %s", error)
             memo.clear()
-        await asyncio.sleep(GENERATION_CHECK_SECONDS)
+        await asyncio.sleep(memo.generation_check_seconds)
 
 
 def _routes(router: web.UrlDispatcher) -> None:

@@ -21,7 +21,10 @@ drug's answers and no other's. Other processes on the same store change it
 too: the app looks at the store's change count (``cache_generation``, kept by
 triggers) every ``GENERATION_CHECK_SECONDS`` and empties the memo when it has
 moved (``saw_generation``), so an answer another process has changed is served
-from here for at most that long.
+from here for at most that long. The count moves with this process's own
+writes too: the memo is then emptied whole, a moment after it forgot the
+fetched drug's answers; answers are rendered again from the store, which is
+cheap (a cache hit), where a stale one would be wrong.
 
 It is bounded twice: by entries and by bytes (each counted as twice its body:
 the plain and the gzip form at most); an answer bigger than an eighth of the
@@ -117,6 +120,7 @@ class AnswerMemo:
         # many times the memo was emptied: an answer rendered across an emptying is not kept.
         self.generation: int | None = None
         self.epoch = 0
+        self.generation_check_seconds = GENERATION_CHECK_SECONDS
 
     def key(self, request: web.Request) -> Hashable:
         if self.vary_on_origin:
