@@ -301,3 +301,51 @@ def test_the_migration_adds_the_tables_in_portable_types(tmp_path):
     assert columns["leases"]["epoch"] == "BIGINT"
     assert columns["registry_budget"] == {"registry": "TEXT", "next_at_ms": "BIGINT"}
     assert columns["fetch_claims"] == {"key": "TEXT", "holder": "TEXT", "until_ms": "BIGINT"}
+
+
+# -- standing by for the lease's holder ------------------------------------------------
+
+
+async def test_a_standby_refresh_takes_over_only_from_a_holder_that_did_not_finish(
+    env,  # noqa: F811
+    registry,
+):
+    settings, store = env
+    tracking.track(store, "blinatumomab", "cli", utc_now())
+    assert (await refresh(settings, store)).ok  # finished: its lease released
+    after = await refresh(settings, store, standby=True)
+    assert "has finished" in after.skipped and not after.drugs
+    # A holder that died half-way (on another machine: only its lease's end tells).
+    now = utc_now()
+    leases.take_lease(store, LEASE, "elsewhere:1:x", now, now + timedelta(seconds=1))
+    held = await refresh(settings, store, standby=True)
+    assert held.lease_held and "holds the lease" in held.skipped
+    leases.take_lease(store, LEASE, "elsewhere:1:x", now, now - timedelta(seconds=1))  # lapsed
+    taken = await refresh(settings, store, standby=True)
+    assert taken.ok and taken.drugs  # taken over: asked the registry
+    assert leases.lease_holder(store, LEASE)[1] == leases.RELEASED
+
+
+async def test_the_scheduler_stands_by_while_another_process_refreshes(settings):
+    from trialfinder.refresh import RefreshReport
+    from trialfinder.scheduler import STANDBY_JOB_ID, build_scheduler, stop
+
+    calls: list[bool] = []
+
+    async def job(job_settings, standby: bool = False):
+        calls.append(standby)
+        return RefreshReport(started_at=utc_now(), skipped="held", lease_held=True)
+
+    scheduler = build_scheduler(settings, job)
+    scheduler.start()
+    try:
+        while not calls:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        standby = scheduler.get_job(STANDBY_JOB_ID)
+        assert standby is not None and standby.kwargs == {"standby": True}
+        seconds = (standby.next_run_time - utc_now()).total_seconds()
+        assert 0 < seconds <= settings.refresh.lease_seconds / 3
+    finally:
+        await stop(scheduler)
+    assert calls == [False]

@@ -105,10 +105,19 @@ async def refresh(
     *,
     full_listing: bool | None = None,
     holder: str | None = None,
+    standby: bool = False,
 ) -> RefreshReport:
-    """Refresh the tracked drugs that are due (or ``names``, due or not), once."""
+    """Refresh the tracked drugs that are due (or ``names``, due or not), once.
+
+    ``standby``: this process found another refreshing and looks again, to take over
+    if that one died half-way; if it finished (released the lease), nothing is done."""
     now = utc_now()
     report = RefreshReport(started_at=now)
+    if standby:
+        held = leases.lease_holder(store, LEASE)
+        if held is not None and held[1] == leases.RELEASED:
+            report.skipped = f"the refresh this process stood by for ({held[0]}) has finished"
+            return report
     tracking.sync_config_drugs(store, settings.refresh.drugs, now)
     due = _due(tracking.tracked(store), list(names), now)
     if not due:

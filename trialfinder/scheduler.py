@@ -4,8 +4,11 @@ The same scheduler runs alone (``trialfinder scheduler``) or inside the web
 app's loop (``trialfinder serve``; see ``web/scheduling.py``), started and
 stopped with it; each run goes on a thread of its own, so SQLite never runs
 on the scheduler's loop. One job, so runs never overlap in a process
-(``max_instances=1``); missed runs are coalesced; the lease in SQLite keeps
-other processes out; each registry's rate limit is shared by the whole process.
+(``max_instances=1``); missed runs are coalesced; the lease in the store keeps
+other processes (and machines) out, and a process that found it held stands
+by, looking again on the lease's heartbeat, to take over from a holder that
+died half-way; each registry's request budget is shared through the store by
+every process on it (``budgets``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
-from trialfinder.refresh import RefreshReport, refresh
+from trialfinder.refresh import RefreshReport, heartbeat_seconds, refresh
 from trialfinder.store import Store
 from trialfinder.store.pool import InlinePool
 
 log = logging.getLogger("trialfinder.scheduler")
 JOB_ID = "refresh"
+# While another process holds the refresh lease, this one looks again on the lease's
+# heartbeat, so that a holder that died half-way is replaced within the lease time.
+STANDBY_JOB_ID = "refresh-standby"
 
 
 def trigger_for(settings: Settings) -> BaseTrigger:
@@ -53,20 +59,20 @@ def next_run(settings: Settings, last_run: datetime | None, now: datetime) -> da
     return max(now, last_run + timedelta(minutes=config.interval_minutes))
 
 
-async def run_refresh(settings: Settings) -> RefreshReport | None:
+async def run_refresh(settings: Settings, standby: bool = False) -> RefreshReport | None:
     """One scheduled run, on a thread of its own with its own event loop and store
     connection: however long it waits for SQLite's write lock, the loop that scheduled
     it (a server's) never does. Registry rates are shared with that loop all the same
     (``http.RateLimiter.shared``). Failures are logged, never raised."""
-    return await asyncio.to_thread(_refresh_once, settings)
+    return await asyncio.to_thread(_refresh_once, settings, standby)
 
 
-def _refresh_once(settings: Settings) -> RefreshReport | None:
+def _refresh_once(settings: Settings, standby: bool = False) -> RefreshReport | None:
     from trialfinder.budgets import sharing_budget  # aiohttp: only when a refresh runs
 
     try:
         with Store.open_cache(settings.cache) as store, sharing_budget(InlinePool(store)):
-            report = asyncio.run(refresh(settings, store))
+            report = asyncio.run(refresh(settings, store, standby=standby))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)
         return None
@@ -91,8 +97,27 @@ def build_scheduler(
 ) -> AsyncIOScheduler:
     """A scheduler (not yet started) with the refresh job on the configured trigger."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    run = job or run_refresh
+
+    async def scheduled(job_settings: Settings, standby: bool = False):
+        report = await (run(job_settings, standby=True) if standby else run(job_settings))
+        if report is not None and report.lease_held:
+            # Another process is refreshing: look again soon, to take over if it dies.
+            wait = heartbeat_seconds(job_settings.refresh.lease_seconds)
+            scheduler.add_job(
+                scheduled,
+                "date",
+                run_date=datetime.now(UTC) + timedelta(seconds=wait),
+                args=[job_settings],
+                kwargs={"standby": True},
+                id=STANDBY_JOB_ID,
+                replace_existing=True,
+                misfire_grace_time=settings.refresh.misfire_grace_seconds,
+            )
+        return report
+
     scheduler.add_job(
-        job or run_refresh,
+        scheduled,
         trigger_for(settings),
         args=[settings],
         id=JOB_ID,

@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from trialfinder.errors import TrialfinderError
 from trialfinder.store.store import Store
 
+# The end a released lease is given: long past, and telling a finished holder from a dead one.
+RELEASED = datetime.fromtimestamp(0, UTC)
+
 
 class LeaseLostError(TrialfinderError):
     """Another holder has taken the lease over: this holder's write was refused."""
@@ -88,13 +91,13 @@ def take_over(db: Store, name: str, dead_holder: str, holder: str, until: dateti
     return None if row is None else Fence(name, holder, row[0])
 
 
-def release_lease(db: Store, name: str, holder: str, now: datetime | None = None) -> None:
-    """Let the lease lapse now, if ``holder`` still has it. The row stays, so the next
-    holder's epoch is higher than any before it."""
+def release_lease(db: Store, name: str, holder: str) -> None:
+    """Let the lease lapse, if ``holder`` still has it, marked ``RELEASED`` (finished,
+    not died). The row stays, so the next holder's epoch is higher than any before."""
     with db.write():
         db.conn.execute(
             "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
-            [(now or datetime.fromtimestamp(0, UTC)).isoformat(), name, holder],
+            [RELEASED.isoformat(), name, holder],
         )
 
 

@@ -21,12 +21,13 @@ def scheduler_context(settings: Settings):
     """An aiohttp cleanup context running the refresh schedule for the app's lifetime."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async def job(job_settings: Settings) -> None:
-            report = await run_refresh(job_settings)
+        async def job(job_settings: Settings, standby: bool = False):
+            report = await run_refresh(job_settings, standby)
             metrics = app.get(METRICS)
             if metrics is not None:
                 outcome = "ok" if report is not None and report.ok else "error"
                 metrics.refreshes.inc("scheduler", outcome)
+            return report
 
         scheduler = build_scheduler(settings, job)
         scheduler.start()
