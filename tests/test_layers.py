@@ -227,3 +227,14 @@ def test_every_known_violation_still_exists():
     """An allowance outlives its violation by no commit: remove it from KNOWN when fixed."""
     stale = sorted(KNOWN - edges())
     assert not stale, f"stale allowances (the violation is gone; remove them): {stale}"
+
+
+def test_http_never_imports_the_store():
+    """Registry HTTP is given the shared request budget from above (``budgets``); it
+    knows no store, so a registry client can never reach one."""
+    assert not broken(
+        lambda a, b: (
+            under(a, "trialfinder.http", "trialfinder.transport")
+            and under(b, "trialfinder.store", "trialfinder.budgets")
+        )
+    )

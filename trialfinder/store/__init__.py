@@ -1,7 +1,8 @@
 """The SQLite cache: ``schema`` owns the tables; ``store.Store`` is the handle, and a module
 per concern reads and writes them as functions over it (``searches``, ``trial_records``,
 ``drug_pages``, ``refreshes``, ``history``, ``tracking``, ``leases``, ``registry_state``,
-``maintenance``; ``listings`` and ``rendered`` over a bare connection).
+``maintenance``, and what processes share: ``budgets``, ``claims``; ``listings`` and
+``rendered`` over a bare connection).
 
 ``Store`` and its companions are imported on first use (PEP 562), so that a
 module of this package that needs only ``sqlite3`` (``rendered``) can be
