@@ -28,6 +28,7 @@ from aiohttp import web
 from tests.conftest import cli_runner, write_config
 from tests.standins.ctgov import CtgovStandin
 from tests.standins.server import serve_in_thread
+from tests.standins.webapp import wait_until_serving
 from tests.test_refresh import study, touch
 from trialfinder.config import Settings, load_settings
 from trialfinder.refresh import LEASE
@@ -184,15 +185,10 @@ class Instances:
             )
             self.bases.append(f"http://127.0.0.1:{port}")
         for base, process in zip(self.bases, self.processes, strict=True):
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    _get(base + "/healthz")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError(self.output()) from None
-                    time.sleep(0.1)
+            try:
+                wait_until_serving(base, process, 60)
+            except OSError:
+                raise RuntimeError(self.output()) from None
 
     def output(self) -> str:
         return "\n".join(log.seek(0) or log.read() for log in self.logs)

@@ -25,7 +25,7 @@ import pytest
 from tests.standins.ctgov import CtgovStandin
 from tests.standins.drugs import DrugStandins
 from tests.standins.server import serve_in_thread
-from tests.standins.webapp import web_settings
+from tests.standins.webapp import wait_until_serving, web_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = "/api/v1/drugs/blinatumomab/trials"
@@ -80,15 +80,7 @@ def served(tmp_path):
         process.stderr_text = lambda: errors.seek(0) or errors.read()
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    _get(base + "/healthz")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise
-                    time.sleep(0.1)
+            wait_until_serving(base, process)
             yield base, process
         finally:
             if process.poll() is None:

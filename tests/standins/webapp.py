@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,3 +60,17 @@ def serve_app(settings: Settings) -> Iterator[str]:
 
     with serve_in_thread(create_app(settings)) as base:
         yield base
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    """Return once ``base``'s /healthz answers; OSError if it does not in ``seconds`` or
+    ``process`` (the server) has ended."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=10):
+                return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise
+            time.sleep(0.1)

@@ -253,7 +253,19 @@ ENVELOPES: dict[str, Any] = {
     "Health": {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": STRING, "checks": {"type": "object"}},
+        "properties": {
+            "status": STRING,
+            "checks": {"type": "object"},
+            "store": {
+                "type": "object",
+                "description": "What /readyz found of the store.",
+                "properties": {
+                    "reachable": {"type": "boolean"},
+                    "engine": STRING,
+                    "schema_version": {"type": "integer"},
+                },
+            },
+        },
     },
 }
 
@@ -563,8 +575,9 @@ def build_spec() -> dict[str, Any]:
             "get": {
                 "tags": ["operations"],
                 "summary": "Ready to serve",
-                "description": "The database answers, and the refresh scheduler runs if "
-                "one is attached.",
+                "description": "The store answers at the schema version this trialfinder "
+                "knows, and the refresh scheduler runs if one is attached; store names "
+                "the engine and the version found.",
                 "responses": {
                     "200": _ok("Ready.", ref("Health")),
                     "503": _ok("Not ready; checks says why.", ref("Health")),
@@ -576,7 +589,7 @@ def build_spec() -> dict[str, Any]:
                 "tags": ["operations"],
                 "summary": "Prometheus metrics",
                 "description": "Requests by route and status, latency, cache, registry "
-                "fetches, refreshes.",
+                "fetches, refreshes, the store pool's threads (size, busy, waits).",
                 "responses": {"200": _ok("Text exposition format 0.0.4.", STRING, "text/plain")},
             }
         },
