@@ -221,3 +221,16 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("RELEASE SAVEPOINT inner_write")
         raise
     conn.execute("RELEASE SAVEPOINT inner_write")
+
+
+POSTGRESQL = "postgresql"
+
+
+def is_postgres_url(where: object) -> bool:
+    """Whether a store's place is a PostgreSQL server's URL (not a SQLite file's path)."""
+    return isinstance(where, str) and where.split(":", 1)[0] in ("postgresql", "postgres")
+
+
+def engine_of(conn: object) -> str:
+    """``"sqlite"`` or ``"postgresql"``: which engine a store connection speaks to."""
+    return getattr(conn, "engine", "sqlite")
