@@ -447,9 +447,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if server.access_log not in ("stderr", "off"):
         server = server.model_copy(update={"access_log": str(relative_to(server.access_log, base))})
     return _with_secrets(
-        settings.model_copy(
-            update={"cache": cache, "store": store, "server": server, "http": http}
-        )
+        settings.model_copy(update={"cache": cache, "store": store, "server": server, "http": http})
     )
 
 

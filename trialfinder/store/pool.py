@@ -60,7 +60,9 @@ class StorePool:
             self.connections = ConnectionPools(where, readers)
 
     @classmethod
-    def open(cls, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS, **options) -> StorePool:
+    def open(
+        cls, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS, **options
+    ) -> StorePool:
         """Create and migrate the store first (here, once), then serve it from threads."""
         Store.open(where, lock_wait=lock_wait).close()
         return cls(where, lock_wait=lock_wait, **options)

@@ -43,7 +43,6 @@ WRITE_LOCK_KEY = 0x747269616C666E64 & 0x7FFFFFFFFFFFFFFF
 CONNECT_TIMEOUT_SECONDS = 10
 
 
-
 class StoreUnreachableError(TrialfinderError):
     """The PostgreSQL server named by ``[store] url`` did not answer or refused us."""
 
