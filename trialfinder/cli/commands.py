@@ -232,7 +232,7 @@ def cache_clear(app: AppContext) -> None:
         removed = maintenance.clear(store)
     finally:
         store.close()
-    click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")
+    click.echo(f"Cleared the cache at {store.place}: {removed} trials removed.")
 
 
 def _register_more() -> None:

@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from trialfinder.errors import CacheBusyError, TrialfinderError
 from trialfinder.store.connection import POSTGRESQL as ENGINE
+from trialfinder.store.connection import public_url
 
 try:
     import psycopg
@@ -45,16 +45,6 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 class StoreUnreachableError(TrialfinderError):
     """The PostgreSQL server named by ``[store] url`` did not answer or refused us."""
-
-
-def public_url(url: str) -> str:
-    """``url`` without its password, to be printed and logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def require_psycopg() -> None:

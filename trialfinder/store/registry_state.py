@@ -27,8 +27,9 @@ def registry_timestamp(db: Store, registry: str) -> tuple[str | None, datetime |
 def set_registry_timestamp(db: Store, registry: str, timestamp: str, at: datetime) -> None:
     with db.write():
         db.conn.execute(
-            "INSERT OR REPLACE INTO registry_state (registry, data_timestamp, checked_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO registry_state (registry, data_timestamp, checked_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (registry) DO UPDATE SET "
+            "data_timestamp = excluded.data_timestamp, checked_at = excluded.checked_at",
             [registry, timestamp, at.isoformat()],
         )
 

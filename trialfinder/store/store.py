@@ -29,6 +29,7 @@ from trialfinder.store.connection import (
     connect,
     engine_of,
     is_postgres_url,
+    public_url,
     unusable,
     write_transaction,
 )
@@ -51,6 +52,8 @@ class Store:
         self.path = path  # the SQLite file; None on PostgreSQL
         self.lock_wait = lock_wait
         self.engine = engine_of(conn)
+        # Where it is, as messages name it: the file, or the server's URL less its password.
+        self.place = str(path) if path is not None else public_url(conn.url)
 
     @classmethod
     def open(cls, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS) -> Store:
