@@ -189,13 +189,14 @@ def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_st
     from tests.standins.webapp import web_settings
     from trialfinder.web import create_app
 
-    async def make(contexts=(), **server):
+    async def make(contexts=(), store_url=None, **server):
         ctgov = await aiohttp_server(ctgov_standin.app())
         drugs = await aiohttp_server(drug_standins.app())
         settings = web_settings(
             tmp_path,
             str(ctgov.make_url("/api/v2")),
             drug_standins.base_urls(str(drugs.make_url("/"))),
+            store_url=store_url,
             **server,
         )
         return await aiohttp_client(create_app(settings, contexts))

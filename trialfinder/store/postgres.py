@@ -34,6 +34,7 @@ try:
     from psycopg import errors as pg_errors
     from psycopg.adapt import Dumper
     from psycopg.pq import TransactionStatus
+    from psycopg.types.numeric import NumericLoader
     from psycopg.types.string import StrDumperUnknown
 except ImportError:  # pragma: no cover - said when a postgresql:// url is used
     psycopg = None
@@ -103,13 +104,22 @@ if psycopg is not None:
                 obj = obj.replace("\x00", "\ufffd")
             return super().dump(obj)
 
+    class _NumericAsNumber(NumericLoader):
+        """A sum as SQLite gives it (an int, or a float): no table here has a NUMERIC
+        column, so a numeric is only ever an aggregate's (``sum`` of BIGINTs)."""
+
+        def load(self, data: Any) -> int | float:
+            value = super().load(data)
+            return int(value) if value == value.to_integral_value() else float(value)
+
 
 def configure(raw: Any) -> None:
     """What every connection needs: autocommit (a write opens its own transaction, as
-    with the SQLite store), and the dumpers above."""
+    with the SQLite store), and the adapters above."""
     raw.autocommit = True
     raw.adapters.register_dumper(bool, _IntegerBool)
     raw.adapters.register_dumper(str, _TextWithoutNul)
+    raw.adapters.register_loader("numeric", _NumericAsNumber)
 
 
 def connect_raw(url: str) -> Any:
