@@ -98,3 +98,71 @@ def test_both_spellings_of_the_scheme_name_a_server(postgres_store_url, scheme):
     url = scheme + postgres_store_url[len("postgresql") :]
     with Store.open(url) as store:
         assert store.engine == "postgresql"
+
+
+def test_store_copy_moves_a_sqlite_cache_into_postgresql_whole(
+    capsys, tmp_path, ctgov_url, drug_urls, registry_urls, ctis, postgres_store_url
+):
+    three = {name: registry_urls[name] for name in ("ctis", "isrctn")}
+    config = write_config(tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=three)
+    run = cli_runner(capsys, config)
+    assert run("search", "blinatumomab", "--status", "all")[0] == 0
+    assert run("track", "add", "blinatumomab")[0] == 0
+    assert run("refresh")[0] == 0
+    listed = {
+        t["id"]
+        for t in json.loads(
+            run("search", "blinatumomab", "--status", "all", "--format", "json", "--offline")[1]
+        )["trials"]
+    }
+    target = next(t for t in ctis.trials if t["search"]["ctNumber"] in listed)
+    new_status = 8 if target["search"]["ctStatus"] != 8 else 5
+    target["search"]["ctStatus"] = new_status
+    target["retrieve"]["ctStatus"] = target["retrieve"]["ctPublicStatusCode"] = new_status
+    assert run("refresh", "--full")[0] == 0
+    what = [
+        ("search", "blinatumomab", "--status", "all", "--format", "json", "--offline"),
+        ("drug", "blinatumomab", "--format", "json", "--offline"),
+        ("changes", "blinatumomab", "--format", "json"),
+        ("track", "list"),
+    ]
+    before = [run(*args) for args in what]
+    assert all(code == 0 for code, _, _ in before), before
+    assert json.loads(before[2][1]), "the change in CTIS was recorded"
+
+    code, out, err = run("store", "copy", "--to", postgres_store_url)
+    assert code == 0, err
+    assert "every table's count matches" in out and "changes" in out
+    (tmp_path / "pg").mkdir()
+    again = cli_runner(
+        capsys,
+        write_config(
+            tmp_path / "pg", ctgov_url, drug_urls=drug_urls, registry_urls=three,
+            store_url=postgres_store_url,
+        ),
+    )  # fmt: skip
+    assert [again(*args) for args in what] == before
+    # the ids the copy brought are not handed out again: a new search is stored
+    assert again("search", "pembrolizumab", "--status", "all")[0] == 0
+    code, _, err = run("store", "copy", "--to", postgres_store_url)
+    assert code == 1 and "already holds data" in err, err
+
+
+def test_store_copy_refuses_a_place_it_cannot_name(capsys, tmp_path, ctgov_url):
+    run = cli_runner(capsys, write_config(tmp_path, ctgov_url))
+    code, _, err = run("store", "copy", "--to", "backup.db")
+    assert code == 2 and "sqlite:///PATH" in err
+
+
+def test_store_copy_and_migrate_work_the_other_way_too(
+    capsys, tmp_path, ctgov_url, postgres_store_url
+):
+    run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=postgres_store_url))
+    code, out, _ = run("store", "migrate")
+    assert code == 0 and "nothing to do" in out and "postgresql://" in out
+    assert run("search", "blinatumomab", "--status", "all")[0] == 0
+    target = tmp_path / "back.sqlite"
+    code, out, err = run("store", "copy", "--to", f"sqlite:///{target}")
+    assert code == 0, err
+    with Store.open(target) as store:
+        assert maintenance.info(store).trials > 0

@@ -76,7 +76,8 @@ def record_registry_refresh(
             "last_success_at, last_error) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(name_key, registry) DO UPDATE SET "
             "last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error, "
-            "last_success_at = coalesce(excluded.last_success_at, last_success_at)",
+            "last_success_at = "
+            "coalesce(excluded.last_success_at, registry_refreshes.last_success_at)",
             [
                 name_key(name),
                 registry,
