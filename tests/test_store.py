@@ -240,3 +240,13 @@ def test_a_drug_page_stored_anew_is_read_anew_on_a_connection_that_read_it(store
     second = first.model_copy(update={"definition": "second"})
     drug_pages.save_drug(store, second, "Blincyto")  # same name and fetched_at: only the text
     assert drug_pages.find_drug(store, "blincyto")[0].definition == "second"
+
+
+def test_every_table_is_copied_by_store_copy_or_left_out_on_purpose(store):
+    """A new table must be put in schema.DATA_TABLES (in order) or NOT_COPIED."""
+    from trialfinder.store.schema import DATA_TABLES, NOT_COPIED
+
+    assert len(set(DATA_TABLES)) == len(DATA_TABLES)
+    assert table_names(store) - {"trialfinder_schema"} == set(DATA_TABLES) | (
+        set(NOT_COPIED) - {"trialfinder_schema"}
+    )
