@@ -114,11 +114,11 @@ def test_load_trials_reads_many_in_one_query_per_chunk(tmp_path):
     assert found == {t.id: trial_records.load_trial(store, t.id) for t in trials}
     assert found[trials[0].id][0].title == trials[0].title and found[trials[0].id][1] == WHEN
     assert sum("FROM trials WHERE id IN" in sql for sql in statements) == 3
-    store.close()
     assert (
         trial_records.load_trials(store, []) == {}
         and trial_records.load_trials(store, ["NCT00000000"]) == {}
     )
+    store.close()
 
 
 def test_a_newer_schema_is_refused_not_guessed_at(tmp_path):
