@@ -166,3 +166,70 @@ def test_store_copy_and_migrate_work_the_other_way_too(
     assert code == 0, err
     with Store.open(target) as store:
         assert maintenance.info(store).trials > 0
+
+
+def test_a_held_write_waits_its_turn_and_a_lock_held_too_long_is_said(postgres_store_url):
+    """Writers go one at a time, as on SQLite: the second waits for the first (no error),
+    and past ``lock_wait`` it gives up saying so, having written nothing."""
+    import threading
+
+    from trialfinder.clock import utc_now
+    from trialfinder.errors import CacheBusyError
+    from trialfinder.store import tracking
+
+    holder = Store.open(postgres_store_url)
+    waiter = Store.open(postgres_store_url, lock_wait=30)
+    impatient = Store.open(postgres_store_url, lock_wait=0.2)
+    try:
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with holder.write():
+                tracking.track(holder, "first", "cli", utc_now())
+                held.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        held.wait(10)
+        with pytest.raises(CacheBusyError, match="another trialfinder process"):
+            tracking.track(impatient, "never", "cli", utc_now())
+        landed = threading.Thread(target=tracking.track, args=(waiter, "second", "cli", utc_now()))
+        landed.start()
+        landed.join(0.3)
+        assert landed.is_alive()  # waiting behind the holder, not failed
+        release.set()
+        thread.join(10)
+        landed.join(10)
+        assert sorted(t.name for t in tracking.tracked(waiter)) == ["first", "second"]
+    finally:
+        for store in (holder, waiter, impatient):
+            store.close()
+
+
+async def test_the_pool_reads_read_only_and_replaces_a_connection_the_server_dropped(
+    postgres_store_url,
+):
+    import psycopg
+
+    from trialfinder.clock import utc_now
+    from trialfinder.store import tracking
+    from trialfinder.store.pool import StorePool
+
+    pool = StorePool.open(postgres_store_url, readers=2)
+    try:
+        await pool.write(tracking.track, "kept", "cli", utc_now())
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            await pool.read(tracking.track, "sneaked", "cli", utc_now())
+        # the server ends every other connection (a restart, a failover, an idle timeout)
+        with Store.open(postgres_store_url) as admin:
+            admin.conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        names = await pool.read(lambda store: [t.name for t in tracking.tracked(store)])
+        assert names == ["kept"]
+        stats = pool.connections.stats()
+        assert set(stats) == {"readers", "writer"} and stats["readers"]["pool_max"] == 2
+    finally:
+        pool.close()
