@@ -96,7 +96,7 @@ async def test_a_refresher_that_lost_its_lease_stores_nothing_and_says_so(env, r
     stalled = asyncio.create_task(refresh(settings, store, holder="host:1:stalled"))
     while len(registry.study_requests) == searches:  # it is waiting for the registry
         await asyncio.sleep(0.01)
-    other = Store.open(settings.cache.path)
+    other = Store.open_configured(settings)
     try:
         # Its lease lapses meanwhile, and another refresher takes it over.
         lapsed = utc_now() + timedelta(seconds=settings.refresh.lease_seconds + 1)

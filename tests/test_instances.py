@@ -30,7 +30,7 @@ from tests.standins.ctgov import CtgovStandin
 from tests.standins.server import serve_in_thread
 from tests.standins.webapp import wait_until_serving
 from tests.test_refresh import study, touch
-from trialfinder.config import Settings, load_settings
+from trialfinder.config import load_settings
 from trialfinder.refresh import LEASE
 from trialfinder.store import Store, history, leases
 from trialfinder.web.keys import ANSWERS, SERVICE
@@ -105,15 +105,10 @@ RATE = 4.0  # the stand-in registry's configured requests per second
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_section(request) -> str:
-    """The shared store, as config: a SQLite file ([cache] path, the default), or a
-    PostgreSQL server once trialfinder has ``[store] url`` (issue 13, the engine part)."""
-    if request.param == "sqlite":
-        return ""
-    if "store" not in Settings.model_fields:
-        pytest.skip("this trialfinder has no [store] url yet: PostgreSQL is not a store")
-    url = request.getfixturevalue("postgres_url")
-    return f'\n[store]\nurl = "{url}"\n'
+def store_url(request) -> str | None:
+    """The shared store: the SQLite file of ``[cache] path`` (None), or a fresh database
+    on a real PostgreSQL server (``[store] url``)."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_store_url")
 
 
 class Registry:
@@ -217,15 +212,17 @@ def registry() -> Iterator[tuple[Registry, str]]:
 def instance_config(
     folder: Path,
     ctgov_url: str,
-    store_section: str,
+    store_url: str | None,
     drug_urls: dict[str, str] | None = None,
     **refresh,
 ) -> Path:
     """A config for every instance: the stand-in at ``RATE`` requests a second, the drug
     sources off unless ``drug_urls`` (then a name is searched as typed: one search per
     drug), no per-client limits."""
-    path = write_config(folder, ctgov_url, rate=RATE, retries=0, drug_urls=drug_urls)
-    text = path.read_text(encoding="utf-8") + store_section
+    path = write_config(
+        folder, ctgov_url, rate=RATE, retries=0, drug_urls=drug_urls, store_url=store_url
+    )
+    text = path.read_text(encoding="utf-8")
     text += "\n[server]\nrate_limit_per_minute = 0\nfetches_per_client_per_hour = 0\n"
     text += "fetch_wait_seconds = 60\n"
     if refresh:
@@ -255,10 +252,10 @@ def _at_once(urls: list[str], **headers: str) -> list[tuple[int, dict[str, str],
 
 
 def test_three_instances_fetch_an_uncached_drug_once_and_honour_each_others_etags(
-    tmp_path, registry, store_section, instances, drug_urls
+    tmp_path, registry, store_url, instances, drug_urls
 ):
     standin, url = registry
-    group = instances(instance_config(tmp_path, url, store_section, drug_urls))
+    group = instances(instance_config(tmp_path, url, store_url, drug_urls))
     standin.standin.latency = 0.5  # all three are asking while the one fetch runs
     answers = _at_once([base + TRIALS for base in group.bases])
     assert [status for status, _, _ in answers] == [200, 200, 200], group.output()
@@ -271,10 +268,10 @@ def test_three_instances_fetch_an_uncached_drug_once_and_honour_each_others_etag
 
 
 def test_a_burst_of_new_drugs_over_three_instances_keeps_to_the_registrys_rate(
-    tmp_path, registry, store_section, instances
+    tmp_path, registry, store_url, instances
 ):
     standin, url = registry
-    group = instances(instance_config(tmp_path, url, store_section))
+    group = instances(instance_config(tmp_path, url, store_url))
     drugs = [f"newdrug{n}" for n in range(9)]
     urls = [group.bases[n % 3] + f"/api/v1/drugs/{drug}/trials" for n, drug in enumerate(drugs)]
     answers = _at_once(urls)
@@ -287,13 +284,13 @@ def test_a_burst_of_new_drugs_over_three_instances_keeps_to_the_registrys_rate(
 
 
 def test_the_refresh_holder_killed_mid_refresh_is_replaced_and_each_change_recorded_once(
-    tmp_path, registry, store_section, instances, capsys
+    tmp_path, registry, store_url, instances, capsys
 ):
     standin, url = registry
     config = instance_config(
         tmp_path,
         url,
-        store_section,
+        store_url,
         lease_seconds=10,
         interval_minutes=60,
         jitter_seconds=0,
@@ -311,7 +308,7 @@ def test_the_refresh_holder_killed_mid_refresh_is_replaced_and_each_change_recor
     deadline = time.monotonic() + 60
     while len(standin.arrivals) == searches and time.monotonic() < deadline:
         time.sleep(0.05)
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         holder, _ = leases.lease_holder(store, LEASE)
         epoch = _epoch(store)
     pid = int(holder.split(":")[1])
@@ -322,7 +319,7 @@ def test_the_refresh_holder_killed_mid_refresh_is_replaced_and_each_change_recor
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        with Store.open_cache(settings.cache) as store:
+        with Store.open_configured(settings) as store:
             found = history.changes(store)
             successor, until = leases.lease_holder(store, LEASE)
         if found and until == leases.RELEASED:
@@ -331,7 +328,7 @@ def test_the_refresh_holder_killed_mid_refresh_is_replaced_and_each_change_recor
     assert successor != holder and int(successor.split(":")[1]) in {
         p.pid for p in group.processes if p is not victim
     }, group.output()
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         assert _epoch(store) == epoch + 1  # taken over, not taken afresh
         changes = [(c.trial_id, c.type.value) for c in history.changes(store)]
     assert changes == [("NCT03914625", "status_changed")]  # recorded once

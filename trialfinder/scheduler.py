@@ -71,7 +71,7 @@ def _refresh_once(settings: Settings, standby: bool = False) -> RefreshReport | 
     from trialfinder.budgets import sharing_budget  # aiohttp: only when a refresh runs
 
     try:
-        with Store.open_cache(settings.cache) as store, sharing_budget(InlinePool(store)):
+        with Store.open_configured(settings) as store, sharing_budget(InlinePool(store)):
             report = asyncio.run(refresh(settings, store, standby=standby))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)

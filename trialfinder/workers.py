@@ -51,7 +51,7 @@ def serve_workers(
 
     configure_logging()
     _check_address(host, port)
-    Store.open_cache(settings.cache).close()  # migrate once, before any worker opens it
+    Store.open_configured(settings).close()  # migrate once, before any worker opens it
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(

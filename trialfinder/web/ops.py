@@ -65,7 +65,7 @@ async def readyz(request: web.Request) -> web.Response:
 def _store_facts(store) -> tuple[str, int]:
     """Which engine the store runs on, and its schema version: read, so the store
     answers a query."""
-    return getattr(store, "engine", "sqlite"), schema_version(store.conn)
+    return store.engine, schema_version(store.conn)
 
 
 async def metrics(request: web.Request) -> web.Response:
