@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,10 +34,10 @@ def registry() -> CtgovStandin:
 
 
 @pytest.fixture
-def two(tmp_path):
-    """Two handles on one cache file: two processes, as the store sees them."""
-    path = tmp_path / "cache.sqlite"
-    first, second = Store.open(path), Store.open(path)
+def two(store_place):
+    """Two handles on one store (a SQLite file, then a PostgreSQL database): two
+    processes, as the store sees them."""
+    first, second = Store.open(store_place), Store.open(store_place)
     yield first, second
     first.close()
     second.close()
@@ -135,6 +137,33 @@ async def test_a_long_refresh_renews_its_lease(env, registry, monkeypatch):  # n
     assert leases.lease_holder(store, LEASE)[1] < utc_now()  # released at the end
 
 
+def test_a_take_over_waits_for_a_fenced_write_under_way(two):
+    """The fence check holds the lease (SQLite's write lock; PostgreSQL's row lock on
+    the lease) until the write commits: a take-over that comes meanwhile waits for it,
+    and the former holder's next write is refused."""
+    a, b = two
+    fence = leases.take_lease(a, "work", "A", NOW, later(60))
+    taken: list = []
+    checked = threading.Event()
+
+    def take_over() -> None:
+        checked.wait(10)
+        taken.append(leases.take_lease(b, "work", "B", later(61), later(120)))
+
+    thread = threading.Thread(target=take_over)
+    thread.start()
+    with leases.fenced(a, fence).write():
+        checked.set()
+        tracking.track(leases.fenced(a, fence), "written", "cli", NOW)
+        time.sleep(0.3)  # the take-over waits for this transaction meanwhile
+        assert not taken
+    thread.join(10)
+    assert taken == [leases.Fence("work", "B", 2)]
+    with pytest.raises(leases.LeaseLostError), leases.fenced(a, fence).write():
+        pass
+    assert [t.name for t in tracking.tracked(b)] == ["written"]
+
+
 # -- the registry budget --------------------------------------------------------------
 
 
@@ -183,9 +212,8 @@ async def test_a_budget_that_cannot_be_reserved_falls_back_to_the_process_limite
     assert answer["apiVersion"] and len(registry.requests) == 1
 
 
-async def test_the_budget_spaces_requests_of_two_processes(tmp_path):
-    path = tmp_path / "cache.sqlite"
-    first, second = Store.open(path), Store.open(path)
+async def test_the_budget_spaces_requests_of_two_processes(store_place):
+    first, second = Store.open(store_place), Store.open(store_place)
     slots: list[float] = []
 
     async def burst(store: Store) -> None:
@@ -223,9 +251,8 @@ def test_a_question_is_claimed_by_one_holder_until_it_is_released_or_lapses(two)
     assert not claims.claimed(a, "q", 62_000)
 
 
-async def test_one_process_fetches_and_the_other_waits_for_its_answer(tmp_path):
-    path = tmp_path / "cache.sqlite"
-    pools = [StorePool.open(path), StorePool.open(path)]
+async def test_one_process_fetches_and_the_other_waits_for_its_answer(store_place):
+    pools = [StorePool.open(store_place), StorePool.open(store_place)]
     first, second = Claims(pools[0], "host:1:a"), Claims(pools[1], "host:2:b")
     stored: dict[str, str] = {}
     fetched: list[str] = []
@@ -262,9 +289,8 @@ async def test_one_process_fetches_and_the_other_waits_for_its_answer(tmp_path):
             pool.close()
 
 
-async def test_a_claim_released_without_an_answer_is_fetched_by_the_waiter(tmp_path):
-    path = tmp_path / "cache.sqlite"
-    pools = [StorePool.open(path), StorePool.open(path)]
+async def test_a_claim_released_without_an_answer_is_fetched_by_the_waiter(store_place):
+    pools = [StorePool.open(store_place), StorePool.open(store_place)]
     first, second = Claims(pools[0], "host:1:a"), Claims(pools[1], "host:2:b")
     started = asyncio.Event()
 

@@ -39,10 +39,18 @@ TRIALS = "/api/v1/drugs/blinatumomab/trials"
 TOKEN = "s3cret-token-for-tests"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request) -> str | None:
+    """The shared store: the SQLite file of ``[cache] path`` (None), or a fresh database
+    on a real PostgreSQL server (``[store] url``)."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_store_url")
+
+
 async def test_an_uncached_drug_asked_of_two_instances_at_once_is_fetched_once(
-    make_client, ctgov_standin
+    make_client, ctgov_standin, store_url
 ):
-    first, second = await make_client(), await make_client()
+    first = await make_client(store_url=store_url)
+    second = await make_client(store_url=store_url)
     ctgov_standin.latency = 0.3  # long enough for both to be asking at once
     answers = await asyncio.gather(first.get(TRIALS), second.get(TRIALS))
     assert [a.status for a in answers] == [200, 200]
@@ -53,8 +61,9 @@ async def test_an_uncached_drug_asked_of_two_instances_at_once_is_fetched_once(
     assert sorted(a[SERVICE].claims.waited for a in waited) == [0, 1]
 
 
-async def test_an_etag_from_one_instance_is_a_304_on_another(make_client):
-    first, second = await make_client(), await make_client()
+async def test_an_etag_from_one_instance_is_a_304_on_another(make_client, store_url):
+    first = await make_client(store_url=store_url)
+    second = await make_client(store_url=store_url)
     fetched = await first.get(TRIALS)
     etag = fetched.headers["ETag"]
     hit = await second.get(TRIALS)
@@ -72,11 +81,13 @@ async def test_an_etag_from_one_instance_is_a_304_on_another(make_client):
     assert not_modified.status == 304
 
 
-async def test_what_one_instance_stores_empties_the_others_memo(make_client, ctgov_standin):
+async def test_what_one_instance_stores_empties_the_others_memo(
+    make_client, ctgov_standin, store_url
+):
     # A memo that would keep answers for a minute: only the store's change count can
     # tell this instance that another has changed them.
-    reader = await make_client(memo_seconds=60)
-    writer = await make_client(admin_token=TOKEN)
+    reader = await make_client(store_url=store_url, memo_seconds=60)
+    writer = await make_client(store_url=store_url, admin_token=TOKEN)
     assert (await reader.get(TRIALS)).headers["X-Cache"] == "miss"
     assert (await reader.get(TRIALS)).headers["X-Cache"] == "memo"
     before = await (await reader.get(TRIALS)).json()
@@ -102,13 +113,6 @@ async def test_what_one_instance_stores_empties_the_others_memo(make_client, ctg
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 4.0  # the stand-in registry's configured requests per second
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request) -> str | None:
-    """The shared store: the SQLite file of ``[cache] path`` (None), or a fresh database
-    on a real PostgreSQL server (``[store] url``)."""
-    return None if request.param == "sqlite" else request.getfixturevalue("postgres_store_url")
 
 
 class Registry:
