@@ -111,6 +111,19 @@ async def test_metrics_in_prometheus_text_format(make_client, ctgov_standin):
     assert re.search(r'trialfinder_store_pool_waits_total\{kind="write"\} \d+', text)
 
 
+async def test_metrics_on_postgresql_count_the_pools_connections(make_client, postgres_store_url):
+    client = await make_client(store_url=postgres_store_url)
+    assert (await client.get("/api/v1/drugs/blinatumomab/trials")).status == 200
+    text = await (await client.get("/metrics")).text()
+    assert 'trialfinder_store_pool_threads{kind="read"} 4' in text
+    for pool in ("readers", "writer"):
+        opened = re.search(rf'trialfinder_store_connections\{{pool="{pool}"\}} (\d+)', text)
+        assert opened and int(opened.group(1)) >= 1  # the answer was read and written
+        assert f'trialfinder_store_connection_waits_total{{pool="{pool}"}}' in text
+        assert f'trialfinder_store_connections_lost_total{{pool="{pool}"}} 0' in text
+    assert "# TYPE trialfinder_store_connections_idle gauge" in text
+
+
 def test_metric_labels_are_escaped():
     metrics = Metrics()
     metrics.requests.inc('a"b\\c\nd', "GET", "200")

@@ -105,11 +105,12 @@ class StorePool:
                 self._opened.append(store)
         return fn(store, *args, **kwargs)
 
-    def stats(self) -> dict[str, tuple[int, int, int]]:
-        """Per kind of thread (``read``, ``write``): how many, how many busy now, and
-        how many calls have had to wait for one, for /metrics."""
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per kind of thread (``read``, ``write``): how many (``threads``), how many
+        are running a call now (``busy``), and how many calls have had to wait for
+        one (``waits``), for /metrics."""
         return {
-            kind: (workers.size, workers.busy, workers.waits)
+            kind: {"threads": workers.size, "busy": workers.busy, "waits": workers.waits}
             for kind, workers in (("read", self._readers), ("write", self._writer))
         }
 

@@ -131,31 +131,61 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def store_pool_lines(stats: dict[str, tuple[int, int, int]]) -> str:
-    """The store pool's threads (``StorePool.stats``) as gauges and a counter, read at
-    scrape time: its size, how many are busy, and how many calls waited for one."""
-    size = Counter(
-        "trialfinder_store_pool_threads",
-        "Threads of the store pool, by kind (read, write).",
-        ("kind",),
-        kind="gauge",
-    )
-    busy = Counter(
-        "trialfinder_store_pool_busy",
-        "Store pool threads running a call now, by kind.",
-        ("kind",),
-        kind="gauge",
-    )
-    waits = Counter(
+# What /metrics says of the store pool: (metric, help, type, the stat it reads).
+_POOL_THREADS = (
+    ("trialfinder_store_pool_threads", "Threads of the store pool, by kind.", "gauge", "threads"),
+    ("trialfinder_store_pool_busy", "Store pool threads running a call now.", "gauge", "busy"),
+    (
         "trialfinder_store_pool_waits_total",
         "Store calls that found every thread of their kind busy and queued.",
-        ("kind",),
-    )
-    for kind, (threads, running, waited) in stats.items():
-        size.inc(kind, amount=threads)
-        busy.inc(kind, amount=running)
-        waits.inc(kind, amount=waited)
-    return "\n".join([*size.render(), *busy.render(), *waits.render()]) + "\n"
+        "counter",
+        "waits",
+    ),
+)
+# On PostgreSQL, psycopg_pool's own counters of the connections behind those threads.
+_POOL_CONNECTIONS = (
+    ("trialfinder_store_connections", "Connections open to PostgreSQL.", "gauge", "pool_size"),
+    (
+        "trialfinder_store_connections_idle",
+        "Connections open and not lent.",
+        "gauge",
+        "pool_available",
+    ),
+    (
+        "trialfinder_store_connection_waits_total",
+        "Borrowers that had to wait for a connection.",
+        "counter",
+        "requests_queued",
+    ),
+    (
+        "trialfinder_store_connections_lost_total",
+        "Connections found broken and replaced.",
+        "counter",
+        "connections_lost",
+    ),
+)
+
+
+def store_pool_lines(
+    threads: dict[str, dict[str, int]], connections: dict[str, dict[str, int]] | None = None
+) -> str:
+    """The store pool, read at scrape time: its threads by kind (``read``, ``write``;
+    ``StorePool.stats``) and, on PostgreSQL, its connections by pool (``readers``,
+    ``writer``; psycopg_pool's counters, absent ones 0)."""
+    lines = _stat_lines(_POOL_THREADS, "kind", threads)
+    if connections is not None:
+        lines += _stat_lines(_POOL_CONNECTIONS, "pool", connections)
+    return "\n".join(lines) + "\n"
+
+
+def _stat_lines(specs, label: str, rows: dict[str, dict[str, int]]) -> list[str]:
+    lines: list[str] = []
+    for name, help_text, kind, stat in specs:
+        metric = Counter(name, help_text, (label,), kind=kind)
+        for value, stats in rows.items():
+            metric.inc(value, amount=stats.get(stat, 0))
+        lines += metric.render()
+    return lines
 
 
 def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:

@@ -72,7 +72,9 @@ async def metrics(request: web.Request) -> web.Response:
     text = request.app[METRICS].render()
     service = request.app.get(SERVICE)
     if service is not None:
-        text += store_pool_lines(service.pool.stats())
+        pool = service.pool
+        connections = pool.connections.stats() if pool.connections is not None else None
+        text += store_pool_lines(pool.stats(), connections)
     return web.Response(
         body=text.encode(),
         headers={**NO_STORE, "Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
