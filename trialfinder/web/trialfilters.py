@@ -11,7 +11,7 @@ from trialfinder.filters import build_query
 from trialfinder.models import SearchResult
 from trialfinder.models.listing import ListedTrial, Listing
 from trialfinder.search import REGISTRY_CLIENTS
-from trialfinder.web.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
+from trialfinder.geo import MAX_RADIUS_KM, Point, parse_point, rank_by_distance
 from trialfinder.web.params import Params, bad
 
 MAX_LIMIT = 100  # trials in one answer, however they are asked for
