@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trialfinder.errors import BadInputError
+from trialfinder.models import Circle
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_MILE = 1.609344
@@ -28,6 +29,7 @@ OPEN_SITE_STATUSES = frozenset(
     {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "AVAILABLE"}
     | {"ACTIVE", "APPROVED"}
 )
+CIRCLE_SLACK_KM = 2  # a rounded point is within a kilometre of the typed one
 POINT_FORM = "latitude,longitude in degrees, e.g. 47.37,8.55"
 RADIUS_FORMS = "a distance such as 50km, 30mi or 50 (kilometres)"
 _RADIUS = re.compile(r"^(\d{1,5}(?:\.\d{1,3})?)\s*(km|mi|kilometers?|kilometres?|miles?)?$")
@@ -64,19 +66,20 @@ def parse_point(text: str) -> Point:
     return Point(latitude, longitude)
 
 
-def parse_radius(text: str) -> float:
-    """``50km``, ``30mi``, ``50`` (kilometres) -> kilometres, above 0 and at most
-    ``MAX_RADIUS_KM``; anything else is a BadInputError naming the forms."""
+def parse_radius(text: str) -> tuple[float, bool]:
+    """``50km``, ``30mi``, ``50`` (kilometres) -> (kilometres, given in miles), above 0
+    and at most ``MAX_RADIUS_KM``; anything else is a BadInputError naming the forms."""
     match = _RADIUS.match((text or "").strip().lower())
     if not match:
         raise BadInputError(f"must be {RADIUS_FORMS}; not {text!r}", field="radius")
     value = float(match.group(1))
-    km = value * KM_PER_MILE if (match.group(2) or "km").startswith("mi") else value
+    miles = (match.group(2) or "km").startswith("mi")
+    km = value * KM_PER_MILE if miles else value
     if not 0 < km <= MAX_RADIUS_KM:
         raise BadInputError(
             f"must be above 0 and at most {MAX_RADIUS_KM:g} km; not {text!r}", field="radius"
         )
-    return km
+    return km, miles
 
 
 def distance_km(a: Point, b: Point) -> float:
@@ -99,6 +102,18 @@ class Near:
     radius_km: float
     label: str
     any_site_status: bool = False
+    in_miles: bool = False  # the radius was given in miles: distances are shown so
+
+    @property
+    def circle(self) -> Circle:
+        """What a registry is asked: the point rounded to about a kilometre (so that one
+        place is one cached question), the radius widened by as much and a little more."""
+        point = self.point.rounded()
+        return Circle(
+            latitude=point.latitude,
+            longitude=point.longitude,
+            radius_km=math.ceil(self.radius_km) + CIRCLE_SLACK_KM,
+        )
 
 
 @dataclass(frozen=True)

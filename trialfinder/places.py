@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from trialfinder.errors import BadInputError
 from trialfinder.filters import clean_name
-from trialfinder.geo import Point, looks_like_point, parse_point
+from trialfinder.geo import Near, Point, looks_like_point, parse_point, parse_radius
 
 _ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
 _US_NAMES = ("us", "usa", "u s", "u s a", "united states of america", "america")
@@ -68,6 +68,16 @@ def key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", plain).split())
 
 
+def near(
+    typed: str, radius: str | None, default_radius: str, *, any_site_status: bool = False
+) -> tuple[Near, Place]:
+    """A request's ``Near`` for a place and radius as typed (``default_radius`` when
+    none is), and the place as understood (its ``note`` says if it was ambiguous)."""
+    place = resolve_place(typed)
+    km, miles = parse_radius(radius if radius is not None else default_radius)
+    return Near(place.point, km, place.label, any_site_status, miles), place
+
+
 def resolve_place(typed: str) -> Place:
     """What ``typed`` means as a point; a BadInputError (``field="near"``) if nothing."""
     text = clean_name(typed, field="near")
@@ -86,8 +96,8 @@ def _zip_place(typed: str, code: str) -> Place:
     found = [z for z in zipcodes.matching(code) if z.get("lat") and z.get("long")]
     if not found:
         raise UnknownPlaceError(
-            f"no US ZIP code {code} is known (trialfinder knows US ZIP codes; for another "
-            "country, type the city, e.g. 'Lyon, France', or latitude,longitude)",
+            f"{typed!r} is not a US ZIP code trialfinder knows (for another country, "
+            "type the city, e.g. 'Lyon, France', or latitude,longitude)",
             field="near",
         )
     z = found[0]
@@ -135,7 +145,7 @@ def _unknown(typed: str, name: str, index: _Index) -> str:
     labels = [max(index.by_name[k], key=lambda c: c.population).label for k in close]
     hint = f"; did you mean: {' | '.join(labels)}?" if labels else ""
     return (
-        f"no place called {typed!r} is known (trialfinder knows cities of 15,000 people or "
+        f"{typed!r} is not a place trialfinder knows (it knows cities of 15,000 people or "
         f"more, US ZIP codes and latitude,longitude){hint}"
     )
 

@@ -14,9 +14,9 @@ from pydantic.json_schema import models_json_schema
 
 from trialfinder import __version__
 from trialfinder.filters import MAX_NAME_LENGTH
+from trialfinder.geo import MAX_RADIUS_KM
 from trialfinder.models import Alias, ChangeType, DrugPage, Label, SearchQuery, Trial
 from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES
-from trialfinder.geo import MAX_RADIUS_KM
 from trialfinder.web.params import MAX_VALUE_CHARS
 from trialfinder.web.trialfilters import MAX_LIMIT
 
