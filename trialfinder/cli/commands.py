@@ -195,7 +195,7 @@ def search_command(
 def _write_answer(found, fmt: str, out, request: TrialsRequest) -> None:
     """The answer in ``fmt``; a table of no trials is no table (stderr said so)."""
     if fmt != "table" or found.listing.rows:
-        render.write_search(found, fmt, out, request.near)
+        render.write_search(found, fmt, out, request)
 
 
 @cli.command("drug")

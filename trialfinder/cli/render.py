@@ -58,10 +58,12 @@ CSV_COLUMNS = (
 NEAR_CSV_COLUMNS = ("distance_km", "nearest_site", "nearest_site_contact")
 
 
-def write_search(found: DrugSearch, fmt: str, out: IO[str], near: Near | None = None) -> None:
+def write_search(found: DrugSearch, fmt: str, out: IO[str], request=None) -> None:
     """The machine formats write each trial's stored JSON as it is; CSV and the table
-    read models. With ``near``, each trial's nearest open site and its distance too."""
+    read models. Asked near a place (``request.near``), each trial's nearest open
+    site and its distance too."""
     rows = found.listing.rows
+    near = request.near if request is not None else None
     if fmt == "json":
         envelope = search_envelope(found.query, found.listing, found.resolution)
         if near is not None:
@@ -72,7 +74,9 @@ def write_search(found: DrugSearch, fmt: str, out: IO[str], near: Near | None = 
     elif fmt == "csv":
         _write_csv(found.result.trials, out, found.listing.nearby if near else None)
     else:
-        _write_table(found.result, out, found.listing.nearby if near else None, near)
+        listing = found.listing
+        narrowed = listing.count if request is not None and request.narrowed else None
+        _write_table(found.result, out, listing.nearby if near else None, near, narrowed)
 
 
 def narrowed_label(request) -> str:
@@ -106,13 +110,12 @@ def distance_label(km: float, near: Near) -> str:
     return f"{km:.1f} km"
 
 
-def nearest_label(found: Nearby) -> str:
-    """``Boston, Massachusetts, United States (+3 more)``: where the nearest open site is."""
+def nearest_label(found: Nearby, facility: bool = False) -> str:
+    """``Boston, United States (+3 more)``: where the nearest open site is, and how many
+    others are within the radius; with ``facility``, the site's name first."""
     site = found.site
-    where = ", ".join(dict.fromkeys(p for p in (site.get("city"), site.get("state"),
-                                                site.get("country")) if p))  # fmt: skip
-    facility = site.get("facility")
-    text = f"{facility}, {where}" if facility and where else facility or where or "-"
+    parts = (site.get("facility") if facility else None, site.get("city"), site.get("country"))
+    text = ", ".join(dict.fromkeys(p for p in parts if p)) or "-"
     more = f" (+{found.more_within} more)" if found.more_within else ""
     return text + more
 
@@ -139,7 +142,7 @@ def _write_csv(trials: list[Trial], out: IO[str], nearby: dict | None = None) ->
             found = nearby.get(t.id)
             near_cells = [
                 round(found.distance_km, 1) if found else "",
-                nearest_label(found) if found else "",
+                nearest_label(found, facility=True) if found else "",
                 (contact_label(found.site.get("contact")) or "") if found else "",
             ]
         writer.writerow(
@@ -249,8 +252,13 @@ def output_width(out: IO[str]) -> int | None:
 
 
 def _write_table(
-    result: SearchResult, out: IO[str], nearby: dict | None = None, near: Near | None = None
+    result: SearchResult,
+    out: IO[str],
+    nearby: dict | None = None,
+    near: Near | None = None,
+    narrowed: int | None = None,
 ) -> None:
+    """The search table; ``narrowed``: how many trials fit a place or patient, when asked."""
     console = _console(out)
     if result.trials:
         several = len(result.registries) > 1
@@ -265,8 +273,9 @@ def _write_table(
     registries = ", ".join(LABELS.get(r, r) for r in result.registries)
     source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
+    fit_count = "" if narrowed is None else f"{narrowed} that fit, of "
     console.print(
-        f"{shown} of {result.total} trial{'s' if result.total != 1 else ''} "
+        f"{shown} of {fit_count}{result.total} trial{'s' if result.total != 1 else ''} "
         f"for {result.query.drug!r} (status: {result.query.status}) from {source}, "
         f"fetched {age_label(result.fetched_at)}",
         markup=False,
