@@ -72,7 +72,7 @@ def open_page(browser, **context_options):
 
 
 def test_data_near_takes_a_place_and_data_age_an_age(origins, browser, output_dir: Path):
-    widget_origin, host = origins
+    host = origins[1]
     context, page = open_page(browser)
     try:
         page.goto(f"{host}/")
