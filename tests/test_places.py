@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import cli_runner, write_config
 from tests.standins.ctgov import CtgovStandin, load_fixture_studies
-from trialfinder.cli import main
 from trialfinder.eligibility import Patient, admits_age, parse_age
 from trialfinder.errors import BadInputError
 from trialfinder.geo import Near, Point, nearby, parse_radius
@@ -264,15 +263,7 @@ def run(capsys, tmp_path, places_standin):
     from tests.standins.server import serve_in_thread
 
     with serve_in_thread(places_standin.app()) as base:
-        config = write_config(tmp_path, f"{base}/api/v2")
-
-        def run(*args: str):
-            with pytest.raises(SystemExit) as exited:
-                main(["--config", str(config), *args])
-            out, err = capsys.readouterr()
-            return exited.value.code, out, err
-
-        yield run
+        yield cli_runner(capsys, write_config(tmp_path, f"{base}/api/v2"))
 
 
 def near_ids_by_records(here: Point, km: float) -> list[str]:
@@ -429,3 +420,26 @@ async def test_the_api_takes_place_names_and_shows_the_distance(api):
     assert response.status == 200 and "NCT09000001" in text and "km)" in text
     assert "Contact:</span> &lt;img src=x onerror=alert(1)&gt;Dr. O&#39;Roe" in text
     assert "<img src=x" not in text
+
+
+def test_a_refresh_asks_a_near_search_again_rather_than_rebuild_it(capsys, config_path):
+    """A search near a place cannot be rebuilt from the drug's linked trials (they are
+    not all near): a refresh marks it stale, as it does a country filter."""
+    from trialfinder.config import load_settings
+    from trialfinder.refresh import rebuild_plan
+    from trialfinder.resolve import lookup_cached
+    from trialfinder.store import Store
+
+    run = cli_runner(capsys, config_path)
+    assert run("search", "blinatumomab", "--status", "all")[0] == 0
+    assert run("search", "blinatumomab", "--status", "all", "--near", "Zurich")[0] == 0
+    settings = load_settings(config_path)
+    with Store.open_cache(settings.cache) as store:
+        drug = lookup_cached(settings, store, "blinatumomab").drug
+        plan = rebuild_plan(store, drug, "ctgov")
+        kinds = {
+            search_id: json.loads(parameters).get("near") is not None
+            for search_id, parameters in store.conn.execute("SELECT id, parameters FROM searches")
+        }
+    assert sorted(plan.values(), key=str) == [(), None]
+    assert all((plan[i] is None) == kinds[i] for i in plan)

@@ -64,10 +64,3 @@ def _with_nearby(row: ListedTrial, found: Nearby, data: dict[str, Any]) -> Liste
     extra = b',"nearest_site":' + orjson.dumps(site)
     extra += b',"more_sites_within_radius":' + str(found.more_within).encode()
     return replace(row, body=body, extra=extra)
-
-
-def nearby_json(found: Nearby | None) -> dict[str, Any] | None:
-    """The nearest site as the JSON writes it (for answers built from models)."""
-    if found is None:
-        return None
-    return {**found.site, "distance_km": round(found.distance_km, 1)}

@@ -10,9 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import web
 
+from tests.browser.conftest import widget_and_host
 from tests.standins.ctgov import CtgovStandin, load_fixture_studies
-from tests.standins.server import serve_in_thread
-from tests.standins.webapp import serve_app, web_settings
 
 pytestmark = pytest.mark.browser
 
@@ -52,13 +51,8 @@ def host_app(widget_origin: str) -> web.Application:
 @pytest.fixture
 def origins(tmp_path, drug_standins):
     standin = CtgovStandin(studies=load_fixture_studies(PLACES))
-    with (
-        serve_in_thread(standin.app()) as ctgov,
-        serve_in_thread(drug_standins.app()) as drugs,
-    ):
-        settings = web_settings(tmp_path, f"{ctgov}/api/v2", drug_standins.base_urls(drugs))
-        with serve_app(settings) as widget_origin, serve_in_thread(host_app(widget_origin)) as host:
-            yield widget_origin, host
+    with widget_and_host(tmp_path, standin, drug_standins, host_app) as both:
+        yield both
 
 
 def open_page(browser, **context_options):
