@@ -23,11 +23,13 @@ from trialfinder.models import Circle
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_MILE = 1.609344
 MAX_RADIUS_KM = 20_100.0  # half the Earth's circumference: beyond it, every site is in
-# A site's own status that takes patients now or soon, in any registry's words
-# (NCI CTS says ACTIVE and APPROVED for recruiting and not yet recruiting).
+# A site's own status that takes patients now or soon, in any registry's words:
+# ClinicalTrials.gov's; NCI CTS's ACTIVE and APPROVED; EU CTIS's (a member state's
+# status, which its sites share).
 OPEN_SITE_STATUSES = frozenset(
     {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "AVAILABLE"}
     | {"ACTIVE", "APPROVED"}
+    | {"AUTHORISED_RECRUITMENT_PENDING", "AUTHORISED_RECRUITING", "ONGOING_RECRUITING"}
 )
 CIRCLE_SLACK_KM = 2  # a rounded point is within a kilometre of the typed one
 POINT_FORM = "latitude,longitude in degrees, e.g. 47.37,8.55"

