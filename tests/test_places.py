@@ -72,6 +72,7 @@ def open_sites_within(study: dict, here: Point, km: float) -> list[float]:
         ("02115", "02115 (Boston, MA, United States)", 42.343, -71.092),
         ("02115-1234", "02115 (Boston, MA, United States)", 42.343, -71.092),
         ("47.37, 8.55", "47.37,8.55", 47.37, 8.55),
+        ("42.36 -71.06", "42.36,-71.06", 42.36, -71.06),
     ],
 )
 def test_a_place_as_typed_is_a_point(typed, label, lat, lon):

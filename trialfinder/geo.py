@@ -47,14 +47,19 @@ class Point:
         return Point(round(self.latitude, places), round(self.longitude, places))
 
 
+_TWO_NUMBERS = re.compile(r"\s*([-+]?[\d.]+)\s*(?:[,;]|\s)\s*([-+]?[\d.]+)\s*")
+
+
 def looks_like_point(text: str) -> bool:
-    """Two numbers and a comma, nothing else: meant as coordinates, right or wrong."""
-    return re.fullmatch(r"\s*[-+]?[\d.]+\s*,\s*[-+]?[\d.]+\s*", text) is not None
+    """Two numbers, by a comma or a space, nothing else: meant as coordinates, right or wrong."""
+    return _TWO_NUMBERS.fullmatch(text) is not None
 
 
 def parse_point(text: str) -> Point:
-    """``"47.37,8.55"`` -> Point; anything else is a BadInputError naming the form."""
-    parts = text.split(",")
+    """``"47.37,8.55"`` (or ``"47.37 8.55"``) -> Point; anything else is a BadInputError
+    naming the form."""
+    pair = _TWO_NUMBERS.fullmatch(text)
+    parts = list(pair.groups()) if pair else text.split(",")
     if len(parts) != 2:
         raise BadInputError(f"near must be {POINT_FORM}")
     try:
