@@ -14,6 +14,10 @@ What it measures
     * store, writer thread: the same through ``StorePool.write``, as the server
       does it (a hop to the writer thread and back to the event loop).
 
+    With ``--postgres``, the two store cases again on a throwaway PostgreSQL
+    server started from the machine's binaries (``tests/postgres_server.py``),
+    as machines sharing one server pay it (over 127.0.0.1 here, no network).
+
 Target
     Small beside a registry request (tens to hundreds of ms over the network):
     a reservation under 1 ms on this machine's SQLite.
@@ -23,10 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, as the others do
 
 from trialfinder.budgets import store_budget
 from trialfinder.http import RateLimiter
@@ -56,25 +64,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--reservations", type=int, default=500)
+    parser.add_argument("--postgres", action="store_true", help="also on a PostgreSQL server")
     args = parser.parse_args()
     count = args.reservations
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "cache.sqlite"
-        store = Store.open(path)
-        pool = StorePool.open(path)
-        cases = {
-            "baseline: RateLimiter.wait (in process)": lambda: _in_process(count),
-            "store, same thread (InlinePool)": lambda: _through(InlinePool(store), count),
-            "store, writer thread (StorePool)": lambda: _through(pool, count),
-        }
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        places = {"SQLite": folder / "cache.sqlite"}
+        if args.postgres:
+            from tests.postgres_server import running_server
+
+            places["PostgreSQL"] = stack.enter_context(running_server())
+        cases = {"baseline: RateLimiter.wait (in process)": lambda: _in_process(count)}
+        for engine, where in places.items():
+            store = stack.enter_context(Store.open(where))
+            pool = StorePool.open(where)
+            stack.callback(pool.close)
+            cases[f"{engine}, same thread (InlinePool)"] = lambda store=store: _through(
+                InlinePool(store), count
+            )
+            cases[f"{engine}, writer thread (StorePool)"] = lambda pool=pool: _through(pool, count)
         times: dict[str, list[float]] = {name: [] for name in cases}
-        try:
-            for _ in range(args.rounds):
-                for name, case in cases.items():  # interleaved: noise falls on every case
-                    times[name].append(asyncio.run(case()))
-        finally:
-            pool.close()
-            store.close()
+        for _ in range(args.rounds):
+            for name, case in cases.items():  # interleaved: noise falls on every case
+                times[name].append(asyncio.run(case()))
     baseline = statistics.median(times["baseline: RateLimiter.wait (in process)"])
     print(f"Reserving a request's slot, {count} reservations, median of {args.rounds} rounds")
     print(f"{'case':44} {'µs each':>10} {'x baseline':>11}")

@@ -13,13 +13,14 @@ Functions over a ``Store``.
 
 from __future__ import annotations
 
+from trialfinder.store.connection import one_statement
 from trialfinder.store.store import Store
 
 
 def reserve_slot(db: Store, registry: str, interval_ms: int, now_ms: int) -> int:
     """Reserve the next request to ``registry`` and return when it may start (Unix ms):
     now, if the budget has been idle, else the end of the last slot reserved."""
-    with db.write():
+    with one_statement(db):
         (next_at,) = db.conn.execute(
             "INSERT INTO registry_budget (registry, next_at_ms) VALUES (:registry, :next) "
             "ON CONFLICT(registry) DO UPDATE SET next_at_ms = CASE "

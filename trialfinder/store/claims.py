@@ -12,12 +12,13 @@ Functions over a ``Store``.
 
 from __future__ import annotations
 
+from trialfinder.store.connection import one_statement
 from trialfinder.store.store import Store
 
 
 def claim(db: Store, key: str, holder: str, now_ms: int, until_ms: int) -> bool:
     """Claim the fetch of ``key`` until ``until_ms``, unless a live holder has it."""
-    with db.write():
+    with one_statement(db):
         row = db.conn.execute(
             "INSERT INTO fetch_claims (key, holder, until_ms) VALUES (:key, :holder, :until) "
             "ON CONFLICT(key) DO UPDATE SET holder = excluded.holder, "
@@ -31,7 +32,7 @@ def claim(db: Store, key: str, holder: str, now_ms: int, until_ms: int) -> bool:
 
 def renew(db: Store, key: str, holder: str, until_ms: int) -> bool:
     """Keep the claim until ``until_ms``; False if it is no longer ``holder``'s."""
-    with db.write():
+    with one_statement(db):
         cursor = db.conn.execute(
             "UPDATE fetch_claims SET until_ms = ? WHERE key = ? AND holder = ?",
             [until_ms, key, holder],
@@ -40,7 +41,7 @@ def renew(db: Store, key: str, holder: str, until_ms: int) -> bool:
 
 
 def release(db: Store, key: str, holder: str) -> None:
-    with db.write():
+    with one_statement(db):
         db.conn.execute("DELETE FROM fetch_claims WHERE key = ? AND holder = ?", [key, holder])
 
 

@@ -245,3 +245,15 @@ def public_url(url: str) -> str:
 def engine_of(conn: object) -> str:
     """``"sqlite"`` or ``"postgresql"``: which engine a store connection speaks to."""
     return getattr(conn, "engine", "sqlite")
+
+
+def one_statement(db) -> contextlib.AbstractContextManager:
+    """Around a write that is one statement, atomic by itself (an upsert with RETURNING,
+    an UPDATE ... WHERE): on PostgreSQL the statement alone, in autocommit, behind no
+    other writer's transaction (its row lock is all it needs); on SQLite a write
+    transaction as every write is, to wait its turn for the file's lock. For what
+    processes share many times a second: leases, request budgets, fetch claims."""
+    if engine_of(db.conn) == POSTGRESQL:
+        return contextlib.nullcontext(db.conn)
+    return db.write()
+

@@ -10,6 +10,9 @@ lease while another took over finds its write refused whole
 (``LeaseLostError``), and nothing of it is committed. The check is an UPDATE,
 so on PostgreSQL it locks the lease row until the write commits: a take-over
 waits for a write already checked, and a write checked after a take-over fails.
+Taking, renewing and releasing are each one statement (``one_statement``): on
+PostgreSQL they queue behind no other writer, so a heartbeat is never late for
+another machine's long write.
 
 Functions over a ``Store``.
 """
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from trialfinder.errors import TrialfinderError
+from trialfinder.store.connection import one_statement
 from trialfinder.store.store import Store
 
 # The end a released lease is given: long past, and telling a finished holder from a dead one.
@@ -49,7 +53,7 @@ def acquire_lease(db: Store, name: str, holder: str, now: datetime, until: datet
 def take_lease(db: Store, name: str, holder: str, now: datetime, until: datetime) -> Fence | None:
     """The lease on ``name`` until ``until``, if free, lapsed, or ours already; its
     epoch grows when it passes to another holder. None if a live holder has it."""
-    with db.write():
+    with one_statement(db):
         row = db.conn.execute(
             "INSERT INTO leases (name, holder, expires_at, epoch) "
             "VALUES (:name, :holder, :until, 1) "
@@ -66,7 +70,7 @@ def take_lease(db: Store, name: str, holder: str, now: datetime, until: datetime
 
 def renew_lease(db: Store, fence: Fence, until: datetime) -> bool:
     """Move the lease's end to ``until`` if it is still ``fence``; False if it was lost."""
-    with db.write():
+    with one_statement(db):
         cursor = db.conn.execute(
             "UPDATE leases SET expires_at = :until "
             "WHERE name = :name AND holder = :holder AND epoch = :epoch",
@@ -82,7 +86,7 @@ def take_over_lease(db: Store, name: str, dead_holder: str, holder: str, until: 
 
 def take_over(db: Store, name: str, dead_holder: str, holder: str, until: datetime) -> Fence | None:
     """The lease from ``dead_holder``, known to be dead, with the next epoch."""
-    with db.write():
+    with one_statement(db):
         row = db.conn.execute(
             "UPDATE leases SET holder = :holder, expires_at = :until, epoch = epoch + 1 "
             "WHERE name = :name AND holder = :dead RETURNING epoch",
@@ -94,7 +98,7 @@ def take_over(db: Store, name: str, dead_holder: str, holder: str, until: dateti
 def release_lease(db: Store, name: str, holder: str) -> None:
     """Let the lease lapse, if ``holder`` still has it, marked ``RELEASED`` (finished,
     not died). The row stays, so the next holder's epoch is higher than any before."""
-    with db.write():
+    with one_statement(db):
         db.conn.execute(
             "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
             [RELEASED.isoformat(), name, holder],
