@@ -435,7 +435,7 @@ def test_a_refresh_asks_a_near_search_again_rather_than_rebuild_it(capsys, confi
     assert run("search", "blinatumomab", "--status", "all")[0] == 0
     assert run("search", "blinatumomab", "--status", "all", "--near", "Zurich")[0] == 0
     settings = load_settings(config_path)
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         drug = lookup_cached(settings, store, "blinatumomab").drug
         plan = rebuild_plan(store, drug, "ctgov")
         kinds = {
