@@ -256,4 +256,3 @@ def one_statement(db) -> contextlib.AbstractContextManager:
     if engine_of(db.conn) == POSTGRESQL:
         return contextlib.nullcontext(db.conn)
     return db.write()
-
