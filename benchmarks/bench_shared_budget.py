@@ -16,7 +16,9 @@ What it measures
 
     With ``--postgres``, the two store cases again on a throwaway PostgreSQL
     server started from the machine's binaries (``tests/postgres_server.py``),
-    as machines sharing one server pay it (over 127.0.0.1 here, no network).
+    as machines sharing one server pay it (over 127.0.0.1 here, no network),
+    and, for comparison, the reservation inside a full write transaction (the
+    writers' advisory lock and all), as it was before ``one_statement``.
 
 Target
     Small beside a registry request (tens to hundreds of ms over the network):
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, as th
 
 from trialfinder.budgets import store_budget
 from trialfinder.http import RateLimiter
-from trialfinder.store import Store
+from trialfinder.store import Store, budgets
 from trialfinder.store.pool import InlinePool, StorePool
 
 INTERVAL = 1e-6
@@ -49,6 +51,14 @@ async def _in_process(count: int) -> float:
     started = time.perf_counter()
     for _ in range(count):
         await limiter.wait()
+    return time.perf_counter() - started
+
+
+async def _in_write_transaction(store: Store, count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        with store.write():
+            budgets.reserve_slot(store, "bench", 1, int(time.time() * 1000))
     return time.perf_counter() - started
 
 
@@ -83,6 +93,10 @@ def main() -> None:
                 InlinePool(store), count
             )
             cases[f"{engine}, writer thread (StorePool)"] = lambda pool=pool: _through(pool, count)
+            if engine == "PostgreSQL":
+                cases[f"{engine}, in a write transaction"] = lambda store=store: (
+                    _in_write_transaction(store, count)
+                )
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.rounds):
             for name, case in cases.items():  # interleaved: noise falls on every case
