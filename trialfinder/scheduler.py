@@ -62,8 +62,9 @@ def next_run(settings: Settings, last_run: datetime | None, now: datetime) -> da
 async def run_refresh(settings: Settings, standby: bool = False) -> RefreshReport | None:
     """One scheduled run, on a thread of its own with its own event loop and store
     connection: however long it waits for SQLite's write lock, the loop that scheduled
-    it (a server's) never does. Registry rates are shared with that loop all the same
-    (``http.RateLimiter.shared``). Failures are logged, never raised."""
+    it (a server's) never does. Registry rates are shared with that loop, and every
+    other process on the store, all the same (``budgets``). ``standby``: another
+    process held the lease last time (``refresh``). Failures are logged, never raised."""
     return await asyncio.to_thread(_refresh_once, settings, standby)
 
 

@@ -5,8 +5,10 @@ fetches it and every request waits on that task. A request waits at most
 ``fetch_wait_seconds``; then it is answered 503 with Retry-After while the
 fetch goes on in the background, so the next request finds it cached.
 
-Every client of one registry shares its rate limit (``http.RateLimiter.shared``),
-so fetches may run side by side without adding their rates up; still, only a
+Every client of one registry draws on its request budget, shared through the
+store by every process on it (``budgets``; ``claims`` does across processes
+what this module does within one), so fetches may run side by side without
+adding their rates up; still, only a
 few run at once, so a burst of new names waits its turn rather than opening a
 connection each. A bounded number may wait; past that a new question is
 refused at once (503) rather than queued without end.

@@ -3,7 +3,7 @@
 ``trialfinder serve`` schedules it on the app's own event loop; each run goes
 on a thread of its own (``scheduler.run_refresh``), so its SQLite writes never
 hold up a request, while scheduled refreshes and on-demand fetches still share
-each registry's rate limit (one per process).
+each registry's request budget (one per store, ``budgets``).
 """
 
 from __future__ import annotations
