@@ -81,6 +81,23 @@ async def test_an_etag_from_one_instance_is_a_304_on_another(make_client, store_
     assert not_modified.status == 304
 
 
+async def test_a_drugs_changes_have_one_etag_on_every_instance(make_client, store_url):
+    """The default window (the last 30 days) moves with the clock; the ETag is of the
+    changes the store holds, so it does not."""
+    first = await make_client(store_url=store_url)
+    second = await make_client(store_url=store_url)
+    path = "/api/v1/drugs/blinatumomab/changes"
+    answered = await first.get(path)
+    assert answered.status == 200
+    etag = answered.headers["ETag"]
+    again = await second.get(path)
+    assert (await again.json())["since"] != (await answered.json())["since"]
+    assert again.headers["ETag"] == etag
+    assert (await second.get(path, headers={"If-None-Match": etag})).status == 304
+    other = await second.get(path + "?since=1d")
+    assert other.status == 200 and other.headers["ETag"] == etag  # no changes either way
+
+
 async def test_what_one_instance_stores_empties_the_others_memo(
     make_client, ctgov_standin, store_url
 ):

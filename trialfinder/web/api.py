@@ -19,7 +19,7 @@ from aiohttp import web
 from trialfinder import places
 from trialfinder.cache_policy import TrialsRequest
 from trialfinder.clock import utc_now
-from trialfinder.encoding import dumps_spliced
+from trialfinder.encoding import dumps, dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
 from trialfinder.registries import LABELS
 from trialfinder.views import drug_page_json, near_json, search_envelope, trial_json
@@ -152,7 +152,13 @@ async def changes(request: web.Request) -> web.Response:
         "since": since.isoformat(),
         "changes": [change.as_json() for change in found],
     }
-    rep = json_representation(data, cache_control_for(request, "hit"))
+    # The ETag of what the store holds (the drug's changes), not of ``since``, which a
+    # relative window (the default 30 days, "7d") moves on every request: any instance
+    # answers 304 while no change has come.
+    stored = etag_of(dumps({"drug": data["drug"], "changes": data["changes"]}))
+    rep = Representation(
+        dumps(data), "application/json", cache_control_for(request, "hit"), etag=stored
+    )
     return answer(request, rep, "hit", drug_topic(resolution.drug.name))
 
 
