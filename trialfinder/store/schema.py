@@ -300,6 +300,58 @@ def _v8_rendered_answers(db: sqlite3.Connection) -> None:
             )
 
 
+def _v9_drug_lexicon(db: sqlite3.Connection) -> None:
+    """The NCI Drug Dictionary's whole list of drug terms (``trialfinder lexicon update``),
+    so that any name resolves offline: each term with its record, and every name of it
+    by its folded key (computed above the store, as ``terms.name_key``).
+
+    Loaded a letter at a time (the Dictionary's ``Drugs/expand/{letter}``);
+    ``lexicon_letters`` says which run loaded each, so an interrupted update resumes.
+    ``lexicon_updates`` counts as an answer table: a finished update may change what
+    a name means (one trigger a run, not one a row)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE lexicon_terms (
+            term_id BIGINT PRIMARY KEY,    -- the Drug Dictionary's termId
+            name TEXT NOT NULL,            -- the preferred name
+            letter TEXT NOT NULL,          -- the expand listing it came from: a-z or #
+            ncit_code TEXT,
+            page_url TEXT,                 -- the cancer.gov drug page
+            digest TEXT NOT NULL,          -- of the record: a later update rewrites only changes
+            facts_json TEXT NOT NULL,      -- the DrugFacts the record gives
+            loaded_at TEXT NOT NULL
+        );
+        CREATE INDEX lexicon_terms_letter ON lexicon_terms(letter);
+        CREATE TABLE lexicon_names (
+            term_id BIGINT NOT NULL REFERENCES lexicon_terms(term_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,            -- preferred_name, us_brand, code_name...
+            name_key TEXT NOT NULL,        -- folded: no case, hyphens or spaces
+            fuzzy INTEGER NOT NULL,        -- 1: a misspelling may be corrected into it
+            PRIMARY KEY (term_id, name, type)
+        );
+        CREATE INDEX lexicon_names_key ON lexicon_names(name_key);
+        CREATE TABLE lexicon_letters (
+            letter TEXT PRIMARY KEY,
+            run_started_at TEXT NOT NULL,  -- the update run that loaded it
+            loaded_at TEXT NOT NULL,
+            terms INTEGER NOT NULL
+        );
+        CREATE TABLE lexicon_updates (
+            started_at TEXT PRIMARY KEY,
+            finished_at TEXT,              -- NULL: interrupted, or running
+            requests INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER lexicon_updates_{event.lower()}_counts AFTER {event} "
+            "ON lexicon_updates BEGIN UPDATE cache_generation SET n = n + 1; END"
+        )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
@@ -309,6 +361,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_registry_refreshes,
     _v7_trial_listings,
     _v8_rendered_answers,
+    _v9_drug_lexicon,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
