@@ -26,6 +26,7 @@ from trialfinder.store.maintenance import CacheInfo
 from trialfinder.views import (
     age_label,
     drug_page_json,
+    resolved_by_label,
     search_envelope,
     trial_json,
 )
@@ -387,7 +388,7 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
 
     console = _console(out)
     drug = resolution.drug
-    _print_facts(console, _drug_facts(drug))
+    _print_facts(console, [*_drug_facts(drug), ("Found by", resolved_by_label(resolution))])
     if drug.definition:
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))
