@@ -160,11 +160,11 @@ async def test_a_listing_that_changes_while_paged_is_not_trusted_to_remove(env, 
 
     calls = 0
 
-    def shifting():  # the listing grows by one term on every page asked
+    def shifting(letter):  # the listing grows by one term on every page asked
         nonlocal calls
         calls += 1
-        extra = synthetic_terms(calls, seed=calls)
-        return original() + [{**t, "firstLetter": first_letter(t["name"])} for t in extra]
+        extra = [{**t, "name": f"s{t['name']}"} for t in synthetic_terms(calls, seed=calls)]
+        return original(letter) + [{**t, "firstLetter": letter} for t in extra]
 
     dictionary._resources = shifting
     report = await lexicon_update.update(settings, store)
@@ -173,7 +173,7 @@ async def test_a_listing_that_changes_while_paged_is_not_trusted_to_remove(env, 
 
 
 async def test_a_code_name_typo_never_changes_its_number(env):
-    settings, store, standins = env
+    settings, store, _ = env
     await lexicon_update.update(settings, store)
     hit = lexicon.find(store, "MK-3476")
     assert hit is None or hit.facts is None
@@ -182,7 +182,7 @@ async def test_a_code_name_typo_never_changes_its_number(env):
 
 
 async def test_offline_a_loosely_alike_name_asks_which_was_meant(env):
-    settings, store, standins = env
+    settings, store, _ = env
     await lexicon_update.update(settings, store)
     with pytest.raises(UnknownDrugError) as refused:
         await resolve(InlinePool(store), settings, "bevaciz", offline=True)

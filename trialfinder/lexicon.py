@@ -15,13 +15,14 @@ list of terms; here a typed name is matched against it, in this order:
    numbers: MK-3476 is another drug than MK-3475, not a typo of it.
 
 Reading is one indexed query for an exact or folded name; for a misspelling,
-the names are read once per process (and again only after an update) and kept.
+one more reads only the names it could be: of the same numbers and first letter
+and a length that can be alike enough (then, if none is close, of any first letter).
 """
 
 from __future__ import annotations
 
+import math
 import re
-import threading
 from dataclasses import dataclass, field
 
 from trialfinder.models import AliasType, DrugFacts
@@ -54,19 +55,26 @@ class LexiconHit:
     suggestions: list[str] = field(default_factory=list)  # names only loosely alike
 
 
-def names_of(facts: DrugFacts) -> list[tuple[str, str, str, bool]]:
+def names_of(facts: DrugFacts) -> list[stored.LexiconName]:
     """The (name, type, folded key, fuzzy) rows a term is found by. Numbers are left
     out; descriptions and chemical names are found when typed whole, never by a
     misspelling of them."""
     candidates = [(facts.name or "", AliasType.PREFERRED_NAME)]
     candidates += [(a.name, a.type) for a in facts.aliases if a.type not in _UNRESOLVING]
-    rows: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
+    rows: dict[tuple[str, str], stored.LexiconName] = {}
     for name, kind in candidates:
         name = name.strip()
         if not name or (name, kind.value) in rows:
             continue
+        key = name_key(name)
         fuzzy = kind is not AliasType.CHEMICAL_NAME and is_useful_term(name)
-        rows[(name, kind.value)] = (name, kind.value, name_key(name), fuzzy)
+        rows[(name, kind.value)] = stored.LexiconName(
+            name,
+            kind.value,
+            key,
+            numbers_of(key) if fuzzy else None,
+            key[:1] if fuzzy else None,
+        )
     return list(rows.values())
 
 
@@ -102,54 +110,42 @@ def _term_hit(db: Store, term_id: int, match: str, corrected_from: str | None = 
 
 
 def _closest(db: Store, typed: str, key: str) -> LexiconHit | None:
-    index = _fuzzy_index(db)
-    if not index.keys or not key:
+    if not key:
         return None
-    from rapidfuzz import fuzz, process  # only for a name not found as typed
-
-    found = process.extract(
-        key, index.keys, scorer=fuzz.ratio, score_cutoff=WORTH_SUGGESTING * 100, limit=50
-    )
-    numbers = _DIGITS.findall(key)
-    scores: dict[int, float] = {}
-    for candidate, score, position in found:
-        if _DIGITS.findall(candidate) != numbers:
-            continue  # a different number is a different drug, however alike the rest
-        for term_id in index.terms[position]:
-            scores[term_id] = max(score, scores.get(term_id, 0.0))
-    if not scores:
-        return None
+    # Most misspellings keep their first letter: those names first, then every other.
+    scores = _scores(db, key, CLOSE_ENOUGH, key[0]) or _scores(db, key, CLOSE_ENOUGH)
     ranked = sorted(scores, key=lambda t: (-scores[t], t))
-    top = ranked[0]
-    clear = len(ranked) == 1 or scores[ranked[1]] < scores[top]
-    if scores[top] >= CLOSE_ENOUGH * 100 and clear:
-        return _term_hit(db, top, "fuzzy", corrected_from=typed)
+    if ranked and (len(ranked) == 1 or scores[ranked[1]] < scores[ranked[0]]):
+        return _term_hit(db, ranked[0], "fuzzy", corrected_from=typed)
+    if not ranked:  # nothing close: what is worth suggesting, from a wider range of lengths
+        scores = _scores(db, key, WORTH_SUGGESTING)
+        ranked = sorted(scores, key=lambda t: (-scores[t], t))
+    if not ranked:
+        return None
     names = stored.names_of_terms(db, ranked[:SUGGESTIONS])
     return LexiconHit(suggestions=list(dict.fromkeys(names[t] for t in ranked if t in names)))
 
 
-@dataclass(frozen=True)
-class _FuzzyIndex:
-    version: tuple
-    keys: list[str]  # distinct folded names
-    terms: list[tuple[int, ...]]  # the terms each key names
+def numbers_of(key: str) -> str:
+    """The numbers in a folded name, in order: a correction keeps them all."""
+    return " ".join(_DIGITS.findall(key))
 
 
-_indexes: dict[str, _FuzzyIndex] = {}
-_lock = threading.Lock()
+def _scores(db: Store, key: str, cutoff: float, first: str | None = None) -> dict[int, float]:
+    """Each term's best similarity to ``key`` (at least ``cutoff``), among the names with
+    the same numbers (and first character ``first``, if given) whose length can reach
+    it: the ratio 2m / (a + b) of lengths a <= b is at most 2a / (a + b), so a name too
+    short or too long is never read."""
+    from rapidfuzz import fuzz, process  # only for a name not found as typed
 
-
-def _fuzzy_index(db: Store) -> _FuzzyIndex:
-    """The names a misspelling may be corrected into, read once per lexicon version."""
-    version = stored.version(db)
-    where = str(db.path)
-    index = _indexes.get(where)
-    if index is not None and index.version == version:
-        return index
-    by_key: dict[str, list[int]] = {}
-    for key, term_id in stored.fuzzy_names(db):
-        by_key.setdefault(key, []).append(term_id)
-    index = _FuzzyIndex(version, list(by_key), [tuple(ids) for ids in by_key.values()])
-    with _lock:
-        _indexes[where] = index
-    return index
+    shortest = math.ceil(len(key) * cutoff / (2 - cutoff))
+    longest = math.floor(len(key) * (2 - cutoff) / cutoff)
+    rows = stored.fuzzy_names(db, numbers_of(key), shortest, longest, first)
+    found = process.extract(
+        key, [k for k, _ in rows], scorer=fuzz.ratio, score_cutoff=cutoff * 100, limit=None
+    )
+    scores: dict[int, float] = {}
+    for _, score, position in found:
+        term_id = rows[position][1]
+        scores[term_id] = max(score, scores.get(term_id, 0.0))
+    return scores

@@ -154,9 +154,8 @@ class DrugDictionaryStandin(_Service):
         letter = character.casefold()
         listed = [
             r
-            for r in self._resources()
-            if r["firstLetter"] == letter
-            and r["type"] in kinds
+            for r in self._resources(letter)
+            if r["type"] in kinds
             and (not names or r["termNameType"] in names)
             and r["termNameType"] not in excluded
         ]
@@ -167,19 +166,21 @@ class DrugDictionaryStandin(_Service):
         }
         return _json(body)
 
-    def _resources(self) -> list[dict[str, Any]]:
-        """Every term, and a DrugAlias entry for each US brand, sorted by name without case."""
+    def _resources(self, letter: str) -> list[dict[str, Any]]:
+        """The terms, and a DrugAlias entry for each US brand, listed under ``letter``,
+        sorted by name without case."""
         resources = []
         for term in self.terms:
-            resources.append({**term, "firstLetter": first_letter(term["name"])})
+            if first_letter(term["name"]) == letter:
+                resources.append({**term, "firstLetter": letter})
             for alias in term.get("aliases") or []:
-                if alias.get("type") == "USBrandName":
+                if alias.get("type") == "USBrandName" and first_letter(alias["name"]) == letter:
                     resources.append(
                         {
                             "preferredName": term["name"],
                             "termId": term["termId"],
                             "name": alias["name"],
-                            "firstLetter": first_letter(alias["name"]),
+                            "firstLetter": letter,
                             "type": "DrugAlias",
                             "termNameType": "USBrandName",
                             "prettyUrlName": term["prettyUrlName"],

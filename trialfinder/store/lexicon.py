@@ -24,7 +24,19 @@ class LexiconTerm:
     page_url: str | None
     digest: str  # of the record: an unchanged term is not written again
     facts_json: str
-    names: list[tuple[str, str, str, bool]] = field(default_factory=list)  # name, type, key, fuzzy
+    names: list[LexiconName] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LexiconName:
+    """A name of a term and where it is found: by its folded key, and (when a misspelling
+    may be corrected into it) by its numbers, first character and length."""
+
+    name: str
+    type: str
+    key: str
+    fuzzy_numbers: str | None  # None: never a correction
+    fuzzy_first: str | None
 
 
 @dataclass
@@ -112,9 +124,12 @@ def _write_term(db: Store, term: LexiconTerm, loaded_at: str) -> None:
     )
     db.conn.execute("DELETE FROM lexicon_names WHERE term_id = ?", [term.term_id])
     db.conn.executemany(
-        "INSERT INTO lexicon_names (term_id, name, type, name_key, fuzzy) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [(term.term_id, n, t, k, int(f)) for n, t, k, f in term.names],
+        "INSERT INTO lexicon_names (term_id, name, type, name_key, fuzzy_numbers, "
+        "fuzzy_first, key_length) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            (term.term_id, n.name, n.type, n.key, n.fuzzy_numbers, n.fuzzy_first, len(n.key))
+            for n in term.names
+        ],
     )
 
 
@@ -178,12 +193,6 @@ def status(db: Store) -> LexiconStatus:
 # -- reading, for resolution ------------------------------------------------------------
 
 
-def version(db: Store) -> tuple[str | None, int]:
-    """Changes whenever a letter is loaded: what an in-memory copy of the names is kept by."""
-    row = db.conn.execute("SELECT MAX(loaded_at), COUNT(*) FROM lexicon_letters").fetchone()
-    return row[0], row[1]
-
-
 def names_keyed(db: Store, key: str) -> list[tuple[int, str, str]]:
     """Every (term id, name type, name) whose folded key is ``key``."""
     return db.conn.execute(
@@ -191,9 +200,20 @@ def names_keyed(db: Store, key: str) -> list[tuple[int, str, str]]:
     ).fetchall()
 
 
-def fuzzy_names(db: Store) -> list[tuple[str, int]]:
-    """Every (folded key, term id) a misspelling may be corrected into."""
-    return db.conn.execute("SELECT name_key, term_id FROM lexicon_names WHERE fuzzy = 1").fetchall()
+def fuzzy_names(
+    db: Store, numbers: str, shortest: int, longest: int, first: str | None = None
+) -> list[tuple[str, int]]:
+    """The (folded key, term id) of every name a misspelling may be corrected into with
+    these ``numbers``, a key ``shortest`` to ``longest`` long and, if given, ``first``."""
+    sql = (
+        "SELECT name_key, term_id FROM lexicon_names WHERE fuzzy_numbers = ? "
+        "AND key_length BETWEEN ? AND ?"
+    )
+    params: list = [numbers, shortest, longest]
+    if first is not None:
+        sql += " AND fuzzy_first = ?"
+        params.append(first)
+    return db.conn.execute(sql, params).fetchall()
 
 
 def term(db: Store, term_id: int) -> tuple[str, str, str] | None:

@@ -328,10 +328,17 @@ def _v9_drug_lexicon(db: sqlite3.Connection) -> None:
             name TEXT NOT NULL,
             type TEXT NOT NULL,            -- preferred_name, us_brand, code_name...
             name_key TEXT NOT NULL,        -- folded: no case, hyphens or spaces
-            fuzzy INTEGER NOT NULL,        -- 1: a misspelling may be corrected into it
+            -- Where a misspelling looks for it (NULL: it is not corrected into): the
+            -- numbers in the key, its first character and its length.
+            fuzzy_numbers TEXT,
+            fuzzy_first TEXT,
+            key_length INTEGER NOT NULL,
             PRIMARY KEY (term_id, name, type)
         );
         CREATE INDEX lexicon_names_key ON lexicon_names(name_key);
+        -- Covering: a misspelling's candidates are read from the index alone.
+        CREATE INDEX lexicon_names_fuzzy
+            ON lexicon_names(fuzzy_numbers, fuzzy_first, key_length, name_key, term_id);
         CREATE TABLE lexicon_letters (
             letter TEXT PRIMARY KEY,
             run_started_at TEXT NOT NULL,  -- the update run that loaded it
