@@ -213,3 +213,33 @@ async def test_an_unknown_name_is_not_remembered_while_a_source_is_unreachable(e
     await resolve(InlinePool(store), settings, "zzqx-77")
     remembered = await resolve(InlinePool(store), settings, "zzqx-77")
     assert remembered.from_cache and "no drug source knows" in remembered.notes[0]
+
+
+async def test_the_api_resolves_through_the_lexicon_with_every_drug_source_down(
+    aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins
+):
+    from tests.standins.webapp import web_settings
+    from trialfinder.web import create_app
+
+    ctgov = await aiohttp_server(ctgov_standin.app())
+    drugs = await aiohttp_server(drug_standins.app())
+    settings = web_settings(
+        tmp_path,
+        str(ctgov.make_url("/api/v2")),
+        drug_standins.base_urls(str(drugs.make_url("/"))),
+    )
+    with Store.open(settings.cache.path) as store:
+        assert (await lexicon_update.update(settings, store)).finished
+    for service in drug_standins.services:
+        service.down = True
+    client = await aiohttp_client(create_app(settings))
+    response = await client.get("/api/v1/drugs/MK3475")
+    assert response.status == 200
+    page = await response.json()
+    assert page["name"] == "pembrolizumab" and page["resolved_by"] == "lexicon"
+    assert page["match"] == "folded" and page["missing"]
+    response = await client.get("/api/v1/drugs/bevacizumb/trials?status=all")
+    assert response.status == 200
+    listed = await response.json()
+    assert listed["drug"]["name"] == "bevacizumab"
+    assert listed["drug"]["corrected_from"] == "bevacizumb"
