@@ -216,23 +216,16 @@ async def test_an_unknown_name_is_not_remembered_while_a_source_is_unreachable(e
 
 
 async def test_the_api_resolves_through_the_lexicon_with_every_drug_source_down(
-    aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_standins
+    make_client, drug_standins
 ):
-    from tests.standins.webapp import web_settings
-    from trialfinder.web import create_app
+    from trialfinder.web.keys import SETTINGS
 
-    ctgov = await aiohttp_server(ctgov_standin.app())
-    drugs = await aiohttp_server(drug_standins.app())
-    settings = web_settings(
-        tmp_path,
-        str(ctgov.make_url("/api/v2")),
-        drug_standins.base_urls(str(drugs.make_url("/"))),
-    )
+    client = await make_client()
+    settings = client.app[SETTINGS]
     with Store.open(settings.cache.path) as store:
         assert (await lexicon_update.update(settings, store)).finished
     for service in drug_standins.services:
         service.down = True
-    client = await aiohttp_client(create_app(settings))
     response = await client.get("/api/v1/drugs/MK3475")
     assert response.status == 200
     page = await response.json()
@@ -243,3 +236,18 @@ async def test_the_api_resolves_through_the_lexicon_with_every_drug_source_down(
     listed = await response.json()
     assert listed["drug"]["name"] == "bevacizumab"
     assert listed["drug"]["corrected_from"] == "bevacizumb"
+
+
+async def test_the_scheduler_updates_the_lexicon_weekly_when_enabled(env):
+    from trialfinder import scheduler
+
+    settings, store, standins = env
+    assert scheduler.build_scheduler(settings).get_job(scheduler.LEXICON_JOB_ID) is None
+    drugs = settings.drugs.model_copy(update={"update_lexicon_weekly": True})
+    weekly = settings.model_copy(update={"drugs": drugs})
+    assert scheduler.build_scheduler(weekly).get_job(scheduler.LEXICON_JOB_ID) is not None
+    assert await scheduler.run_lexicon_update(weekly)  # empty: loaded
+    assert stored.status(store).terms == len(standins.drug_dictionary.terms)
+    asked = len(standins.drug_dictionary.requests)
+    assert not await scheduler.run_lexicon_update(weekly)  # a day later: not a week old
+    assert len(standins.drug_dictionary.requests) == asked

@@ -115,31 +115,28 @@ def _lexicon_once(settings: Settings) -> bool:
 def build_scheduler(
     settings: Settings, job: Callable | None = None, *, run_now: bool = True
 ) -> AsyncIOScheduler:
-    """A scheduler (not yet started) with the refresh job on the configured trigger."""
+    """A scheduler (not yet started) with the refresh job on the configured trigger, and
+    the lexicon's weekly update if ``[drugs] update_lexicon_weekly``."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    if settings.drugs.update_lexicon_weekly:
-        # Checked daily (and at start), run when a week old: a restart neither skips a
-        # week nor loads the dictionary again, and an interrupted update resumes soon.
+
+    def add(job_id: str, run: Callable, trigger: BaseTrigger) -> None:
         scheduler.add_job(
-            run_lexicon_update,
-            IntervalTrigger(hours=24, timezone=UTC, jitter=settings.refresh.jitter_seconds or None),
+            run,
+            trigger,
             args=[settings],
-            id=LEXICON_JOB_ID,
+            id=job_id,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=settings.refresh.misfire_grace_seconds,
             next_run_time=datetime.now(UTC) if run_now else None,
         )
-    scheduler.add_job(
-        job or run_refresh,
-        trigger_for(settings),
-        args=[settings],
-        id=JOB_ID,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=settings.refresh.misfire_grace_seconds,
-        next_run_time=datetime.now(UTC) if run_now else None,
-    )
+
+    if settings.drugs.update_lexicon_weekly:
+        # Checked daily (and at start), run when a week old: a restart neither skips a
+        # week nor loads the dictionary again, and an interrupted update resumes soon.
+        jitter = settings.refresh.jitter_seconds or None
+        add(LEXICON_JOB_ID, run_lexicon_update, IntervalTrigger(hours=24, jitter=jitter))
+    add(JOB_ID, job or run_refresh, trigger_for(settings))
     return scheduler
 
 
