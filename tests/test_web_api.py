@@ -303,7 +303,7 @@ async def test_an_old_answer_is_served_stale_while_a_fresh_one_is_fetched(
         await asyncio.sleep(0.05)
     service = client.server.app[SERVICE]
     service.memo.clear()
-    with Store.open(service.pool.path) as store, store.write():  # as another process would
+    with Store.open(service.pool.where) as store, store.write():  # as another process would
         store.conn.execute("UPDATE searches SET fetched_at = '2020-01-01T00:00:00+00:00'")
     ctgov_standin.latency = 0.8
     response, data = await get_json(client, TRIALS)

@@ -460,7 +460,7 @@ def trial_blocking(
 
 def _read_once(settings: Settings, fn, *args, **kwargs):
     """``fn(store, ...)`` over one connection, opened and closed around it."""
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         return fn(store, *args, **kwargs)
 
 
@@ -471,7 +471,7 @@ def _run_with_pool(settings: Settings, work):
     from trialfinder.store.pool import StorePool
 
     # _read_once has just opened (and migrated) the file: no second migration check.
-    pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    pool = StorePool.open_configured(settings, migrate=False)
     try:
         return asyncio.run(work(pool))
     finally:

@@ -64,7 +64,7 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
 
 def _refresh_once(settings: Settings) -> RefreshReport | None:
     try:
-        with Store.open_cache(settings.cache) as store:
+        with Store.open_configured(settings) as store:
             report = asyncio.run(refresh(settings, store))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)

@@ -205,7 +205,7 @@ def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refre
 
 @cli.group("cache")
 def cache_group() -> None:
-    """Look at or empty the SQLite cache."""
+    """Look at or empty the cache (the SQLite file, or the [store] url's server)."""
 
 
 @cache_group.command("info")
@@ -232,16 +232,18 @@ def cache_clear(app: AppContext) -> None:
         removed = maintenance.clear(store)
     finally:
         store.close()
-    click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")
+    click.echo(f"Cleared the cache at {store.place}: {removed} trials removed.")
 
 
 def _register_more() -> None:
     from trialfinder.cli import refresh_commands
     from trialfinder.cli.doctor_command import doctor_command
+    from trialfinder.cli.store_commands import store_group
 
     for command in refresh_commands.COMMANDS:
         cli.add_command(command)
     cli.add_command(doctor_command)
+    cli.add_command(store_group)
 
 
 _register_more()

@@ -358,7 +358,8 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
     ]
     if fmt == "json":
         payload = {
-            "path": str(info.path),
+            "path": info.place,
+            "engine": info.engine,
             "size_bytes": info.size_bytes,
             "schema_version": info.schema_version,
             "trials": info.trials,
@@ -368,7 +369,7 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
         out.write(dumps_pretty(payload))
         return
     out.write(
-        f"Cache: {info.path}\n"
+        f"Cache: {info.place}\n"
         f"Size: {info.size_bytes / 1e6:.1f} MB, schema version {info.schema_version}\n"
         f"Trials: {info.trials} ({info.sites} sites), searches: {len(info.searches)}\n"
     )
