@@ -86,15 +86,22 @@ def test_lexicon_status_says_how_many_terms_and_how_old(capsys, config_path):
 
 
 @pytest.fixture
-async def env(aiohttp_server, tmp_path):
+async def env(aiohttp_server, tmp_path, store_place):
+    """Settings, the store (a SQLite file, then a PostgreSQL database) and the stand-ins,
+    the Drug Dictionary's with 2,500 made-up terms besides its three."""
     standins = DrugStandins()
     standins.drug_dictionary.terms += synthetic_terms(2500)
     server = await aiohttp_server(standins.app())
     root = str(server.make_url("")).rstrip("/")
-    settings = load_settings(
-        write_config(tmp_path, UNUSED_CTGOV, drug_urls=standins.base_urls(root), drug_timeout=1.0)
+    config = write_config(
+        tmp_path,
+        UNUSED_CTGOV,
+        drug_urls=standins.base_urls(root),
+        drug_timeout=1.0,
+        store_url=store_place if isinstance(store_place, str) else None,
     )
-    store = Store.open(settings.cache.path)
+    settings = load_settings(config)
+    store = Store.open_configured(settings)
     yield settings, store, standins
     store.close()
 

@@ -96,7 +96,7 @@ def _lexicon_once(settings: Settings) -> bool:
     from trialfinder.store import lexicon
 
     try:
-        with Store.open_cache(settings.cache) as store:
+        with Store.open_configured(settings) as store:
             status = lexicon.status(store)
             finished = status.last_finished and datetime.fromisoformat(status.last_finished)
             if finished and not status.unfinished and datetime.now(UTC) - finished < LEXICON_AGE:

@@ -392,6 +392,12 @@ def _v9_drug_lexicon(db: sqlite3.Connection) -> None:
         )
         """,
     )
+    if engine_of(db) == "postgresql":  # count_cache_change: see _v8_rendered_answers
+        db.execute(
+            "CREATE TRIGGER lexicon_updates_counts AFTER INSERT OR UPDATE OR DELETE "
+            "ON lexicon_updates FOR EACH STATEMENT EXECUTE FUNCTION count_cache_change()"
+        )
+        return
     for event in ("INSERT", "UPDATE", "DELETE"):
         db.execute(
             f"CREATE TRIGGER lexicon_updates_{event.lower()}_counts AFTER {event} "
@@ -474,6 +480,10 @@ DATA_TABLES = (
     "changes",
     "registry_state",
     "registry_refreshes",
+    "lexicon_terms",
+    "lexicon_names",
+    "lexicon_letters",
+    "lexicon_updates",
 )
 NOT_COPIED = ("leases", "rendered_answers", "cache_generation", "trialfinder_schema")
 # Tables keyed by an ``id INTEGER PRIMARY KEY``: on PostgreSQL an identity, whose next
