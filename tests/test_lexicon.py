@@ -258,3 +258,16 @@ async def test_the_scheduler_updates_the_lexicon_weekly_when_enabled(env):
     asked = len(standins.drug_dictionary.requests)
     assert not await scheduler.run_lexicon_update(weekly)  # a day later: not a week old
     assert len(standins.drug_dictionary.requests) == asked
+
+
+def test_the_cli_names_only_the_sources_that_could_not_be_reached(
+    capsys, config_path, drug_standins
+):
+    drug_standins.evs.down = True
+    run = cli_runner(capsys, config_path)
+    for _ in range(2):  # and the second time, the name is asked again, not "lately" remembered
+        code, _, err = run("search", "zzqx-77")
+        assert code == 0, err
+        assert "no drug source that answered knows this name" in err
+        assert "unreachable: NCI EVS" in err and "RxNav" not in err
+        assert "could not be reached lately" not in err

@@ -204,11 +204,9 @@ async def _code_variants_at_dictionary(
 def _unknown(missing: list[str]) -> str:
     """Why a name is searched literally when some sources answered and none knew it; the
     ones that could not be reached are named apart (``DrugSearch.notes``)."""
-    return (
-        "no drug source that answered knows this name"
-        if missing
-        else ("no drug source knows this name")
-    )
+    if missing:
+        return "no drug source that answered knows this name"
+    return "no drug source knows this name"
 
 
 async def _closest_spelling(sources: dict[str, Any], typed: str, missing: list[str]) -> str | None:
