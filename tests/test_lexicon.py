@@ -271,3 +271,26 @@ def test_the_cli_names_only_the_sources_that_could_not_be_reached(
         assert "no drug source that answered knows this name" in err
         assert "unreachable: NCI EVS" in err and "RxNav" not in err
         assert "could not be reached lately" not in err
+
+
+def test_the_real_expand_listing_is_read_as_the_stand_in_serves_it(reference_dir, drug_standins):
+    """Contract: the recorded ``Drugs/expand/B`` (297 resources: 235 DrugTerms, 62
+    DrugAlias brand entries) is read into lexicon terms, and the stand-in's listing has
+    the same keys, resource by resource kind."""
+    recorded = json.loads(
+        (
+            reference_dir / "drugs" / "nci-drugdict_v1_Drugs_expand_B_FULL__"
+            "NCIOCPL-drug-dictionary-app.json"
+        ).read_text(encoding="utf-8")
+    )
+    assert recorded["meta"]["totalResults"] == len(recorded["results"])
+    terms = [lexicon_update._term(r, "b") for r in recorded["results"]]
+    read = [t for t in terms if t is not None]
+    assert len(read) == sum(r["type"] == "DrugTerm" for r in recorded["results"])
+    blinatumomab = next(t for t in read if t.name == "blinatumomab")
+    assert blinatumomab.term_id == 487684 and blinatumomab.ncit_code == "C62528"
+    keys = {n.key for n in blinatumomab.names}
+    assert {"blincyto", "mt103", "medi538"} <= keys
+    served = {r["type"]: set(r) for r in drug_standins.drug_dictionary._resources("b")}
+    real = {r["type"]: set(r) for r in recorded["results"]}
+    assert served == real
