@@ -294,3 +294,21 @@ def test_the_real_expand_listing_is_read_as_the_stand_in_serves_it(reference_dir
     served = {r["type"]: set(r) for r in drug_standins.drug_dictionary._resources("b")}
     real = {r["type"]: set(r) for r in recorded["results"]}
     assert served == real
+
+
+async def test_one_update_at_a_time(env):
+    from datetime import timedelta
+
+    from trialfinder.clock import utc_now
+    from trialfinder.store import leases
+
+    settings, store, standins = env
+    now = utc_now()
+    assert leases.acquire_lease(
+        store, lexicon_update.LEASE, "elsewhere:1:x", now, now + timedelta(hours=1)
+    )
+    report = await lexicon_update.update(settings, store)
+    assert not report.finished and "another lexicon update is running" in report.skipped
+    assert not standins.drug_dictionary.requests
+    leases.release_lease(store, lexicon_update.LEASE, "elsewhere:1:x")
+    assert (await lexicon_update.update(settings, store)).finished

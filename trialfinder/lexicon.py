@@ -87,9 +87,9 @@ def find(db: Store, typed: str) -> LexiconHit | None:
     return _closest(db, typed, key)
 
 
-def _by_key(db: Store, typed: str, rows: list[tuple[int, str, str]]) -> LexiconHit:
+def _by_key(db: Store, typed: str, rows: list[tuple[int, str, str]]) -> LexiconHit | None:
     def rank(kind: str) -> int:
-        return _RANK.get(AliasType(kind) if kind in AliasType._value2member_map_ else None, 3)
+        return _RANK.get(kind, len(_RANK))  # AliasType is a StrEnum: its values are its keys
 
     best = min(rank(kind) for _, kind, _ in rows)
     term_ids = sorted({term_id for term_id, kind, _ in rows if rank(kind) == best})
@@ -100,7 +100,9 @@ def _by_key(db: Store, typed: str, rows: list[tuple[int, str, str]]) -> LexiconH
     return _term_hit(db, term_ids[0], match)
 
 
-def _term_hit(db: Store, term_id: int, match: str, corrected_from: str | None = None):
+def _term_hit(
+    db: Store, term_id: int, match: str, corrected_from: str | None = None
+) -> LexiconHit | None:
     row = stored.term(db, term_id)
     if row is None:  # removed between the two reads by an update
         return None

@@ -33,6 +33,7 @@ from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.errors import ConfigError, TrialfinderError
 from trialfinder.lexicon import names_of
+from trialfinder.refresh import holder_id, take_lease
 from trialfinder.resolve_online import source_http, source_kinds
 from trialfinder.sources.nci_drug_dictionary import (
     EXPAND_LETTERS,
@@ -40,11 +41,15 @@ from trialfinder.sources.nci_drug_dictionary import (
     NciDrugDictionary,
     parse_term,
 )
-from trialfinder.store import Store
+from trialfinder.store import Store, leases
 from trialfinder.store import lexicon as stored
 
 PAGE_SIZE = 1000  # the page the Dictionary's own integration tests ask for
 RESUME_WITHIN = timedelta(days=7)  # an older interrupted update is begun again
+# One update at a time per store (server workers each run the scheduler): a lease,
+# as refresh takes one, long enough for the whole dictionary at a polite rate.
+LEASE = "lexicon:update"
+LEASE_FOR = timedelta(hours=2)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class UpdateReport:
     letters: list[LetterReport] = field(default_factory=list)
     already_loaded: list[str] = field(default_factory=list)  # by the run this one resumed
     error: str | None = None  # why the update stopped before the last letter
+    skipped: str | None = None  # why it did not run at all (another holds the lease)
 
     @property
     def requests(self) -> int:
@@ -73,7 +79,7 @@ class UpdateReport:
 
     @property
     def finished(self) -> bool:
-        return self.error is None
+        return self.error is None and self.skipped is None
 
 
 Progress = Callable[[LetterReport, int, int], None]  # a letter done, its position, of how many
@@ -82,11 +88,29 @@ Progress = Callable[[LetterReport, int, int], None]  # a letter done, its positi
 async def update(
     settings: Settings, store: Store, progress: Progress | None = None
 ) -> UpdateReport:
-    """Load every letter not yet loaded by this run (or the interrupted one it resumes)."""
-    kind, section, _ = source_kinds(settings)["nci_drug_dictionary"]
+    """Load every letter not yet loaded by this run (or the interrupted one it resumes);
+    skipped while another process holds the update's lease."""
+    _, section, _ = source_kinds(settings)["nci_drug_dictionary"]
     if not section.enabled:
         raise ConfigError("[drugs.nci_drug_dictionary] is disabled: the lexicon comes from it")
     now = utc_now()
+    holder = holder_id()
+    if not take_lease(store, LEASE, holder, now, now + LEASE_FOR):
+        held = leases.lease_holder(store, LEASE)
+        report = UpdateReport(now)
+        who = f"{held[0]}, until {held[1]:%H:%M} UTC" if held else "another process"
+        report.skipped = f"another lexicon update is running ({who})"
+        return report
+    try:
+        return await _update(settings, store, progress, now)
+    finally:
+        leases.release_lease(store, LEASE, holder)
+
+
+async def _update(
+    settings: Settings, store: Store, progress: Progress | None, now: datetime
+) -> UpdateReport:
+    kind, section, _ = source_kinds(settings)["nci_drug_dictionary"]
     unfinished = stored.unfinished_run(store)
     if unfinished is not None and now - datetime.fromisoformat(unfinished) < RESUME_WITHIN:
         report = UpdateReport(datetime.fromisoformat(unfinished), resumed=True)
@@ -103,13 +127,12 @@ async def update(
                 continue
             try:
                 letter_report = await _load_letter(dictionary, store, started, letter)
-            except (TrialfinderError, ValueError, TypeError) as error:
-                why = (
-                    str(error)
-                    if isinstance(error, TrialfinderError)
-                    else (f"{dictionary.label}: answered something unexpected ({error})")
-                )
-                report.error = f"{why}; stopped at {letter!r}: run `lexicon update` again"
+            except TrialfinderError as error:
+                report.error = _stopped(str(error), letter)
+                break
+            except (ValueError, TypeError) as error:  # an answer that is no listing
+                why = f"{dictionary.label}: answered something unexpected ({error})"
+                report.error = _stopped(why, letter)
                 break
             report.letters.append(letter_report)
             stored.count_requests(store, started, letter_report.requests)
@@ -118,6 +141,10 @@ async def update(
     if report.finished:
         stored.finish_run(store, started, utc_now().isoformat())
     return report
+
+
+def _stopped(why: str, letter: str) -> str:
+    return f"{why}; stopped at {letter!r}: run `trialfinder lexicon update` again to resume"
 
 
 async def _load_letter(

@@ -107,7 +107,7 @@ async def refresh(
         return report
     holder = holder or holder_id()
     lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
-    if not _take_lease(store, holder, now, lease_until):
+    if not take_lease(store, LEASE, holder, now, lease_until):
         held = leases.lease_holder(store, LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
         return report
@@ -118,13 +118,14 @@ async def refresh(
     return report
 
 
-def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> bool:
-    """The lease, if free, expired, or held by a process of this machine that has died."""
-    if leases.acquire_lease(store, LEASE, holder, now, until):
+def take_lease(store: Store, name: str, holder: str, now: datetime, until: datetime) -> bool:
+    """The lease ``name``, if free, expired, or held by a process of this machine that
+    has died (also what keeps two lexicon updates apart: ``lexicon_update``)."""
+    if leases.acquire_lease(store, name, holder, now, until):
         return True
-    held = leases.lease_holder(store, LEASE)
+    held = leases.lease_holder(store, name)
     if held and _is_dead_here(held[0]):
-        return leases.take_over_lease(store, LEASE, held[0], holder, until)
+        return leases.take_over_lease(store, name, held[0], holder, until)
     return False
 
 

@@ -105,7 +105,9 @@ def _lexicon_once(settings: Settings) -> bool:
     except TrialfinderError as error:
         log.error("lexicon update failed: %s", error)
         return False
-    if report.error:
+    if report.skipped:
+        log.info("lexicon update skipped: %s", report.skipped)
+    elif report.error:
         log.error("lexicon update stopped: %s", report.error)
     else:
         log.info("lexicon update: %s letters, %s requests", len(report.letters), report.requests)

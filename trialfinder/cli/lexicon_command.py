@@ -51,6 +51,9 @@ def lexicon_update(app: AppContext) -> None:
         status = stored.status(store)
     finally:
         store.close()
+    if report.skipped is not None:
+        click.echo(f"lexicon: not updated: {report.skipped}", err=True)
+        return
     if report.already_loaded:
         click.echo(
             f"lexicon: resumed the update begun {age_label(report.started_at)}; "
