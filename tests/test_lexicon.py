@@ -312,3 +312,15 @@ async def test_one_update_at_a_time(env):
     assert not standins.drug_dictionary.requests
     leases.release_lease(store, lexicon_update.LEASE, "elsewhere:1:x")
     assert (await lexicon_update.update(settings, store)).finished
+
+
+def test_an_update_the_dictionary_cannot_answer_says_so_and_exits_3(
+    capsys, config_path, drug_standins
+):
+    drug_standins.drug_dictionary.down = True
+    run = cli_runner(capsys, config_path)
+    code, out, err = run("lexicon", "update")
+    assert code == 3 and "Traceback" not in err
+    assert "NCI Drug Dictionary" in err and "stopped at 'a'" in err
+    code, out, _ = run("lexicon", "status")
+    assert code == 0 and "empty" in out and "did not finish" in out
