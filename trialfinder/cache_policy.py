@@ -30,14 +30,17 @@ from trialfinder.clock import utc_now
 from trialfinder.combined import combine, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
+from trialfinder.eligibility import Patient
 from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
+from trialfinder.geo import Near
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.models.listing import Listing
+from trialfinder.narrowing import narrow
 from trialfinder.registries import LABELS
 from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
-from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
+from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial, registry_query
 from trialfinder.store import Store, maintenance, registry_state, searches, trial_records
 
 if TYPE_CHECKING:
@@ -64,6 +67,15 @@ class TrialsRequest:
     # Every site of every trial (to find the nearest); otherwise trials come as
     # a list shows them (``Trial.brief``: the first sites, ``site_count``).
     whole_trials: bool = False
+    # Only trials with an open site near this place, nearest first (``narrowing``).
+    near: Near | None = None
+    # Only trials that admit this person (age, sex, healthy volunteer).
+    patient: Patient | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Trials are judged one by one after they are read: nothing is cut in SQL."""
+        return self.near is not None or (self.patient is not None and self.patient.asks)
 
     @property
     def cut_in_sql(self) -> bool:
@@ -71,7 +83,7 @@ class TrialsRequest:
         are read whole, merged, then cut."""
         names = self.registries
         windowed = self.limit is not None or self.offset
-        return bool(windowed) and names is not None and len(names) == 1
+        return bool(windowed) and names is not None and len(names) == 1 and not self.narrowed
 
     @property
     def unpaged(self) -> TrialsRequest:
@@ -115,7 +127,10 @@ class Cached:
         ordered = {n: results[n] for n in self.registries if n in results}
         request = self.request
         window = None if request.cut_in_sql else (request.offset, request.limit)
-        return combine(settings, ordered, {**self.left_out, **errors}, window)
+        if not request.narrowed:
+            return combine(settings, ordered, {**self.left_out, **errors}, window)
+        merged = combine(settings, ordered, {**self.left_out, **errors})
+        return narrow(merged, request.near, request.patient, window)
 
 
 def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
@@ -182,6 +197,8 @@ def read_cached(
         cached.to_ask = dict.fromkeys(names)
         return cached
     query = cached.query = expanded(request.query, resolution, settings)
+    if request.near is not None:  # the registries that can are asked only for trials near
+        query = cached.query = query.model_copy(update={"near": request.near.circle})
     # Every registry resting is the common case of an outage (no network, a proxy down):
     # the cache answers, or says it has nothing, at once, rather than each command
     # retrying every registry again. --refresh asks anyway.
@@ -220,12 +237,12 @@ def _listing(
     cut = request.cut_in_sql
     return searches.load_listing(
         store,
-        query,
+        registry_query(query, registry),
         registry,
         limit=request.limit if cut else None,
         offset=request.offset if cut else 0,
         include_mentions=request.include_mentions,
-        whole=request.whole_trials,
+        whole=request.whole_trials or request.near is not None,
     )
 
 
@@ -349,7 +366,8 @@ async def _ask_and_store(
     listed one way."""
     request, old = cached.request, cached.to_ask[registry]
     try:
-        result = await ask_registry(settings, cached.query, registry, progress)
+        query = registry_query(cached.query, registry)
+        result = await ask_registry(settings, query, registry, progress)
     except RegistryUnavailableError as error:
         if old is None:
             raise

@@ -351,6 +351,24 @@ class ServerSettings(_Section):
         return value
 
 
+class PlacesSettings(_Section):
+    # How far from a place (--near, ?near=, data-near) a trial's site may be when no
+    # radius is given: 50km, 30mi, or a number of kilometres.
+    default_radius: str = "50km"
+
+    @field_validator("default_radius")
+    @classmethod
+    def _a_radius(cls, value: str) -> str:
+        from trialfinder.errors import BadInputError
+        from trialfinder.geo import parse_radius
+
+        try:
+            parse_radius(value)
+        except BadInputError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
 class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     store: StoreSettings = StoreSettings()
@@ -359,6 +377,7 @@ class Settings(_Section):
     drugs: DrugsSettings = DrugsSettings()
     refresh: RefreshSettings = RefreshSettings()
     server: ServerSettings = ServerSettings()
+    places: PlacesSettings = PlacesSettings()
     source: Path | None = Field(None, exclude=True)
 
     def shared_by(self, processes: int) -> Settings:

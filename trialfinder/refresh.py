@@ -392,14 +392,15 @@ def rebuild_plan(store: Store, drug: DrugPage, registry: str) -> dict[int, tuple
     A search filtered only by status can be rebuilt from the registry's linked
     trials (status is exact, so the list is what the registry would say): every
     status for ``all``; for ClinicalTrials.gov, whose statuses trialfinder knows
-    by name, any status filter. One with a phase, country or condition filter,
-    or a status another registry words its own way, is marked stale, to be
-    asked again (``None``).
+    by name, any status filter. One with a phase, country, condition or place
+    filter, or a status another registry words its own way, is marked stale, to
+    be asked again (``None``).
     """
     plan: dict[int, tuple[str, ...] | None] = {}
     for search_id, params in refreshes.cached_searches(store, drug, registry):
         status = params.get("status", "all")
-        if params.get("phases") or params.get("country") or params.get("condition"):
+        filtered = ("phases", "country", "condition", "near")
+        if any(params.get(name) for name in filtered):
             plan[search_id] = None
         elif status == "all":
             plan[search_id] = ()

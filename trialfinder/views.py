@@ -7,7 +7,8 @@ from typing import Any
 
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import trial_counts
-from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.geo import Near
+from trialfinder.models import Contact, SearchQuery, SearchResult, StatusCategory, Trial
 from trialfinder.models.listing import Listing
 from trialfinder.resolution import Resolution
 
@@ -46,6 +47,27 @@ def _age(when: datetime, now: datetime | None) -> tuple[int, int, str | None]:
 
 def trial_json(trial: Trial) -> dict[str, Any]:
     return trial.model_dump(mode="json")
+
+
+def contact_label(contact: Contact | dict | None) -> str | None:
+    """``Jane Roe, +1 617 555 0100, jane@example.org``: whichever parts there are, as text."""
+    if contact is None:
+        return None
+    if not isinstance(contact, dict):
+        contact = contact.model_dump()
+    parts = [contact.get("name"), contact.get("phone"), contact.get("email")]
+    return ", ".join(p for p in parts if p) or None
+
+
+def near_json(near: Near) -> dict[str, Any]:
+    """The place a list was narrowed to, as understood, and how far it reaches."""
+    return {
+        "place": near.label,
+        "latitude": near.point.latitude,
+        "longitude": near.point.longitude,
+        "radius_km": round(near.radius_km, 3),
+        "site_status": "any" if near.any_site_status else "open",
+    }
 
 
 def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:

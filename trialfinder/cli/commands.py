@@ -7,11 +7,12 @@ import sys
 
 import click
 
-from trialfinder import cache_policy, combined, filters
+from trialfinder import cache_policy, combined, filters, places
 from trialfinder.cache_policy import TrialsRequest
 from trialfinder.cli import pipes, render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
+from trialfinder.eligibility import Patient, parse_age, parse_sex
 from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
@@ -90,6 +91,24 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     help="Registries to ask, comma-separated: ctgov, ctis, isrctn, nci_cts "
     "(default: [registries] enabled).",
 )
+@click.option(
+    "--near",
+    help="Only trials with an open site near a place: a city ('Boston, MA', Lyon), "
+    "a US ZIP code or latitude,longitude; nearest first.",
+)
+@click.option("--radius", help="How far from --near: 50km, 30mi (default: [places]).")
+@click.option(
+    "--site-status",
+    type=click.Choice(["open", "any"]),
+    default="open",
+    show_default=True,
+    help="With --near: count only sites that recruit (or will soon), or any site.",
+)
+@click.option("--age", help="Only trials that admit someone this many years old.")
+@click.option("--sex", help="Only trials that admit this sex: female or male.")
+@click.option(
+    "--healthy-volunteers", is_flag=True, help="Only trials that accept healthy volunteers."
+)
 @pass_app
 def search_command(
     app: AppContext,
@@ -105,13 +124,30 @@ def search_command(
     exact: bool,
     include_mentions: bool,
     registry: str | None,
+    near: str | None,
+    radius: str | None,
+    site_status: str,
+    age: str | None,
+    sex: str | None,
+    healthy_volunteers: bool,
 ) -> None:
     """Find the trials of DRUG (any name: brand, code name, generic) in the trial registries."""
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
+    if radius is not None and near is None:
+        raise click.UsageError("--radius needs --near")
     query = filters.build_query(
         drug, status=status, phase=phase, country=country, condition=condition
     )
+    where = place = None
+    if near is not None:
+        where, place = places.near(
+            near,
+            radius,
+            app.settings.places.default_radius,
+            any_site_status=site_status == "any",
+        )
+    patient = Patient(parse_age(age), parse_sex(sex), healthy_volunteers)
     request = TrialsRequest(
         query,
         registries=combined.parse_registries(registry),
@@ -120,6 +156,8 @@ def search_command(
         offline=offline,
         refresh=refresh,
         limit=limit,
+        near=where,
+        patient=patient if patient.asks else None,
     )
     progress = ProgressReporter()
     try:
@@ -128,32 +166,36 @@ def search_command(
         progress.close()
     listing, drug = found.listing, found.query.drug
     messages = list(found.notes)
+    if place is not None and place.note:
+        messages.append(place.note)
     messages += [f"warning: {warning}" for warning in listing.warnings]
     if listing.hidden_mentions:
         messages.append(
             f"{listing.hidden_mentions} more trial(s) name {drug} only in passing; "
             "--include-mentions lists them"
         )
+    if request.narrowed:
+        messages.append(f"only trials {render.narrowed_label(request)}")
     if not listing.rows and not listing.hidden_mentions:
         messages.append(f"no trials found for {drug!r} (status: {query.status})")
     stderr = "".join(f"{message}\n" for message in messages)
     click.echo(stderr, err=True, nl=False)
     until = cache_policy.replayable_until(request, found, app.settings)
     if until is None or app.question is None:
-        _write_answer(found, fmt, sys.stdout)  # on a terminal: its width and colours
+        _write_answer(found, fmt, sys.stdout, request)  # on a terminal: its width and colours
         return
     out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
-    _write_answer(found, fmt, out)
+    _write_answer(found, fmt, out, request)
     sys.stdout.write(out.getvalue())
     if fmt == "table":
         until = min(until, age_label_changes_at(listing.fetched_at))
     replay.keep(app.question, until, out.getvalue(), stderr)
 
 
-def _write_answer(found, fmt: str, out) -> None:
+def _write_answer(found, fmt: str, out, request: TrialsRequest) -> None:
     """The answer in ``fmt``; a table of no trials is no table (stderr said so)."""
     if fmt != "table" or found.listing.rows:
-        render.write_search(found, fmt, out)
+        render.write_search(found, fmt, out, request)
 
 
 @cli.command("drug")

@@ -100,6 +100,13 @@ class _GeoPoint(_Raw):
     lon: float | None = None
 
 
+class _Contact(_Raw):
+    name: str | None = None
+    phone: str | None = None
+    phone_ext: str | None = None
+    email: str | None = None
+
+
 class _Location(_Raw):
     facility: str | None = None
     status: str | None = None
@@ -108,9 +115,11 @@ class _Location(_Raw):
     zip: str | None = None
     country: str | None = None
     geo_point: _GeoPoint | None = None
+    contacts: list[_Contact] = Field(default_factory=list)
 
 
 class _ContactsLocations(_Raw):
+    central_contacts: list[_Contact] = Field(default_factory=list)
     locations: list[_Location] = Field(default_factory=list)
 
 
@@ -183,6 +192,9 @@ def _to_trial(p: _Protocol) -> Trial:
         enrollment_type=enrollment.type,
         sites=[_site(loc) for loc in p.contacts_locations_module.locations],
         eligibility=_eligibility(p.eligibility_module),
+        central_contacts=[
+            c for c in map(_contact, p.contacts_locations_module.central_contacts) if c
+        ],
         summary=p.description_module.brief_summary,
         secondary_ids=_secondary_ids(ident),
         url=STUDY_URL.format(nct_id=nct_id),
@@ -213,7 +225,16 @@ def _site(raw: _Location) -> dict[str, Any]:
         "latitude": geo.lat if geo else None,
         "longitude": geo.lon if geo else None,
         "status": raw.status,
+        "contact": next((c for c in map(_contact, raw.contacts) if c), None),
     }
+
+
+def _contact(raw: _Contact) -> dict[str, Any] | None:
+    """A ``Contact``'s fields, or None when the registry gave no way to reach anyone."""
+    phone = raw.phone and (f"{raw.phone} ext. {raw.phone_ext}" if raw.phone_ext else raw.phone)
+    if not (raw.name or phone or raw.email):
+        return None
+    return {"name": raw.name, "phone": phone, "email": raw.email}
 
 
 def _eligibility(raw: _Eligibility) -> dict[str, Any]:
