@@ -230,6 +230,8 @@ class DrugsSettings(_Section):
     max_terms: int = Field(20, ge=1, le=50)
     timeout_seconds: PositiveFloat = 15.0
     max_retries: int = Field(1, ge=0, le=10)
+    # The scheduler (`scheduler`, `serve`) brings the drug lexicon up to date weekly.
+    update_lexicon_weekly: bool = False
     nci_drug_dictionary: NciDrugDictionarySettings = NciDrugDictionarySettings()
     nci_evs: NciEvsSettings = NciEvsSettings()
     rxnav: RxNavSettings = RxNavSettings()

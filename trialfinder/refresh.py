@@ -125,7 +125,7 @@ async def refresh(
         return report
     holder = holder or holder_id()
     lease_seconds = settings.refresh.lease_seconds
-    fence = _take_lease(store, holder, now, now + timedelta(seconds=lease_seconds))
+    fence = take_lease(store, LEASE, holder, now, now + timedelta(seconds=lease_seconds))
     if fence is None:
         held = leases.lease_holder(store, LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
@@ -144,14 +144,18 @@ async def refresh(
     return report
 
 
-def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> leases.Fence | None:
-    """The lease, if free, expired, or held by a process of this machine that has died."""
-    fence = leases.take_lease(store, LEASE, holder, now, until)
+def take_lease(
+    store: Store, name: str, holder: str, now: datetime, until: datetime
+) -> leases.Fence | None:
+    """The lease ``name``, if free, expired, or held by a process of this machine that
+    has died (also what keeps two lexicon updates apart: ``lexicon_update``); None if a
+    live holder has it."""
+    fence = leases.take_lease(store, name, holder, now, until)
     if fence is not None:
         return fence
-    held = leases.lease_holder(store, LEASE)
+    held = leases.lease_holder(store, name)
     if held and _is_dead_here(held[0]):
-        return leases.take_over(store, LEASE, held[0], holder, until)
+        return leases.take_over(store, name, held[0], holder, until)
     return None
 
 

@@ -103,11 +103,34 @@ def search_envelope(
     }
 
 
+# How `drug NAME` says where its answer came from (``Resolution.origin`` and ``match``).
+RESOLVED_BY = {
+    "lexicon": "the drug lexicon (NCI Drug Dictionary, stored)",
+    "cache": "the drug page cached for this name",
+    "sources": "the drug sources, asked now",
+    "literal": "no drug source: searched for as typed",
+}
+MATCHES = {
+    "exact": "the name as typed",
+    "folded": "the name with case, hyphens and spaces set aside",
+    "fuzzy": "the closest spelling",
+}
+
+
+def resolved_by_label(resolution: Resolution) -> str:
+    """``the drug lexicon (...), by the closest spelling``: where a drug page came from."""
+    label = RESOLVED_BY.get(resolution.origin, resolution.origin)
+    match = MATCHES.get(resolution.match or "")
+    return f"{label}, by {match}" if match else label
+
+
 def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, Any]:
     drug = resolution.drug
     open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
     return {
         **drug_json(resolution, result.query.search_terms),
+        "resolved_by": resolution.origin,
+        "match": resolution.match,
         "nci_term_id": drug.nci_term_id,
         "rxcui": drug.rxcui,
         "aliases": [a.model_dump(mode="json") for a in drug.aliases],

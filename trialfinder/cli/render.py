@@ -29,6 +29,7 @@ from trialfinder.views import (
     contact_label,
     drug_page_json,
     near_json,
+    resolved_by_label,
     search_envelope,
     trial_json,
 )
@@ -476,7 +477,7 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
 
     console = _console(out)
     drug = resolution.drug
-    _print_facts(console, _drug_facts(drug))
+    _print_facts(console, [*_drug_facts(drug), ("Found by", resolved_by_label(resolution))])
     if drug.definition:
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))

@@ -340,8 +340,73 @@ def _v8_rendered_answers(db: sqlite3.Connection) -> None:
             )
 
 
+def _v9_drug_lexicon(db: sqlite3.Connection) -> None:
+    """The NCI Drug Dictionary's whole list of drug terms (``trialfinder lexicon update``),
+    so that any name resolves offline: each term with its record, and every name of it
+    by its folded key (computed above the store, as ``terms.name_key``).
+
+    Loaded a letter at a time (the Dictionary's ``Drugs/expand/{letter}``);
+    ``lexicon_letters`` says which run loaded each, so an interrupted update resumes.
+    ``lexicon_updates`` counts as an answer table: a finished update may change what
+    a name means (one trigger a run, not one a row)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE lexicon_terms (
+            term_id BIGINT PRIMARY KEY,    -- the Drug Dictionary's termId
+            name TEXT NOT NULL,            -- the preferred name
+            letter TEXT NOT NULL,          -- the expand listing it came from: a-z or #
+            ncit_code TEXT,
+            page_url TEXT,                 -- the cancer.gov drug page
+            digest TEXT NOT NULL,          -- of the record: a later update rewrites only changes
+            facts_json TEXT NOT NULL,      -- the DrugFacts the record gives
+            loaded_at TEXT NOT NULL
+        );
+        CREATE INDEX lexicon_terms_letter ON lexicon_terms(letter);
+        CREATE TABLE lexicon_names (
+            term_id BIGINT NOT NULL REFERENCES lexicon_terms(term_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,            -- preferred_name, us_brand, code_name...
+            name_key TEXT NOT NULL,        -- folded: no case, hyphens or spaces
+            -- Where a misspelling looks for it (NULL: it is not corrected into): the
+            -- numbers in the key, its first character and its length.
+            fuzzy_numbers TEXT,
+            fuzzy_first TEXT,
+            key_length INTEGER NOT NULL,
+            PRIMARY KEY (term_id, name, type)
+        );
+        CREATE INDEX lexicon_names_key ON lexicon_names(name_key);
+        -- Covering: a misspelling's candidates are read from the index alone.
+        CREATE INDEX lexicon_names_fuzzy
+            ON lexicon_names(fuzzy_numbers, fuzzy_first, key_length, name_key, term_id);
+        CREATE TABLE lexicon_letters (
+            letter TEXT PRIMARY KEY,
+            run_started_at TEXT NOT NULL,  -- the update run that loaded it
+            loaded_at TEXT NOT NULL,
+            terms INTEGER NOT NULL
+        );
+        CREATE TABLE lexicon_updates (
+            started_at TEXT PRIMARY KEY,
+            finished_at TEXT,              -- NULL: interrupted, or running
+            requests INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    )
+    if engine_of(db) == "postgresql":  # count_cache_change: see _v8_rendered_answers
+        db.execute(
+            "CREATE TRIGGER lexicon_updates_counts AFTER INSERT OR UPDATE OR DELETE "
+            "ON lexicon_updates FOR EACH STATEMENT EXECUTE FUNCTION count_cache_change()"
+        )
+        return
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER lexicon_updates_{event.lower()}_counts AFTER {event} "
+            "ON lexicon_updates BEGIN UPDATE cache_generation SET n = n + 1; END"
+        )
+
+
 def _reserved(db: sqlite3.Connection) -> None:
-    """A number issue 13 gave another branch (9, 10, 11): its migration takes this place
+    """A number issue 13 gave another branch (10, 11): its migration takes this place
     when the branches are merged. Nothing to do here until then."""
 
 
@@ -382,8 +447,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_registry_refreshes,
     _v7_trial_listings,
     _v8_rendered_answers,
-    _reserved,  # 9: another branch's (issue 13)
-    _reserved,  # 10: another branch's
+    _v9_drug_lexicon,
+    _reserved,  # 10: another branch's (issue 13)
     _reserved,  # 11: another branch's
     _v12_coordination,
 ]
@@ -452,6 +517,10 @@ DATA_TABLES = (
     "changes",
     "registry_state",
     "registry_refreshes",
+    "lexicon_terms",
+    "lexicon_names",
+    "lexicon_letters",
+    "lexicon_updates",
 )
 NOT_COPIED = (
     "leases",

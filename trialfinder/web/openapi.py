@@ -168,6 +168,16 @@ ENVELOPES: dict[str, Any] = {
             "corrected_from": nullable(STRING),
             "known": {"type": "boolean"},
             "ncit_code": nullable(STRING),
+            "resolved_by": {
+                "type": "string",
+                "enum": ["lexicon", "cache", "sources", "literal"],
+                "description": "where the answer came from: the local drug lexicon, a "
+                "drug page cached for this name, the drug sources asked now, or none",
+            },
+            "match": {
+                **nullable({"type": "string", "enum": ["exact", "folded", "fuzzy"]}),
+                "description": "how the lexicon matched the name (null: not by the lexicon)",
+            },
             "nci_term_id": nullable({"type": "integer"}),
             "rxcui": nullable(STRING),
             "aliases": {"type": "array", "items": ref("Alias")},
