@@ -14,7 +14,9 @@ import gzip
 
 import pytest
 
-from trialfinder.web.keys import ANSWERS
+from trialfinder.store import Store
+from trialfinder.store.rendered import generation
+from trialfinder.web.keys import ANSWERS, SERVICE
 
 TRIALS = "/api/v1/drugs/blinatumomab/trials"
 # Headers that differ between two answers made at different moments, by design.
@@ -140,17 +142,24 @@ async def test_a_bounded_memo_lets_the_oldest_go(make_client):
 # -- per drug, bounded in bytes, renewed by one request ----------------------------------
 
 
+async def look_at_the_change_count(client) -> None:
+    """What the app's watcher does every half second, done now."""
+    pool = client.server.app[SERVICE].pool
+    count = await pool.read(lambda store: generation(store.conn))
+    client.server.app[ANSWERS].saw_generation(count)
+
+
 async def test_a_fetch_forgets_only_its_own_drugs_answers(client):
     memo = client.server.app[ANSWERS]
-    # Not the store's change count, which moves with every write, this process's too
-    # (test_instances.py): here, what a fetch forgets at once.
-    memo.generation_check_seconds = 0
     brand = "/api/v1/drugs/Blincyto/trials"
     for path in (TRIALS, brand, TRIALS, brand):
         await fetch(client, path)
+    await look_at_the_change_count(client)
     assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "memo"
     other, _ = await fetch(client, "/api/v1/drugs/pembrolizumab/trials")
     assert other.headers["X-Cache"] == "miss"  # a fetch of another drug ...
+    # ... moved the change count, but this process's own write is known for its own
+    await look_at_the_change_count(client)
     assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "memo"  # ... leaves this one
     fresh, _ = await fetch(client, TRIALS + "?status=all")
     assert fresh.headers["X-Cache"] == "miss"  # blinatumomab fetched: its answers go,
@@ -160,6 +169,18 @@ async def test_a_fetch_forgets_only_its_own_drugs_answers(client):
         "X-Cache"
     ] == "memo"
     assert len(memo) >= 1
+
+
+async def test_a_write_by_another_process_empties_the_memo(client):
+    await fetch(client, TRIALS)
+    await fetch(client, TRIALS)
+    await look_at_the_change_count(client)
+    assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "memo"
+    where = client.server.app[SERVICE].pool.where
+    with Store.open(where) as other, other.write():  # as another process would
+        other.conn.execute("UPDATE searches SET total = total + 1")
+    await look_at_the_change_count(client)
+    assert (await fetch(client, TRIALS))[0].headers["X-Cache"] == "hit"  # read anew
 
 
 async def test_an_expired_answer_is_served_while_one_request_renders_it(client):

@@ -53,6 +53,8 @@ class StorePool:
         self._opened_lock = threading.Lock()
         self._readers = Workers(readers, "store-read")
         self._writer = Workers(1, "store-write")
+        # Told of each write's change count before and after (``Store.on_commit``).
+        self.on_commit: Callable[[int, int], None] | None = None
         self.connections = None
         if is_postgres_url(where):
             from trialfinder.store.postgres import ConnectionPools
@@ -92,7 +94,9 @@ class StorePool:
     def _call(self, read_only: bool, fn, args, kwargs):
         if self.connections is not None:
             with self.connections.borrow(read_only) as conn:
-                return fn(Store(conn, None, self.lock_wait), *args, **kwargs)
+                store = Store(conn, None, self.lock_wait)
+                store.on_commit = None if read_only else self.on_commit
+                return fn(store, *args, **kwargs)
         store = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = Store.open(self.where, lock_wait=self.lock_wait)
@@ -103,6 +107,8 @@ class StorePool:
                 store.conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
             with self._opened_lock:
                 self._opened.append(store)
+        if not read_only:
+            store.on_commit = self.on_commit
         return fn(store, *args, **kwargs)
 
     def stats(self) -> dict[str, dict[str, int]]:

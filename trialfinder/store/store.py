@@ -17,7 +17,9 @@ while a writer works.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +35,7 @@ from trialfinder.store.connection import (
     unusable,
     write_transaction,
 )
+from trialfinder.store.rendered import generation
 from trialfinder.store.schema import SCHEMA_VERSION, migrate, schema_version
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ class Store:
         self.engine = engine_of(conn)
         # Where it is, as messages name it: the file, or the server's URL less its password.
         self.place = str(path) if path is not None else public_url(conn.url)
+        # Told, after each write transaction commits, the change count (cache_generation)
+        # before and after it: a server tells its own changes from other processes' so.
+        self.on_commit: Callable[[int, int], None] | None = None
 
     @classmethod
     def open(cls, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS) -> Store:
@@ -91,8 +97,12 @@ class Store:
         if self.engine == POSTGRESQL:
             from trialfinder.store import postgres
 
-            return postgres.write_transaction(self.conn, lock_wait=self.lock_wait)
-        return write_transaction(self.conn, lock_wait=self.lock_wait)
+            transaction = postgres.write_transaction(self.conn, lock_wait=self.lock_wait)
+        else:
+            transaction = write_transaction(self.conn, lock_wait=self.lock_wait)
+        if self.on_commit is None or self.conn.in_transaction:
+            return transaction
+        return _counted(transaction, self.conn, self.on_commit)
 
     def close(self) -> None:
         self.conn.close()
@@ -102,6 +112,18 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _counted(transaction, conn, on_commit: Callable[[int, int], None]):
+    """``transaction``, with the change count read as it begins and as it ends: the
+    write lock is held between the two reads, so the difference is this transaction's
+    alone, and ``on_commit(before, after)`` is told once it has committed."""
+    with transaction:
+        before = generation(conn)
+        yield conn
+        after = generation(conn)
+    on_commit(before, after)
 
 
 def migrate_if_needed(store: Store) -> None:

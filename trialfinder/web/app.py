@@ -84,6 +84,7 @@ async def _access_log(app: web.Application) -> AsyncIterator[None]:
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
     pool = await asyncio.to_thread(StorePool.open_configured, app[SETTINGS])
+    pool.on_commit = app[ANSWERS].wrote  # its own writes, told apart from other processes'
     service = TrialService(app[SETTINGS], pool, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     watching = asyncio.get_running_loop().create_task(_watch_generation(pool, app[ANSWERS]))

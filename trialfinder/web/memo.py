@@ -19,12 +19,12 @@ memo is emptied drug by drug: each answer names its topic (the drug it is
 about, or one trial), and a fetch that stores data of a drug forgets that
 drug's answers and no other's. Other processes on the same store change it
 too: the app looks at the store's change count (``cache_generation``, kept by
-triggers) every ``GENERATION_CHECK_SECONDS`` and empties the memo when it has
-moved (``saw_generation``), so an answer another process has changed is served
-from here for at most that long. The count moves with this process's own
-writes too: the memo is then emptied whole, a moment after it forgot the
-fetched drug's answers; answers are rendered again from the store, which is
-cheap (a cache hit), where a stale one would be wrong.
+triggers) every ``GENERATION_CHECK_SECONDS`` and empties the memo when another
+process has moved it (``saw_generation``), so an answer another process has
+changed is served from here for at most that long. The count moves with this
+process's own writes too, but each of those tells the memo the count before and
+after it (``wrote``, from the writer thread, the write lock held between the two
+reads), so a move made only by them empties nothing more than their own drugs.
 
 It is bounded twice: by entries and by bytes (each counted as twice its body:
 the plain and the gzip form at most); an answer bigger than an eighth of the
@@ -37,6 +37,7 @@ that fails lets the next request try again.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, MutableMapping
@@ -49,6 +50,8 @@ from trialfinder.web.httpcache import Representation, respond
 
 MEMO_SECONDS = 5.0
 GENERATION_CHECK_SECONDS = 0.5
+# Own writes remembered between two looks at the change count (a burst of fetches).
+OWN_WRITES_KEPT = 4096
 MEMO_ENTRIES = 512
 MEMO_BYTES = 64 * 1024 * 1024
 MEMO = "memo"  # the X-Cache of an answer served from here
@@ -121,6 +124,10 @@ class AnswerMemo:
         self.generation: int | None = None
         self.epoch = 0
         self.generation_check_seconds = GENERATION_CHECK_SECONDS
+        # This process's own writes, as change count before -> after (``wrote``): told
+        # by the writer thread, hence the lock.
+        self._own: dict[int, int] = {}
+        self._own_lock = threading.Lock()
 
     def key(self, request: web.Request) -> Hashable:
         if self.vary_on_origin:
@@ -192,11 +199,25 @@ class AnswerMemo:
         self.bytes = 0
         self.epoch += 1
 
+    def wrote(self, before: int, after: int) -> None:
+        """This process's write took the change count from ``before`` to ``after`` (its
+        answers were forgotten drug by drug already); called from the writer thread."""
+        if after != before:
+            with self._own_lock:
+                self._own[before] = after
+                if len(self._own) > OWN_WRITES_KEPT:
+                    del self._own[next(iter(self._own))]
+
     def saw_generation(self, generation: int) -> None:
-        """The store's change count is now ``generation``: if it moved, some process
-        (this one or another on the store) changed what answers are read from, and
-        which answers that touched is not known here, so every one goes."""
-        if self.generation is not None and generation != self.generation:
+        """The store's change count is now ``generation``. If only this process's own
+        writes moved it there, each has already forgotten its drug's answers and nothing
+        more goes. If another process changed what answers are read from, which answers
+        that touched is not known here, so every one goes."""
+        seen = self.generation
+        with self._own_lock:
+            while seen is not None and seen != generation and seen in self._own:
+                seen = self._own.pop(seen)
+        if seen is not None and seen != generation:
             self.clear()
         self.generation = generation
 
