@@ -48,11 +48,11 @@ def test_search_gives_the_same_trials_as_on_sqlite_and_answers_offline(
     assert info["path"] == postgres_store_url  # no password in it to hide
 
 
-def test_an_unreachable_server_is_said_plainly_with_exit_1(capsys, tmp_path, ctgov_url):
+def test_an_unreachable_server_is_said_plainly_with_exit_3(capsys, tmp_path, ctgov_url):
     url = "postgresql://trialfinder:s3cret@127.0.0.1:9/trialfinder"  # nothing listens on 9
     run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=url))
     code, out, err = run("search", "blinatumomab")
-    assert code == 1 and out == ""
+    assert code == 3 and out == ""
     assert "cannot use the store at postgresql://trialfinder:***@127.0.0.1:9/trialfinder" in err
     assert "s3cret" not in err and "Traceback" not in err
 
@@ -233,3 +233,27 @@ async def test_the_pool_reads_read_only_and_replaces_a_connection_the_server_dro
         assert set(stats) == {"readers", "writer"} and stats["readers"]["pool_max"] == 2
     finally:
         pool.close()
+
+
+async def test_a_store_that_goes_away_is_a_503_and_readyz_says_so(
+    make_client, postgres_url, postgres_template
+):
+    """The database dropped under a running server (a failover gone wrong): a request
+    that needs the store is answered 503 with Retry-After, never a 500 or a hang, and
+    /readyz takes the instance out of the load balancer."""
+    from tests.postgres_server import create_database, drop_database
+
+    url = create_database(postgres_url, "tf_going_away", template=postgres_template)
+    try:
+        client = await make_client(store_url=url, memo_seconds=0)
+        assert (await client.get("/readyz")).status == 200
+        drop_database(postgres_url, "tf_going_away")
+        response = await client.get("/api/v1/trials/NCT03914625")
+        assert response.status == 503 and "Retry-After" in response.headers
+        body = await response.json()
+        assert body["error"]["code"] == "store_unavailable"
+        assert "tf_going_away" not in await response.text()  # the server's name: log only
+        ready = await client.get("/readyz")
+        assert ready.status == 503 and (await ready.json())["store"]["reachable"] is False
+    finally:
+        drop_database(postgres_url, "tf_going_away")

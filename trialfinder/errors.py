@@ -44,6 +44,14 @@ class NothingCachedError(TrialfinderError):
     """Offline, and the cache has no answer for the question."""
 
 
+class StoreUnreachableError(TrialfinderError):
+    """The PostgreSQL server that ``[store] url`` names did not answer, or refused us.
+
+    Nothing was read or written; trying again once it is back helps (exit code 3,
+    HTTP 503). The message names the server, never its password.
+    """
+
+
 class CacheBusyError(TrialfinderError):
     """Another process held the cache's write lock for longer than we may wait.
 

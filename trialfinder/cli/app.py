@@ -2,7 +2,8 @@
 
 ``run`` maps every expected failure to a message and an exit code:
 0 ok, 1 anything else, 2 bad input, 3 registry unreachable and nothing
-cached, or the cache locked by another process for too long. A traceback
+cached, the cache locked by another process for too long, or the store's
+PostgreSQL server unreachable. A traceback
 is shown only with ``TRIALFINDER_DEBUG=1``.
 """
 
@@ -23,6 +24,7 @@ from trialfinder.errors import (
     NothingCachedError,
     RegistryRejectedError,
     RegistryUnavailableError,
+    StoreUnreachableError,
     TrialfinderError,
 )
 
@@ -32,7 +34,10 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 def exit_code_for(error: TrialfinderError) -> int:
     if isinstance(error, BadInputError | ConfigError | RegistryRejectedError):
         return EXIT_BAD_INPUT
-    if isinstance(error, RegistryUnavailableError | NothingCachedError | CacheBusyError):
+    unavailable = (
+        RegistryUnavailableError | NothingCachedError | CacheBusyError | StoreUnreachableError
+    )
+    if isinstance(error, unavailable):
         return EXIT_UNAVAILABLE
     return EXIT_ERROR
 

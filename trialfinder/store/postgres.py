@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from trialfinder.errors import CacheBusyError, TrialfinderError
+from trialfinder.errors import CacheBusyError, StoreUnreachableError
 from trialfinder.store.connection import POSTGRESQL as ENGINE
 from trialfinder.store.connection import public_url
 
@@ -42,10 +42,9 @@ except ImportError:  # pragma: no cover - said when a postgresql:// url is used
 # pg_advisory_xact_lock key of "one writer at a time" (any constant; this is "trialfnd").
 WRITE_LOCK_KEY = 0x747269616C666E64 & 0x7FFFFFFFFFFFFFFF
 CONNECT_TIMEOUT_SECONDS = 10
-
-
-class StoreUnreachableError(TrialfinderError):
-    """The PostgreSQL server named by ``[store] url`` did not answer or refused us."""
+# How long a server thread waits to borrow a connection (all busy, or the server gone)
+# before its request is answered 503: a visitor should not wait for a reconnect loop.
+BORROW_TIMEOUT_SECONDS = 5
 
 
 def require_psycopg() -> None:
@@ -253,7 +252,7 @@ class ConnectionPools:
                 kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
                 configure=setup,
                 check=ConnectionPool.check_connection,
-                timeout=CONNECT_TIMEOUT_SECONDS * 3,
+                timeout=BORROW_TIMEOUT_SECONDS,
                 open=False,
             )
 

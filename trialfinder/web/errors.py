@@ -22,6 +22,7 @@ from trialfinder.errors import (
     NothingCachedError,
     RegistryRejectedError,
     RegistryUnavailableError,
+    StoreUnreachableError,
     TrialfinderError,
 )
 from trialfinder.registries import LABELS
@@ -83,6 +84,14 @@ def api_error_for(error: TrialfinderError) -> ApiError:
             f"{_registry(error.registry)} could not be reached just now, and nothing is cached "
             "for this question; try again in a minute",
             headers=retry_after(REGISTRY_RETRY_AFTER_SECONDS),
+        )
+    if isinstance(error, StoreUnreachableError):
+        log.error("store unreachable: %s", error)  # the server's name is for the log only
+        return ApiError(
+            503,
+            "store_unavailable",
+            "the server's store cannot be reached just now; nothing was lost, ask again shortly",
+            headers=retry_after(CACHE_BUSY_RETRY_AFTER_SECONDS),
         )
     if isinstance(error, CacheBusyError):
         return ApiError(
