@@ -93,10 +93,13 @@ class StorePool:
 
     def _call(self, read_only: bool, fn, args, kwargs):
         if self.connections is not None:
-            with self.connections.borrow(read_only) as conn:
+
+            def call(conn):
                 store = Store(conn, None, self.lock_wait)
                 store.on_commit = None if read_only else self.on_commit
                 return fn(store, *args, **kwargs)
+
+            return self.connections.run(read_only, call)
         store = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = Store.open(self.where, lock_wait=self.lock_wait)
