@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -53,7 +52,34 @@ def result_for(query, trials, when=WHEN):
 def test_new_file_gets_the_whole_schema_in_wal_mode(store):
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"trials", "sites", "interventions", "searches", "search_results"} <= table_names(store)
+    assert {"trials", "trial_listings", "searches", "search_results"} <= table_names(store)
+    assert not {"sites", "interventions"} & table_names(store)  # never read: dropped in v11
+
+
+def test_v11_drops_the_copies_nothing_read_and_keeps_the_trials(tmp_path):
+    from trialfinder.store.connection import write_transaction
+    from trialfinder.store.schema import MIGRATIONS
+
+    path = tmp_path / "v8.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, migration in enumerate(MIGRATIONS[:8], start=1):
+        with write_transaction(conn, lock_wait=1):
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute(
+        "INSERT INTO trials (id, registry, title, status, status_category, phases, url, "
+        "fetched_at, trial_json, raw_json) VALUES ('NCT1', 'ctgov', 't', 'RECRUITING', 'open', "
+        "'[]', 'u', '2026-12-03T00:00:00+00:00', '{}', '{\"protocolSection\": {}}')"
+    )
+    for position, country in enumerate(["France", "Spain"]):
+        conn.execute("INSERT INTO sites (trial_id, position, country) VALUES ('NCT1', ?, ?)",
+                     [position, country])  # fmt: skip
+    conn.close()
+    with Store.open(path) as store:
+        assert not {"sites", "interventions"} & table_names(store)
+        rows = store.conn.execute("SELECT id, raw_json, trial_json FROM trials").fetchall()
+        assert rows == [("NCT1", None, "{}")]
+        assert maintenance.info(store).sites == 2  # counted before the rows went
 
 
 def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
@@ -112,11 +138,9 @@ def test_round_trip_keeps_every_field_and_the_order(store):
     for got, want in zip(loaded.rows, trials, strict=True):
         assert got.trial().model_dump() == want.model_dump()
     assert searches.load_listing(store, query, "ctgov", limit=2).rows == loaded.rows[:2]
-    rows = store.conn.execute("SELECT count(*) FROM sites").fetchone()[0]
-    assert rows == sum(len(t.sites) for t in trials)
-    raw = store.conn.execute("SELECT raw_json FROM trials WHERE id='NCT03914625'").fetchone()[0]
-    sent = next(t.raw for t in trials if t.id == "NCT03914625")
-    assert json.loads(raw) == sent  # the registry's record, whole
+    for trial in trials:  # every site of every trial, in the whole record
+        stored, _ = trial_records.load_trial(store, trial.id)
+        assert stored.sites == trial.sites
 
 
 def test_another_query_is_another_cache_entry(store):

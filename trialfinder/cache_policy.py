@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from trialfinder.clock import utc_now
+from trialfinder.collector import collector_paused
 from trialfinder.combined import combine, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
@@ -346,18 +347,22 @@ async def _ask_and_store(
     (then the outage comes back beside it, to be remembered for the cool-down).
 
     The answer is then read back as the cache will give it next time: stored once,
-    listed one way."""
+    listed one way. The cyclic garbage collector is held back meanwhile (``collector``):
+    decoding, parsing and storing make millions of objects and almost no garbage."""
     request, old = cached.request, cached.to_ask[registry]
-    try:
-        result = await ask_registry(settings, cached.query, registry, progress)
-    except RegistryUnavailableError as error:
-        if old is None:
-            raise
-        return served_stale(old, f"{error}; showing the cached answer"), error
-    drug = cached.resolution.drug
-    listing = await pool.write(_store_and_list, result, drug if drug.known else None, request)
+    with collector_paused():
+        try:
+            result = await ask_registry(settings, cached.query, registry, progress)
+        except RegistryUnavailableError as error:
+            if old is None:
+                raise
+            return served_stale(old, f"{error}; showing the cached answer"), error
+        drug = cached.resolution.drug
+        known = drug if drug.known else None
+        listing = await pool.write(_store_and_list, result, known, request)
+        listing.warnings = list(result.warnings)
+        del result  # the trials go now, while the collector still waits
     listing.from_cache = False
-    listing.warnings = list(result.warnings)
     return listing, None
 
 

@@ -54,7 +54,7 @@ def info(db: Store) -> CacheInfo:
         size_bytes=size,
         schema_version=schema_version(db.conn),
         trials=count("trials"),
-        sites=count("sites"),
+        sites=db.conn.execute("SELECT coalesce(sum(site_count), 0) FROM trials").fetchone()[0],
         searches=searches,
     )
 
@@ -71,8 +71,6 @@ def clear(db: Store) -> int:
             "drug_lookups",
             "drug_aliases",
             "drugs",
-            "sites",
-            "interventions",
             "trial_listings",
             "trials",
         ):

@@ -41,7 +41,7 @@ def _v1_trials_and_searches(db: sqlite3.Connection) -> None:
             url TEXT NOT NULL,
             fetched_at TEXT NOT NULL,      -- ISO 8601, UTC
             trial_json TEXT NOT NULL,      -- the Trial model, as trialfinder reads it back
-            raw_json TEXT                  -- the registry's record, as received
+            raw_json TEXT                  -- the registry's record (NULL since v11)
         );
         CREATE TABLE sites (
             trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
@@ -300,6 +300,30 @@ def _v8_rendered_answers(db: sqlite3.Connection) -> None:
             )
 
 
+def _reserved(db: sqlite3.Connection) -> None:
+    """A number given to another branch (9, 10): its migration takes this place when the
+    branches are merged. Nothing to do here until then."""
+
+
+def _v11_unread_copies(db: sqlite3.Connection) -> None:
+    """Drop what was written on every fetch and never read: a row per site and per
+    intervention (``sites``, ``interventions``; every site and intervention is in
+    ``trial_json``; ``cache info`` counted the sites, now ``trials.site_count``) and the
+    registry's own record (``trials.raw_json``, now always NULL: SQLite's DROP COLUMN
+    cannot parse the comment after it in ``_v1``). They were about two thirds of a cold
+    fetch's bytes (``docs/benchmarks.md``)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE trials ADD COLUMN site_count INTEGER;
+        UPDATE trials SET site_count = (SELECT count(*) FROM sites WHERE trial_id = trials.id);
+        DROP TABLE sites;
+        DROP TABLE interventions;
+        UPDATE trials SET raw_json = NULL WHERE raw_json IS NOT NULL
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_trials_and_searches,
     _v2_drug_pages,
@@ -309,6 +333,9 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_registry_refreshes,
     _v7_trial_listings,
     _v8_rendered_answers,
+    _reserved,  # 9: another branch's
+    _reserved,  # 10: another branch's
+    _v11_unread_copies,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

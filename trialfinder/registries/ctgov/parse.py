@@ -150,9 +150,7 @@ def parse_study(raw: Any) -> Trial:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MalformedStudyError(f"malformed study ({where}: {first['msg']})") from None
-    trial = _to_trial(study.protocol_section)
-    trial.raw = raw
-    return trial
+    return _to_trial(study.protocol_section)
 
 
 def _to_trial(p: _Protocol) -> Trial:
