@@ -39,7 +39,14 @@ from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
-from trialfinder.store import Store, maintenance, registry_state, searches, trial_records
+from trialfinder.store import (
+    Store,
+    maintenance,
+    registry_state,
+    rendered,
+    searches,
+    trial_records,
+)
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -444,6 +451,16 @@ def answer_blocking(
     if cached.complete:
         return cached.search(settings)
     return _run_with_pool(settings, lambda pool: answer(pool, settings, request, cached, progress))
+
+
+def read_as_cache_hit(settings: Settings, request: TrialsRequest) -> tuple[int, DrugSearch] | None:
+    """What the cache alone answers to ``request`` now, as a cache hit would read it, and the
+    cache's change count (``store.rendered``) read before it; None if the cache alone
+    does not answer it whole (``cli.replay`` keeps such an answer after a fetch)."""
+    with Store.open_cache(settings.cache) as store:
+        generation = rendered.generation(store.conn)
+        cached = read_cached(store, settings, request)
+    return (generation, cached.search(settings)) if cached.complete else None
 
 
 def trial_blocking(
