@@ -65,6 +65,7 @@ def clear(db: Store) -> int:
         count = db.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
         for table in (
             "rendered_answers",
+            "served_answers",
             "search_results",
             "searches",
             "drug_trials",

@@ -305,16 +305,29 @@ def _reserved(db: sqlite3.Connection) -> None:
     branches are merged. Nothing to do here until then."""
 
 
-def _v11_unread_copies(db: sqlite3.Connection) -> None:
+def _v11_unread_copies_and_served_answers(db: sqlite3.Connection) -> None:
     """Drop what was written on every fetch and never read: a row per site and per
     intervention (``sites``, ``interventions``; every site and intervention is in
     ``trial_json``; ``cache info`` counted the sites, now ``trials.site_count``) and the
     registry's own record (``trials.raw_json``, now always NULL: SQLite's DROP COLUMN
     cannot parse the comment after it in ``_v1``). They were about two thirds of a cold
-    fetch's bytes (``docs/benchmarks.md``)."""
+    fetch's bytes (``docs/benchmarks.md``).
+
+    And API answers kept ready to serve (``store.served``), as ``rendered_answers``
+    keeps the CLI's: the bytes, their gzip form and ETag, good while the cache's
+    change count is the one they were read at."""
     _run_script(
         db,
         """
+        CREATE TABLE served_answers (
+            key TEXT PRIMARY KEY,          -- the server's settings and the request's path
+            generation INTEGER NOT NULL,   -- cache_generation.n when the answer was read
+            expires_at REAL NOT NULL,      -- Unix time: the first of its parts to grow old
+            etag TEXT NOT NULL,
+            topic TEXT NOT NULL,           -- the drug it is about (folded name)
+            body BLOB NOT NULL,
+            gzipped BLOB                   -- NULL: too small to be worth compressing
+        );
         ALTER TABLE trials ADD COLUMN site_count INTEGER;
         UPDATE trials SET site_count = (SELECT count(*) FROM sites WHERE trial_id = trials.id);
         DROP TABLE sites;
@@ -335,7 +348,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v8_rendered_answers,
     _reserved,  # 9: another branch's
     _reserved,  # 10: another branch's
-    _v11_unread_copies,
+    _v11_unread_copies_and_served_answers,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,7 +2,7 @@
 list shows it (``trial_listings``), written together, read by id.
 
 Only what is read is written: the registry's own record, and a row per site and
-per intervention, were stored for years and never read (``schema._v11_...``);
+per intervention, were stored on every fetch and never read (``schema._v11_...``);
 they were two thirds of a cold fetch's bytes and most of its store time.
 
 Functions over a ``Store``; a write is one transaction (or a savepoint of the

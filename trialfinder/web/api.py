@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from trialfinder.cache_policy import TrialsRequest
+from trialfinder.cache_policy import TrialsRequest, replayable_until
 from trialfinder.clock import utc_now
 from trialfinder.encoding import dumps, dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
@@ -29,6 +29,7 @@ from trialfinder.web.httpcache import Representation, json_representation
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.memo import drug_topic, trial_topic
 from trialfinder.web.params import Params, decode_cursor, encode_cursor
+from trialfinder.web.service import HIT
 from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
 DEFAULT_LIMIT = 20
@@ -52,6 +53,14 @@ async def drug(request: web.Request) -> web.Response:
 
 
 async def trials(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    kept, generation = await service.served.find(request.raw_path)
+    if kept is not None:  # worked out before, nothing changed since: one read (web.served)
+        service.metrics.cache.inc(HIT)
+        control = cache_control_for(request, HIT)
+        rep = Representation(kept.body, "application/json", control, kept.etag)
+        rep._gzipped = kept.gzipped  # stored with it: not compressed again
+        return answer(request, rep, HIT, ("drug", kept.topic))
     params = Params(request, TRIALS_PARAMS)
     filters = TrialFilters(params, request.match_info["name"])
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -66,7 +75,7 @@ async def trials(request: web.Request) -> web.Response:
         limit=limit if by_sql else None,
         offset=offset if by_sql else 0,
     )
-    found, how = await request.app[SERVICE].search(request_)
+    found, how = await service.search(request_)
     if by_sql:  # each trial as stored: bytes joined, nothing decoded
         count, items = found.listing.count, [row.json() for row in found.listing.rows]
     elif filters.near is None:
@@ -87,7 +96,11 @@ async def trials(request: web.Request) -> web.Response:
     }
     body = dumps_spliced(data, "trials", items)
     rep = Representation(body, "application/json", cache_control_for(request, how))
-    return answer(request, rep, how, drug_topic(found.resolution.drug.name))
+    topic = drug_topic(found.resolution.drug.name)
+    until = replayable_until(request_, found, request.app[SETTINGS]) if how == HIT else None
+    if until is not None:  # a whole cache hit: the next request of this URL reads it whole
+        service.served.offer(request.raw_path, generation, until, rep, topic[1])
+    return answer(request, rep, how, topic)
 
 
 def _with_distance(trial: Trial, nearest: tuple[Site, float] | None) -> bytes:

@@ -42,6 +42,7 @@ from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
 from trialfinder.web.metrics import Metrics
+from trialfinder.web.served import ServedAnswers
 
 log = logging.getLogger("trialfinder.web")
 
@@ -65,6 +66,7 @@ class TrialService:
         self._tracked: set[str] = set()
         self.budget = FetchBudget(settings.server.fetches_per_client_per_hour)
         self.unknown = UnknownNames()
+        self.served = ServedAnswers(settings, pool)
 
     @property
     def wait(self) -> float:
@@ -259,3 +261,4 @@ class TrialService:
 
     async def close(self) -> None:
         await self.flights.close()
+        await self.served.close()
