@@ -107,3 +107,24 @@ async def test_the_kept_gzip_is_the_body(client):
     with cache_of(client) as conn:
         body, zipped = conn.execute("SELECT body, gzipped FROM served_answers").fetchone()
     assert gzip.decompress(zipped) == body
+
+
+async def test_lookups_that_arrive_together_share_one_reader_call(client, monkeypatch):
+    paths = [TRIALS, f"{TRIALS}&phase=3", f"{TRIALS}&phase=2"]
+    for path in paths:
+        await ask(client, path)  # fetched (each fetch changes the cache: kept answers go)
+    for path in paths:
+        await ask(client, path)  # kept
+    service = client.server.app[SERVICE]
+    calls = []
+    read = service.pool.read
+
+    async def counted(fn, *args, **kwargs):
+        calls.append(fn)
+        return await read(fn, *args, **kwargs)
+
+    monkeypatch.setattr(service.pool, "read", counted)
+    worked_out_never(client, monkeypatch)
+    answers = await asyncio.gather(*(ask(client, path) for path in paths * 3))
+    assert all(response.status == 200 for response, _ in answers)
+    assert len(calls) < len(answers)  # nine requests, fewer reads (one a turn of the loop)

@@ -12,6 +12,10 @@ stays: no SQLite on the event loop). It holds while nothing it was read from
 has changed and none of it has grown old, as a replayed CLI answer does
 (``cache_policy.replayable_until``); anything else is worked out as before.
 
+The lookups of the requests that arrive together (in one turn of the event
+loop) go to the reader thread as one call: under load the thread hop, not
+the read, was most of a request's cost, and it is paid once a batch.
+
 Keeping an answer is a write, done on the writer thread after the response
 has gone, never waiting for another process's lock: a shortcut lost, nothing
 more.
@@ -46,12 +50,28 @@ class ServedAnswers:
         digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
         self.prefix = f"{digest} "
         self._keeping: set[asyncio.Task] = set()
+        self._asked: list[tuple[str, asyncio.Future]] = []  # lookups of this turn of the loop
 
     async def find(self, path: str) -> tuple[served.ServedAnswer | None, int]:
         """The kept answer to ``path`` (``request.raw_path``) if it still holds, and the
         cache's change count an answer worked out now is read at."""
-        key, now = self.prefix + path, time.time()
-        return await self.pool.read(lambda store: served.lookup(store.conn, key, now))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._asked.append((self.prefix + path, future))
+        if len(self._asked) == 1:
+            loop.call_soon(self._send)  # after the other requests of this turn
+        return await future
+
+    def _send(self) -> None:
+        """Every lookup asked in this turn of the loop, in one call on a reader thread."""
+        asked, self._asked = self._asked, []
+        keys, now = [key for key, _ in asked], time.time()
+
+        def look_up(store) -> list:
+            return [served.lookup(store.conn, key, now) for key in keys]
+
+        task = asyncio.ensure_future(self.pool.read(look_up))
+        task.add_done_callback(lambda done: _settle([f for _, f in asked], done))
 
     def offer(
         self, path: str, generation: int, until: datetime, rep: Representation, topic: str
@@ -78,3 +98,18 @@ class ServedAnswers:
         """Let the answers being kept land (each is one short write)."""
         if self._keeping:
             await asyncio.gather(*self._keeping, return_exceptions=True)
+
+
+def _settle(futures: list[asyncio.Future], done: asyncio.Task) -> None:
+    """Hand each request its lookup's outcome (or the batch's failure)."""
+    failure = None if done.cancelled() else done.exception()
+    outcomes = done.result() if not done.cancelled() and failure is None else None
+    for n, future in enumerate(futures):
+        if future.done():
+            continue  # the request gave up meanwhile
+        if outcomes is not None:
+            future.set_result(outcomes[n])
+        elif failure is not None:
+            future.set_exception(failure)
+        else:
+            future.cancel()
