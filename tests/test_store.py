@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import cache_at_version
 from tests.standins.ctgov import load_fixture_studies
 from trialfinder.filters import build_query
 from trialfinder.models import DrugPage, SearchResult
@@ -57,15 +58,8 @@ def test_new_file_gets_the_whole_schema_in_wal_mode(store):
 
 
 def test_v11_drops_the_copies_nothing_read_and_keeps_the_trials(tmp_path):
-    from trialfinder.store.connection import write_transaction
-    from trialfinder.store.schema import MIGRATIONS
-
     path = tmp_path / "v8.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for version, migration in enumerate(MIGRATIONS[:8], start=1):
-        with write_transaction(conn, lock_wait=1):
-            migration(conn)
-            conn.execute(f"PRAGMA user_version = {version}")
+    conn = cache_at_version(path, 8)
     conn.execute(
         "INSERT INTO trials (id, registry, title, status, status_category, phases, url, "
         "fetched_at, trial_json, raw_json) VALUES ('NCT1', 'ctgov', 't', 'RECRUITING', 'open', "
