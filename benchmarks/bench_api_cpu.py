@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -55,6 +54,7 @@ from benchmarks.bench_api_rotating import (  # noqa: E402
     ROTATE,
     STUDIES_PER_DRUG,
     path_of,
+    wrk,
 )
 from benchmarks.cli_runs import BenchError  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
@@ -76,20 +76,6 @@ def start(program: str, args: list[str], tree: Path) -> subprocess.Popen:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wrk(base: str, script: Path, seconds: int) -> tuple[int, float, float]:
-    """(requests completed, requests/s, p99 ms) of one run."""
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), base],
-        capture_output=True, text=True, check=True, preexec_fn=PLACEMENT.load(),
-    ).stdout  # fmt: skip
-    if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
-        raise BenchError(f"wrk saw errors for {base}:\n{out}")
-    done = int(re.search(r"(\d+) requests in", out).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out).groups()
-    return done, rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def main() -> int:
@@ -161,8 +147,9 @@ def main() -> int:
             for _ in range(args.rounds):
                 for name, (base, proc) in servers.items():
                     before = cpu_seconds(proc.pid)
-                    done, rps, p99 = wrk(base, script, args.duration)
-                    runs[name].append(((cpu_seconds(proc.pid) - before) / done * 1e6, rps, p99))
+                    run = wrk(base, script, args.duration)
+                    used = cpu_seconds(proc.pid) - before
+                    runs[name].append((used / run.requests * 1e6, run.rps, run.p99_ms))
         finally:
             for proc in procs:
                 proc.terminate()

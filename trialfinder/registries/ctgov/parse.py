@@ -290,13 +290,18 @@ def _text(module: dict, name: str) -> str | None:
     raise _Odd
 
 
-def _texts(module: dict, name: str) -> list[str]:
+def _list(module: dict, name: str, kind: type) -> list:
+    """A list whose every item is a ``kind`` (a copy); ``[]`` if absent."""
     value = module.get(name, _EMPTY)
     if value is _EMPTY:
         return []
-    if type(value) is not list or any(type(v) is not str for v in value):
+    if type(value) is not list or any(type(v) is not kind for v in value):
         raise _Odd
     return list(value)
+
+
+def _texts(module: dict, name: str) -> list[str]:
+    return _list(module, name, str)
 
 
 def _number(module: dict, name: str) -> float | int | None:
@@ -379,18 +384,9 @@ def _fields(raw: Any) -> dict[str, Any]:
     }
 
 
-def _items(module: dict, name: str) -> list[dict]:
-    value = module.get(name, _EMPTY)
-    if value is _EMPTY:
-        return []
-    if type(value) is not list or any(type(v) is not dict for v in value):
-        raise _Odd
-    return value
-
-
 def _plain_interventions(arms: dict) -> list[dict[str, Any]]:
     found = []
-    for item in _items(arms, "interventions"):
+    for item in _list(arms, "interventions", dict):
         name, kind, others = _text(item, "name"), _text(item, "type"), _texts(item, "otherNames")
         if name:
             found.append({"name": name, "type": kind, "other_names": others})
@@ -399,7 +395,7 @@ def _plain_interventions(arms: dict) -> list[dict[str, Any]]:
 
 def _plain_sites(contacts: dict) -> list[dict[str, Any]]:
     sites = []
-    for loc in _items(contacts, "locations"):
+    for loc in _list(contacts, "locations", dict):
         geo = _module(loc, "geoPoint", nullable=True)
         sites.append(
             {
@@ -419,5 +415,5 @@ def _plain_sites(contacts: dict) -> list[dict[str, Any]]:
 def _plain_secondary_ids(ident: dict) -> list[str]:
     org = _module(ident, "orgStudyIdInfo", nullable=True)
     ids = [_text(org, "id")] if ident.get("orgStudyIdInfo") else []
-    ids += [_text(info, "id") for info in _items(ident, "secondaryIdInfos")]
+    ids += [_text(info, "id") for info in _list(ident, "secondaryIdInfos", dict)]
     return list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
