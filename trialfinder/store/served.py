@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sqlite3
 
-# Answers bigger than this are worked out each time (they are rare, and this is a cache).
-MAX_SERVED_BYTES = 4 * 1024 * 1024
-# Old answers go when there are more than this many.
-MAX_SERVED_ANSWERS = 5000
+# Answers bigger than this are worked out each time (a page of 100 listed trials, the
+# most a page holds, is a few hundred KB).
+MAX_SERVED_BYTES = 1024 * 1024
+# Old answers go when there are more than this many (every write to the cache makes the
+# kept ones dead, and they go at the next keep: the table holds one generation's).
+MAX_SERVED_ANSWERS = 1000
 
 _LOOKUP = (
     "SELECT g.n, a.etag, a.topic, a.body, a.gzipped FROM cache_generation g "
