@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import json
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,12 +113,14 @@ def write_config(
     drug_timeout: float = 2.0,
     registry_urls: dict[str, str] | None = None,
     nci_cts_key: str | None = None,
+    store_url: str | None = None,
 ) -> Path:
     """Write a config.toml in ``folder`` aimed at stand-ins; return its path.
 
     ``drug_urls`` (from ``DrugStandins.base_urls``) points the drug sources at
     stand-ins; without it they are disabled, so nothing leaves the machine. Only
     ClinicalTrials.gov is searched unless ``registry_urls`` names other stand-ins.
+    ``store_url`` puts the store on a PostgreSQL server instead of the SQLite file.
     """
     path = folder / "config.toml"
     text = (
@@ -146,6 +150,8 @@ def write_config(
             text += f'base_url = "{drug_urls[source]}"\nrequests_per_second = {rate}\n'
         else:
             text += "enabled = false\n"
+    if store_url:
+        text += f'\n[store]\nurl = "{store_url}"\n'
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -198,13 +204,14 @@ def make_client(aiohttp_client, aiohttp_server, tmp_path, ctgov_standin, drug_st
     from tests.standins.webapp import web_settings
     from trialfinder.web import create_app
 
-    async def make(contexts=(), **server):
+    async def make(contexts=(), store_url=None, **server):
         ctgov = await aiohttp_server(ctgov_standin.app())
         drugs = await aiohttp_server(drug_standins.app())
         settings = web_settings(
             tmp_path,
             str(ctgov.make_url("/api/v2")),
             drug_standins.base_urls(str(drugs.make_url("/"))),
+            store_url=store_url,
             **server,
         )
         return await aiohttp_client(create_app(settings, contexts))
@@ -255,3 +262,37 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(reason)
     with running_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url) -> str:
+    """A database migrated to the current schema, which each test's database copies
+    (CREATE DATABASE ... TEMPLATE: far quicker than migrating each)."""
+    from tests.postgres_server import create_database
+    from trialfinder.store import Store
+
+    Store.open(create_database(postgres_url, "tf_template")).close()
+    return "tf_template"
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_store_url(postgres_url, postgres_template) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own for one test; its URL."""
+    from tests.postgres_server import create_database, drop_database
+
+    name = f"tf_test_{os.getpid()}_{next(_databases)}"
+    url = create_database(postgres_url, name, template=postgres_template)
+    yield url
+    drop_database(postgres_url, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_place(request, tmp_path) -> Path | str:
+    """Where a test's store is, once on each engine: a SQLite file, then a PostgreSQL
+    database (skipped where the machine has no PostgreSQL)."""
+    if request.param == "sqlite":
+        return tmp_path / "cache.sqlite"
+    return request.getfixturevalue("postgres_store_url")

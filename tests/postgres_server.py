@@ -96,3 +96,25 @@ def _as_postgres_user(folder: Path) -> list[str]:
     for path in (folder, *folder.rglob("*")):
         os.chown(path, user.pw_uid, user.pw_gid)
     return ["runuser", "-u", "postgres", "--"]
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server_url``."""
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` (a copy of ``template``'s, if given); its URL."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        copy = f" TEMPLATE {template}" if template else ""
+        conn.execute(f"CREATE DATABASE {name}{copy}")
+    return database_url(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -31,8 +31,8 @@ def cached_drugs(store: Store) -> list[str]:
     return [r[0] for r in store.conn.execute("SELECT query FROM searches ORDER BY fetched_at")]
 
 
-def test_the_oldest_untracked_searches_go_first_and_tracked_data_stays(tmp_path):
-    with Store.open(tmp_path / "c.sqlite") as store:
+def test_the_oldest_untracked_searches_go_first_and_tracked_data_stays(store_place):
+    with Store.open(store_place) as store:
         for n, drug in enumerate(DRUGS):
             stored(store, drug, n, START + timedelta(days=n))
         tracking.track(store, "alphamab", "cli", START)  # the oldest, but tracked
@@ -47,7 +47,8 @@ def test_the_oldest_untracked_searches_go_first_and_tracked_data_stays(tmp_path)
         trials = {r[0] for r in store.conn.execute("SELECT id FROM trials")}
         assert sum(1 for t in trials if t.startswith("NCT000")) == 60
         assert not any(t.startswith("NCT010") for t in trials)  # betamab's
-        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        if store.engine == "sqlite":  # PostgreSQL checks every foreign key as it goes
+            assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # nothing but tracked data left to forget: it stays, whatever the bound
         maintenance.make_room(store, 1)
         assert cached_drugs(store) == ["alphamab"]

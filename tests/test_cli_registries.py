@@ -102,3 +102,22 @@ def test_drug_counts_name_every_registry_they_count(run):
     assert "from ClinicalTrials.gov, EU CTIS, ISRCTN and NCI CTS" in flat
     assert "(a trial registered in several counts once)" in flat
     assert "By registry: ClinicalTrials.gov " in flat and "NCI CTS " in flat
+
+
+def test_sites_without_coordinates_are_placed_at_their_city(run):
+    """EU CTIS gives a site's city and country, not its coordinates: near a place, such a
+    site is put at its city's centre, and says so."""
+    code, out, err = run(
+        "search", "blinatumomab", "--registry", "ctis", "--near", "Berlin", "--format", "json"
+    )
+    assert code == 0, err
+    trials = json.loads(out)["trials"]
+    assert trials and all(t["registry"] == "ctis" for t in trials)
+    for trial in trials:
+        site = trial["nearest_site"]
+        assert site["located_by"] == "city" and site["distance_km"] <= 50
+        assert site["city"] in ("Berlin", "Potsdam")
+    code, out, _ = run(
+        "search", "blinatumomab", "--registry", "ctis", "--near", "Honolulu", "--format", "json"
+    )
+    assert json.loads(out)["trials"] == []

@@ -32,6 +32,7 @@ def test_config_toml_documents_exactly_the_defaults():
     # every setting the model has appears in the file (a secret may be commented out)
     absent = [key for key, present in _settings_in(Settings(), data) if not present]
     assert absent == [
+        "store.url",
         "http.proxy",
         "http.ca_bundle",
         "registries.nci_cts.api_key",

@@ -19,6 +19,12 @@ from trialfinder.registries.ctgov.parse import (
 )
 
 ODD_VALUES = [None, 7, 2.5, True, "x", "", [], ["x"], [7], {}, {"date": 7}]
+# Records with what the fixtures lack: site and central contacts, a thousand sites.
+PLACES = sorted((Path(__file__).parent / "fixtures" / "ctgov_places").glob("NCT*.json"))
+
+
+def _places_records() -> list:
+    return [json.loads(path.read_text(encoding="utf-8")) for path in PLACES]
 
 
 def _same_or_declined(raw) -> None:
@@ -53,7 +59,7 @@ def _with(raw, path, value):
 
 
 def _records(reference_dir: Path | None) -> list:
-    records = [*load_fixture_studies(), _loose_study()]
+    records = [*load_fixture_studies(), _loose_study(), *_places_records()]
     if reference_dir is not None:
         for path in sorted((reference_dir / "ctgov").glob("v2_*.json")):
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -62,7 +68,8 @@ def _records(reference_dir: Path | None) -> list:
 
 
 def test_the_fast_path_takes_well_formed_studies():
-    assert all(_plain_fields(raw) is not None for raw in load_fixture_studies())
+    records = [*load_fixture_studies(), *_places_records()]
+    assert all(_plain_fields(raw) is not None for raw in records)
 
 
 def test_both_paths_agree_on_every_record(request):
@@ -74,7 +81,9 @@ def test_both_paths_agree_on_every_record(request):
         _same_or_declined(raw)
 
 
-@pytest.mark.parametrize("raw", [*load_fixture_studies()[:3], _loose_study()])
+@pytest.mark.parametrize(
+    "raw", [*load_fixture_studies()[:3], _loose_study(), *_places_records()[1:3]]
+)
 def test_both_paths_agree_when_any_one_value_is_odd(raw):
     for path in list(_paths(raw))[1:]:
         for value in ODD_VALUES:

@@ -41,12 +41,24 @@ def test_every_service_answers_and_says_how(capsys, tmp_path, ctgov_url, drug_ur
         capsys, tmp_path, ctgov_url, drug_urls, registry_urls, nci_cts_key=API_KEY
     )
     assert code == 0, out + err
-    assert len(out.splitlines()) == 8  # four registries, four drug sources
-    for line in out.splitlines():
+    store, *services = out.splitlines()
+    assert store.startswith("ok    Store ") and "SQLite file opened, schema version" in store
+    assert len(services) == 8  # four registries, four drug sources
+    for line in services:
         assert line.startswith("ok "), line
         assert "direct: 127.0.0.1 is 127.0.0.1, connected to port" in line
         assert " ms" in line
     assert "what to do" not in out and err == ""
+
+
+def test_a_store_server_that_cannot_be_reached_is_named_with_what_to_do(
+    capsys, tmp_path, ctgov_url, drug_urls, registry_urls
+):
+    url = f"postgresql://trialfinder:s3cret@127.0.0.1:{closed_port()}/trialfinder"
+    code, out, _, _ = doctor(capsys, tmp_path, ctgov_url, drug_urls, registry_urls, store_url=url)
+    assert code == 1
+    assert out.startswith("FAIL  Store ") and "cannot use the store at postgresql://" in out
+    assert "s3cret" not in out and "what to do: check [store] url" in out
 
 
 def test_nci_cts_without_a_key_is_off_not_failing(
@@ -67,7 +79,7 @@ def test_a_registry_that_is_down_is_named_with_what_to_do(
     assert "cannot connect to 127.0.0.1:" in lines["EU CTIS"]
     assert "what to do: a firewall may block it" in out
     assert lines["ClinicalTrials.gov"].startswith("ok ")
-    assert "1 of 8 cannot be used: EU CTIS" in err
+    assert "1 of 9 cannot be used: EU CTIS" in err
 
 
 def test_a_host_that_does_not_resolve_points_to_a_proxy(capsys, tmp_path, drug_urls, registry_urls):

@@ -208,7 +208,7 @@ def test_the_store_is_functions_over_a_handle_not_a_class_of_methods():
     from trialfinder.store.store import Store
 
     own = {n for n, v in vars(Store).items() if callable(v) or isinstance(v, classmethod)}
-    assert own <= {"__init__", "open", "open_cache", "write", "close", "__enter__", "__exit__"}
+    assert own <= {"__init__", "open", "open_configured", "write", "close", "__enter__", "__exit__"}
     assert Store.__bases__ == (object,)
 
 

@@ -25,7 +25,7 @@ def registry() -> CtgovStandin:
 
 
 @pytest.fixture
-async def env(aiohttp_server, registry, tmp_path):
+async def env(aiohttp_server, registry, tmp_path, store_place):
     ctgov = await aiohttp_server(registry.app())
     drugs = DrugStandins()
     sources = await aiohttp_server(drugs.app())
@@ -36,9 +36,10 @@ async def env(aiohttp_server, registry, tmp_path):
             str(ctgov.make_url("/api/v2")),
             drug_urls=drugs.base_urls(root),
             retries=0,
+            store_url=store_place if isinstance(store_place, str) else None,
         )
     )
-    store = Store.open(settings.cache.path)
+    store = Store.open_configured(settings)
     yield settings, store
     store.close()
 
@@ -185,7 +186,7 @@ async def test_two_refreshers_do_the_work_once(env, registry):
     settings, store = env
     tracking.track(store, "blinatumomab", "cli", utc_now())
     registry.latency = 0.05
-    other = Store.open(settings.cache.path)
+    other = Store.open_configured(settings)
     try:
         reports = await asyncio.gather(refresh(settings, store), refresh(settings, other))
     finally:

@@ -18,9 +18,12 @@ from tests.conftest import cli_runner, write_config
 
 
 @pytest.fixture
-def run(capsys, tmp_path, ctgov_url, drug_urls, registry_urls):
+def run(capsys, tmp_path, ctgov_url, drug_urls, registry_urls, store_place):
     three = {name: registry_urls[name] for name in ("ctis", "isrctn")}
-    config = write_config(tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=three)
+    url = store_place if isinstance(store_place, str) else None  # each test on both engines
+    config = write_config(
+        tmp_path, ctgov_url, drug_urls=drug_urls, registry_urls=three, store_url=url
+    )
 
     return cli_runner(capsys, config)
 

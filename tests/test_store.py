@@ -13,21 +13,26 @@ from trialfinder.filters import build_query
 from trialfinder.models import DrugPage, SearchResult
 from trialfinder.registries.ctgov.parse import parse_study
 from trialfinder.store import Store, drug_pages, maintenance, searches, trial_records
-from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError
+from trialfinder.store.schema import SCHEMA_VERSION, SchemaTooNewError, schema_version
 from trialfinder.store.store import CacheUnusableError
 
 WHEN = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store.open(tmp_path / "deep" / "folder" / "cache.sqlite")
+def store(store_place):
+    store = Store.open(store_place)
     yield store
     store.close()
 
 
 def table_names(store: Store) -> set[str]:
-    rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    if store.engine == "postgresql":
+        rows = store.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    else:
+        rows = store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     return {name for (name,) in rows}
 
 
@@ -36,6 +41,31 @@ def on_insert(store: Store, table: str, action: str) -> None:
     store.conn.execute(
         f"CREATE TEMP TRIGGER before_{table} BEFORE INSERT ON {table} BEGIN {action}; END"
     )
+
+
+def fail_inserts(store: Store, table: str, message: str) -> type[Exception]:
+    """Make every insert into ``table`` fail with ``message`` (as a full disk would, half
+    way through a write); the exception the engine raises for it."""
+    if store.engine == "postgresql":
+        import psycopg
+
+        store.conn.execute(
+            "CREATE FUNCTION fail_insert() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+        )
+        store.conn.execute(
+            f"CREATE TRIGGER before_{table} BEFORE INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION fail_insert()"
+        )
+        return psycopg.errors.RaiseException
+    on_insert(store, table, f"SELECT RAISE(ABORT, '{message}')")
+    return sqlite3.IntegrityError
+
+
+def stop_failing_inserts(store: Store, table: str) -> None:
+    temp = "" if store.engine == "postgresql" else "temp."
+    on = f" ON {table}" if store.engine == "postgresql" else ""
+    store.conn.execute(f"DROP TRIGGER {temp}before_{table}{on}")
 
 
 def fixture_trials(*ids):
@@ -50,9 +80,8 @@ def result_for(query, trials, when=WHEN):
                         fetched_at=when)  # fmt: skip
 
 
-def test_new_file_gets_the_whole_schema_in_wal_mode(store):
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_a_new_store_gets_the_whole_schema(store):
+    assert schema_version(store.conn) == SCHEMA_VERSION
     assert {"trials", "trial_listings", "searches", "search_results"} <= table_names(store)
     assert not {"sites", "interventions"} & table_names(store)  # never read: dropped in v11
 
@@ -76,6 +105,12 @@ def test_v11_drops_the_copies_nothing_read_and_keeps_the_trials(tmp_path):
         assert maintenance.info(store).sites == 2  # counted before the rows went
 
 
+def test_a_new_file_is_in_wal_mode(tmp_path):
+    with Store.open(tmp_path / "deep" / "folder" / "cache.sqlite") as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
     path = tmp_path / "c.sqlite"
     first = Store.open(path)
@@ -86,7 +121,8 @@ def test_reopening_keeps_data_and_runs_no_migration(tmp_path):
     again.close()
 
 
-def test_load_trials_reads_many_in_one_query_per_chunk(store):
+def test_load_trials_reads_many_in_one_query_per_chunk(tmp_path):
+    store = Store.open(tmp_path / "cache.sqlite")  # SQLite's trace callback counts statements
     trials = fixture_trials()
     for trial in trials:
         trial_records.save_trial(store, trial, WHEN)
@@ -102,6 +138,7 @@ def test_load_trials_reads_many_in_one_query_per_chunk(store):
         trial_records.load_trials(store, []) == {}
         and trial_records.load_trials(store, ["NCT00000000"]) == {}
     )
+    store.close()
 
 
 def test_a_newer_schema_is_refused_not_guessed_at(tmp_path):
@@ -148,11 +185,11 @@ def test_another_query_is_another_cache_entry(store):
 def test_a_failure_half_way_leaves_the_previous_result_whole(store):
     query = build_query("blinatumomab", status="all")
     searches.save_search(store, result_for(query, fixture_trials("NCT03914625", "NCT02003222")))
-    on_insert(store, "search_results", "SELECT RAISE(ABORT, 'disk I/O error (simulated)')")
+    failure = fail_inserts(store, "search_results", "disk I/O error (simulated)")
     newer = result_for(query, fixture_trials("NCT01207388"), when=datetime.now(UTC))
-    with pytest.raises(sqlite3.IntegrityError, match="simulated"):
+    with pytest.raises(failure, match="simulated"):
         searches.save_search(store, newer)
-    store.conn.execute("DROP TRIGGER temp.before_search_results")
+    stop_failing_inserts(store, "search_results")
     loaded = searches.load_listing(store, query, "ctgov")
     assert {t.id for t in loaded.rows} == {"NCT03914625", "NCT02003222"}
     assert loaded.fetched_at == WHEN
@@ -184,7 +221,8 @@ def test_readers_see_the_last_whole_result_while_a_write_is_open(tmp_path):
 def test_hostile_text_is_stored_as_data(store):
     query = build_query("x'); DROP TABLE trials;--", status="all")
     trial = fixture_trials("NCT06144268")[0]
-    trial.title = "Robert'); DROP TABLE trials;-- <script>alert(1)</script>"
+    # A NUL too: PostgreSQL text cannot hold one, a registry can send one.
+    trial.title = "Robert'); DROP TABLE trials;-- <script>alert(1)</script>\x00 %s %(x)s ?"
     searches.save_search(store, result_for(query, [trial]))
     loaded = searches.load_listing(store, query, "ctgov")
     assert loaded.rows[0].trial().title == trial.title
@@ -220,3 +258,13 @@ def test_a_drug_page_stored_anew_is_read_anew_on_a_connection_that_read_it(store
     second = first.model_copy(update={"definition": "second"})
     drug_pages.save_drug(store, second, "Blincyto")  # same name and fetched_at: only the text
     assert drug_pages.find_drug(store, "blincyto")[0].definition == "second"
+
+
+def test_every_table_is_copied_by_store_copy_or_left_out_on_purpose(store):
+    """A new table must be put in schema.DATA_TABLES (in order) or NOT_COPIED."""
+    from trialfinder.store.schema import DATA_TABLES, NOT_COPIED
+
+    assert len(set(DATA_TABLES)) == len(DATA_TABLES)
+    assert table_names(store) - {"trialfinder_schema"} == set(DATA_TABLES) | (
+        set(NOT_COPIED) - {"trialfinder_schema"}
+    )

@@ -119,16 +119,32 @@ async def test_paging_with_cursors_visits_every_trial_once(client):
 
 async def test_near_ranks_by_the_nearest_site_and_shows_it(client):
     zurich = "47.37,8.54"
-    _, data = await get_json(client, f"{TRIALS}?status=all&near={zurich}")
+    _, data = await get_json(client, f"{TRIALS}?status=all&near={zurich}&radius=9000km")
     first = data["trials"][0]
     assert first["id"] == "NCT06144268"
     assert first["nearest_site"]["city"] == "Zürich" and first["nearest_site"]["distance_km"] < 2
-    distances = [t["nearest_site"]["distance_km"] for t in data["trials"] if t["nearest_site"]]
+    distances = [t["nearest_site"]["distance_km"] for t in data["trials"]]
     assert distances == sorted(distances) and len(distances) > 1
-    _, near = await get_json(client, f"{TRIALS}?status=all&near={zurich}&radius_km=200")
+    assert all(d <= 9000 for d in distances) and data["page"]["count"] == len(distances)
+    # Without a radius, [places] default_radius (50 km): Zürich's trial alone.
+    _, near = await get_json(client, f"{TRIALS}?status=all&near={zurich}")
     assert [t["id"] for t in near["trials"]] == ["NCT06144268"]
-    assert near["page"]["count"] == 1
-    for bad in ("near=91,0", "near=abc", "near=1,2,3", "radius_km=10", "near=1,2&radius_km=-1"):
+    assert near["page"]["count"] == 1 and near["near"]["radius_km"] == 50
+    # A place by name means the same; the old radius_km still works.
+    _, named = await get_json(client, f"{TRIALS}?status=all&near=Zurich&radius_km=200")
+    assert [t["id"] for t in named["trials"]] == ["NCT06144268"]
+    assert named["near"]["place"] == "Zürich, Switzerland"
+    for bad in (
+        "near=91,0",
+        "near=Xyzzyville",
+        "near=1,2,3",
+        "near=...",
+        "radius_km=10",
+        "near=1,2&radius_km=-1",
+        "near=1,2&radius=far",
+        "age=old",
+        "sex=other",
+    ):
         _, error = await get_json(client, f"{TRIALS}?{bad}", status=400)
         assert error["error"]["code"] == "bad_input"
 
@@ -303,7 +319,7 @@ async def test_an_old_answer_is_served_stale_while_a_fresh_one_is_fetched(
         await asyncio.sleep(0.05)
     service = client.server.app[SERVICE]
     service.memo.clear()
-    with Store.open(service.pool.path) as store, store.write():  # as another process would
+    with Store.open(service.pool.where) as store, store.write():  # as another process would
         store.conn.execute("UPDATE searches SET fetched_at = '2020-01-01T00:00:00+00:00'")
     ctgov_standin.latency = 0.8
     response, data = await get_json(client, TRIALS)

@@ -27,7 +27,7 @@ async def client(make_client):
 
 
 def record(client, trial_id, kind, at, from_value=None, to_value=None, detail=None):
-    with Store.open(client.server.app[SERVICE].pool.path) as store, store.write():
+    with Store.open(client.server.app[SERVICE].pool.where) as store, store.write():
         write_change(store, trial_id, kind, at, from_value, to_value, detail)
     client.server.app[SERVICE].memo.clear()
 

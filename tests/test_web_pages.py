@@ -54,9 +54,11 @@ async def test_widget_page_options(client):
     _, text = await page(client, "/widget/blinatumomab?limit=2&theme=dark&status=all")
     assert text.count('<li class="tf-trial">') == 2 and 'class="tf tf-dark"' in text
     assert "2 of 9 trials" in text and "All 9 trials" in text
-    _, text = await page(client, "/widget/blinatumomab?near=47.37,8.54")
-    assert "Nearest site:</span> Universitätsspital Zürich, Zürich, Switzerland (1 km)" in text
-    assert "1 more site" in text
+    _, text = await page(client, "/widget/blinatumomab?near=47.37,8.54&radius=300km")
+    assert "Nearest site:</span> Universitätsspital Zürich, Zürich, Switzerland (0.8 km)" in text
+    assert "1 more site within the radius" in text
+    _, text = await page(client, "/widget/blinatumomab?near=Zurich")  # 50 km: Zürich alone
+    assert "1 open trial near Zürich, Switzerland" in text and "more site" not in text
 
 
 async def test_widget_page_errors_are_pages(client):

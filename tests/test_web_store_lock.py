@@ -23,7 +23,7 @@ async def test_a_held_write_lock_costs_health_and_cached_reads_nothing(make_clie
     assert (await client.get(TRIALS.format("blinatumomab"))).status == 200  # cached now
     service = client.server.app[SERVICE]
     service.memo.clear()  # the cached read below goes through the store, not the memo
-    holder = LockHolder(service.pool.path, 8)
+    holder = LockHolder(service.pool.where, 8)
     try:
         pending = asyncio.create_task(client.get(TRIALS.format("pembrolizumab")))
         await asyncio.sleep(0.3)  # let it reach the registry and then the store

@@ -31,14 +31,17 @@ from trialfinder.collector import collector_paused
 from trialfinder.combined import combine, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
+from trialfinder.eligibility import Patient
 from trialfinder.errors import NothingCachedError, RegistryError, RegistryUnavailableError
+from trialfinder.geo import Near
 from trialfinder.models import SearchQuery, SearchResult, Trial
 from trialfinder.models.listing import Listing
+from trialfinder.narrowing import narrow
 from trialfinder.registries import LABELS
 from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
-from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial
+from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial, registry_query
 from trialfinder.store import (
     Store,
     maintenance,
@@ -72,6 +75,15 @@ class TrialsRequest:
     # Every site of every trial (to find the nearest); otherwise trials come as
     # a list shows them (``Trial.brief``: the first sites, ``site_count``).
     whole_trials: bool = False
+    # Only trials with an open site near this place, nearest first (``narrowing``).
+    near: Near | None = None
+    # Only trials that admit this person (age, sex, healthy volunteer).
+    patient: Patient | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Trials are judged one by one after they are read: nothing is cut in SQL."""
+        return self.near is not None or (self.patient is not None and self.patient.asks)
 
     @property
     def cut_in_sql(self) -> bool:
@@ -79,7 +91,7 @@ class TrialsRequest:
         are read whole, merged, then cut."""
         names = self.registries
         windowed = self.limit is not None or self.offset
-        return bool(windowed) and names is not None and len(names) == 1
+        return bool(windowed) and names is not None and len(names) == 1 and not self.narrowed
 
     @property
     def unpaged(self) -> TrialsRequest:
@@ -123,7 +135,10 @@ class Cached:
         ordered = {n: results[n] for n in self.registries if n in results}
         request = self.request
         window = None if request.cut_in_sql else (request.offset, request.limit)
-        return combine(settings, ordered, {**self.left_out, **errors}, window)
+        if not request.narrowed:
+            return combine(settings, ordered, {**self.left_out, **errors}, window)
+        merged = combine(settings, ordered, {**self.left_out, **errors})
+        return narrow(merged, request.near, request.patient, window)
 
 
 def is_fresh(fetched_at: datetime, settings: Settings, now: datetime | None = None) -> bool:
@@ -190,6 +205,8 @@ def read_cached(
         cached.to_ask = dict.fromkeys(names)
         return cached
     query = cached.query = expanded(request.query, resolution, settings)
+    if request.near is not None:  # the registries that can are asked only for trials near
+        query = cached.query = query.model_copy(update={"near": request.near.circle})
     # Every registry resting is the common case of an outage (no network, a proxy down):
     # the cache answers, or says it has nothing, at once, rather than each command
     # retrying every registry again. --refresh asks anyway.
@@ -228,12 +245,12 @@ def _listing(
     cut = request.cut_in_sql
     return searches.load_listing(
         store,
-        query,
+        registry_query(query, registry),
         registry,
         limit=request.limit if cut else None,
         offset=request.offset if cut else 0,
         include_mentions=request.include_mentions,
-        whole=request.whole_trials,
+        whole=request.whole_trials or request.near is not None,
     )
 
 
@@ -359,7 +376,8 @@ async def _ask_and_store(
     request, old = cached.request, cached.to_ask[registry]
     with collector_paused():
         try:
-            result = await ask_registry(settings, cached.query, registry, progress)
+            query = registry_query(cached.query, registry)
+            result = await ask_registry(settings, query, registry, progress)
         except RegistryUnavailableError as error:
             if old is None:
                 raise
@@ -457,7 +475,7 @@ def read_as_cache_hit(settings: Settings, request: TrialsRequest) -> tuple[int, 
     """What the cache alone answers to ``request`` now, as a cache hit would read it, and the
     cache's change count (``store.rendered``) read before it; None if the cache alone
     does not answer it whole (``cli.replay`` keeps such an answer after a fetch)."""
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         generation = rendered.generation(store.conn)
         cached = read_cached(store, settings, request)
     return (generation, cached.search(settings)) if cached.complete else None
@@ -482,7 +500,7 @@ def trial_blocking(
 
 def _read_once(settings: Settings, fn, *args, **kwargs):
     """``fn(store, ...)`` over one connection, opened and closed around it."""
-    with Store.open_cache(settings.cache) as store:
+    with Store.open_configured(settings) as store:
         return fn(store, *args, **kwargs)
 
 
@@ -493,7 +511,7 @@ def _run_with_pool(settings: Settings, work):
     from trialfinder.store.pool import StorePool
 
     # _read_once has just opened (and migrated) the file: no second migration check.
-    pool = StorePool(settings.cache.path, lock_wait=settings.cache.lock_wait_seconds)
+    pool = StorePool.open_configured(settings, migrate=False)
     try:
         return asyncio.run(work(pool))
     finally:

@@ -33,6 +33,8 @@ from trialfinder.config_file import (
     find_config_file,
     read_config,
     relative_to,
+    sqlite_path_of_url,
+    store_url_of,
 )
 from trialfinder.errors import ConfigError
 from trialfinder.registries import LABELS
@@ -78,6 +80,30 @@ class CacheSettings(_Section):
     replay_answers: bool = True
     # The most the cache's data may take; past it, untracked drugs' searches go (0: no bound).
     max_mb: int = Field(2048, ge=0, le=1_000_000)
+
+
+class StoreSettings(_Section):
+    # Unset: the SQLite file at [cache] path. sqlite:///PATH: that file instead.
+    # postgresql://USER@HOST:PORT/DB: a PostgreSQL server that several machines share.
+    url: str | None = None
+    # Connections one server process keeps to PostgreSQL for reading (the writer has one).
+    pool_size: int = Field(4, ge=1, le=64)
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = value.split(":", 1)[0] if ":" in value else ""
+        if scheme == "sqlite":
+            if sqlite_path_of_url(value) is None:
+                raise ValueError("a SQLite store is sqlite:///PATH (sqlite:////abs/path)")
+        elif scheme in ("postgresql", "postgres"):
+            if not urlsplit(value).hostname and "host=" not in value:
+                raise ValueError("name the server: postgresql://USER@HOST:PORT/DATABASE")
+        else:
+            raise ValueError("must be sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE")
+        return value
 
 
 class HttpSettings(_Section):
@@ -204,6 +230,8 @@ class DrugsSettings(_Section):
     max_terms: int = Field(20, ge=1, le=50)
     timeout_seconds: PositiveFloat = 15.0
     max_retries: int = Field(1, ge=0, le=10)
+    # The scheduler (`scheduler`, `serve`) brings the drug lexicon up to date weekly.
+    update_lexicon_weekly: bool = False
     nci_drug_dictionary: NciDrugDictionarySettings = NciDrugDictionarySettings()
     nci_evs: NciEvsSettings = NciEvsSettings()
     rxnav: RxNavSettings = RxNavSettings()
@@ -323,19 +351,44 @@ class ServerSettings(_Section):
         return value
 
 
+class PlacesSettings(_Section):
+    # How far from a place (--near, ?near=, data-near) a trial's site may be when no
+    # radius is given: 50km, 30mi, or a number of kilometres.
+    default_radius: str = "50km"
+
+    @field_validator("default_radius")
+    @classmethod
+    def _a_radius(cls, value: str) -> str:
+        from trialfinder.errors import BadInputError
+        from trialfinder.geo import parse_radius
+
+        try:
+            parse_radius(value)
+        except BadInputError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
 class Settings(_Section):
     cache: CacheSettings = CacheSettings()
+    store: StoreSettings = StoreSettings()
     http: HttpSettings = HttpSettings()
     registries: RegistriesSettings = RegistriesSettings()
     drugs: DrugsSettings = DrugsSettings()
     refresh: RefreshSettings = RefreshSettings()
     server: ServerSettings = ServerSettings()
+    places: PlacesSettings = PlacesSettings()
     source: Path | None = Field(None, exclude=True)
 
     def shared_by(self, processes: int) -> Settings:
         """These settings for one of ``processes`` that each talk to the registries:
         every ``requests_per_second`` divided, so that together they keep to it."""
         return _divide_rates(self, processes)
+
+    @property
+    def store_place(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL of ``[store] url``, else the SQLite file."""
+        return self.store.url or self.cache.path
 
     @property
     def cache_ttl_seconds(self) -> float:
@@ -397,6 +450,17 @@ def _divide_rates(section: BaseModel, processes: int):
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
     cache = settings.cache.model_copy(update={"path": relative_to(settings.cache.path, base)})
+    store = settings.store
+    url = store_url_of({"store": {"url": store.url}})
+    if url is not None:
+        try:
+            store = store.model_copy(update={"url": StoreSettings._store_url(url)})
+        except ValueError as error:
+            raise ConfigError(f"[store] url: {error}") from None
+        sqlite_path = sqlite_path_of_url(url)
+        if sqlite_path is not None:  # the same file as [cache] path would name
+            cache = cache.model_copy(update={"path": relative_to(sqlite_path, base)})
+            store = store.model_copy(update={"url": None})
     server = settings.server
     http = settings.http
     if http.ca_bundle is not None:
@@ -404,7 +468,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if server.access_log not in ("stderr", "off"):
         server = server.model_copy(update={"access_log": str(relative_to(server.access_log, base))})
     return _with_secrets(
-        settings.model_copy(update={"cache": cache, "server": server, "http": http})
+        settings.model_copy(update={"cache": cache, "store": store, "server": server, "http": http})
     )
 
 

@@ -18,6 +18,10 @@ DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_CACHE_PATH = Path("cache/trialfinder.sqlite")
 
 
+STORE_URL_ENV_VAR = "TRIALFINDER_STORE_URL"
+SQLITE_URL_PREFIX = "sqlite:///"
+
+
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The config file to read: ``--config``, else ``$TRIALFINDER_CONFIG``, else
     ``./config.toml`` if there is one; None to use the defaults alone."""
@@ -54,9 +58,28 @@ def relative_to(value: str | os.PathLike[str], base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
+def store_url_of(data: dict) -> str | None:
+    """The ``[store] url`` a config's (unvalidated) TOML names, else ``$TRIALFINDER_STORE_URL``
+    (so a password need not be written in a file), else None: the SQLite file."""
+    store = data.get("store", {})
+    url = store.get("url") if isinstance(store, dict) else None
+    if not isinstance(url, str) or not url:
+        url = os.environ.get(STORE_URL_ENV_VAR) or None
+    return url
+
+
+def sqlite_path_of_url(url: str) -> str | None:
+    """``PATH`` of ``sqlite:///PATH`` (relative; ``sqlite:////abs/path`` is absolute)."""
+    return url[len(SQLITE_URL_PREFIX) :] or None if url.startswith(SQLITE_URL_PREFIX) else None
+
+
 def cache_path_of(data: dict, base: Path) -> Path | None:
     """The cache file a config's (unvalidated) TOML names; None if it names it wrongly
-    (then only the validated settings can say what is wrong)."""
+    (then only the validated settings can say what is wrong) or names a server."""
+    url = store_url_of(data)
+    if url is not None:
+        path = sqlite_path_of_url(url)
+        return None if path is None else relative_to(path, base)
     cache = data.get("cache", {})
     value = cache.get("path", DEFAULT_CACHE_PATH) if isinstance(cache, dict) else None
     if not isinstance(value, str | Path) or not str(value):

@@ -47,6 +47,7 @@ class Check:
     advice: str | None = None  # what to do about it
     skipped: str | None = None  # not checked, and why (off, no key)
     milliseconds: float | None = None  # the real question's round trip
+    over_http: bool = True  # False for the store: no proxy, no route to tell
 
     @property
     def ok(self) -> bool:
@@ -54,9 +55,44 @@ class Check:
 
 
 async def check_everything(settings: Settings) -> list[Check]:
-    """Every enabled registry and drug source, checked at the same time."""
+    """The store, then every enabled registry and drug source, checked at the same time."""
     targets = _targets(settings)
-    return list(await asyncio.gather(*(_check(settings, *target) for target in targets)))
+    return list(
+        await asyncio.gather(
+            asyncio.to_thread(check_store, settings),
+            *(_check(settings, *target) for target in targets),
+        )
+    )
+
+
+def check_store(settings: Settings) -> Check:
+    """Can the store be opened (created, migrated) and read, and what is it."""
+    from trialfinder.store.connection import public_url
+    from trialfinder.store.schema import schema_version
+    from trialfinder.store.store import Store
+
+    check = Check("Store", public_url(str(settings.store_place)), over_http=False)
+    started = time.perf_counter()
+    try:
+        with Store.open_configured(settings) as store:
+            check.url = store.place
+            version = schema_version(store.conn)
+            if store.engine == "postgresql":
+                server = store.conn.execute("SHOW server_version").fetchone()[0]
+                check.steps.append(f"PostgreSQL {server} answered")
+            else:
+                check.steps.append("SQLite file opened")
+    except TrialfinderError as error:
+        return _failed(check, str(error), _STORE_ADVICE)
+    check.milliseconds = (time.perf_counter() - started) * 1000
+    check.steps.append(f"schema version {version}, opened in {check.milliseconds:.0f} ms")
+    return check
+
+
+_STORE_ADVICE = (
+    "check [store] url (host, port, database, user; a password may go in "
+    "$TRIALFINDER_STORE_URL) and that the server accepts this machine, or [cache] path"
+)
 
 
 def _targets(settings: Settings) -> list[tuple[str, str, Callable[[], Awaitable[None]] | None]]:

@@ -107,7 +107,7 @@ async def refresh(
         return report
     holder = holder or holder_id()
     lease_until = now + timedelta(seconds=settings.refresh.lease_seconds)
-    if not _take_lease(store, holder, now, lease_until):
+    if not take_lease(store, LEASE, holder, now, lease_until):
         held = leases.lease_holder(store, LEASE)
         report.skipped = f"another refresher ({held[0]}) holds the lease until {held[1]:%H:%M:%S}"
         return report
@@ -118,13 +118,14 @@ async def refresh(
     return report
 
 
-def _take_lease(store: Store, holder: str, now: datetime, until: datetime) -> bool:
-    """The lease, if free, expired, or held by a process of this machine that has died."""
-    if leases.acquire_lease(store, LEASE, holder, now, until):
+def take_lease(store: Store, name: str, holder: str, now: datetime, until: datetime) -> bool:
+    """The lease ``name``, if free, expired, or held by a process of this machine that
+    has died (also what keeps two lexicon updates apart: ``lexicon_update``)."""
+    if leases.acquire_lease(store, name, holder, now, until):
         return True
-    held = leases.lease_holder(store, LEASE)
+    held = leases.lease_holder(store, name)
     if held and _is_dead_here(held[0]):
-        return leases.take_over_lease(store, LEASE, held[0], holder, until)
+        return leases.take_over_lease(store, name, held[0], holder, until)
     return False
 
 
@@ -391,14 +392,15 @@ def rebuild_plan(store: Store, drug: DrugPage, registry: str) -> dict[int, tuple
     A search filtered only by status can be rebuilt from the registry's linked
     trials (status is exact, so the list is what the registry would say): every
     status for ``all``; for ClinicalTrials.gov, whose statuses trialfinder knows
-    by name, any status filter. One with a phase, country or condition filter,
-    or a status another registry words its own way, is marked stale, to be
-    asked again (``None``).
+    by name, any status filter. One with a phase, country, condition or place
+    filter, or a status another registry words its own way, is marked stale, to
+    be asked again (``None``).
     """
     plan: dict[int, tuple[str, ...] | None] = {}
     for search_id, params in refreshes.cached_searches(store, drug, registry):
         status = params.get("status", "all")
-        if params.get("phases") or params.get("country") or params.get("condition"):
+        filtered = ("phases", "country", "condition", "near")
+        if any(params.get(name) for name in filtered):
             plan[search_id] = None
         elif status == "all":
             plan[search_id] = ()

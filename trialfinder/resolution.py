@@ -12,7 +12,10 @@ from datetime import datetime
 
 from trialfinder.clock import utc_now
 from trialfinder.errors import BadInputError
-from trialfinder.models import DrugPage
+from trialfinder.models import DrugFacts, DrugPage
+
+CLOSE_ENOUGH = 0.8  # a spelling this similar is taken as what was meant
+WORTH_SUGGESTING = 0.6  # below this, the name is treated as unknown, not misspelt
 
 
 class UnknownDrugError(BadInputError):
@@ -32,10 +35,16 @@ class Resolution:
     stale: bool = False  # cached, but too old to use while the sources can be asked
     good_until: datetime | None = None  # cached: when it becomes stale
     notes: list[str] = field(default_factory=list)
+    # Where the answer came from: "lexicon" (the local drug lexicon), "cache" (a drug
+    # page stored before), "sources" (the drug sources, asked now) or "literal".
+    origin: str = "sources"
+    match: str | None = None  # lexicon: "exact", "folded" (case, hyphens, spaces) or "fuzzy"
+    facts: DrugFacts | None = None  # lexicon: the Dictionary's record, for the sources to enrich
+    unanswered: bool = False  # not one drug source answered (an outage, not an unknown name)
 
 
 def literal(typed: str, missing: list[str], why: str | None) -> Resolution:
     """``typed`` as a drug no source knows: searched by that name alone."""
     page = DrugPage(name=typed, missing=missing, fetched_at=utc_now(), known=False)
     notes = [f"{why}; searching for {typed!r} literally"] if why else []
-    return Resolution(typed, page, notes=notes)
+    return Resolution(typed, page, notes=notes, origin="literal")

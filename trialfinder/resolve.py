@@ -2,19 +2,25 @@
 
 ``Blincyto``, ``MT103``, ``mt-103`` and ``blinatumomab`` all become the drug
 page of blinatumomab. A cached page younger than ``[drugs] ttl_days`` answers
-at once, without importing any HTTP code; otherwise ``resolve_online`` asks the
-sources. A source that fails costs only its own fields. A name that no source
-knows is still searched, literally, and says so.
+at once, without importing any HTTP code. Otherwise the local drug lexicon
+(``lexicon``: the NCI Drug Dictionary's every term, loaded by ``trialfinder
+lexicon update``) names the drug, offline, from any spelling of any of its names,
+and ``resolve_online`` only adds the sources' fields to its page; a name the
+lexicon does not know is asked of the sources. A source that fails costs only its
+own fields. A name that no source knows is still searched, literally, and says so.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from trialfinder import lexicon
 from trialfinder.clock import utc_now
 from trialfinder.config import Settings
-from trialfinder.resolution import Resolution, literal
+from trialfinder.models import DrugPage
+from trialfinder.resolution import Resolution, UnknownDrugError, literal
+from trialfinder.sources.nci_drug_dictionary import LEXICON_LABEL
 from trialfinder.store import Store, drug_pages
 
 if TYPE_CHECKING:
@@ -29,7 +35,7 @@ async def resolve(
     offline: bool = False,
     refresh: bool = False,
 ) -> Resolution:
-    """The drug page for ``typed``: cached when fresh, else from the sources."""
+    """The drug page for ``typed``: cached when fresh, else from the lexicon and the sources."""
     cached = await pool.read(
         lambda store: lookup_cached(settings, store, typed, offline=offline, refresh=refresh)
     )
@@ -37,16 +43,31 @@ async def resolve(
         return cached
     if offline:
         return cached or literal(typed, [], "offline, and not in the cache")
+    if cached is not None and cached.facts is not None:
+        # The lexicon named the drug: the sources only add to its page, asked by its
+        # ids and preferred name. Stored even if none answered (the lexicon's fields
+        # alone); lookup_cached then keeps it only for the failure cool-down.
+        from trialfinder.resolve_online import enrich
+
+        resolution = await enrich(settings, cached)
+        await pool.write(drug_pages.save_drug, resolution.drug, typed, resolution.corrected_from)
+        return resolution
     from trialfinder.resolve_online import resolve_online  # HTTP code, only when needed
 
     resolution = await resolve_online(settings, typed)
     drug = resolution.drug
+    if not drug.known:
+        hit = await pool.read(lexicon.find, typed)
+        if hit is not None and hit.suggestions:  # names only loosely like it: the user chooses
+            raise UnknownDrugError(typed, hit.suggestions)
     if not drug.known and cached is not None and cached.drug.known:
         cached.notes.append("the drug sources did not answer; using the cached drug page")
         return cached
-    # An outage is remembered too, but only for the registries' failure cool-down
-    # (see lookup_cached): an unreachable source must not make a drug unknown for a
-    # week, nor be asked again on every search.
+    if not drug.known and drug.missing and not resolution.unanswered:
+        # Some sources could not be reached: that none of the others knows the name is
+        # no answer yet. Not remembered; the name is asked again next time. (When none
+        # answered, the outage is remembered for the failure cool-down: lookup_cached.)
+        return resolution
     await pool.write(drug_pages.save_drug, drug, typed, resolution.corrected_from)
     return resolution
 
@@ -54,20 +75,81 @@ async def resolve(
 def lookup_cached(
     settings: Settings, store: Store, typed: str, *, offline: bool = False, refresh: bool = False
 ) -> Resolution | None:
-    """The cached resolution of ``typed``, marked stale if it should be asked again."""
+    """The resolution of ``typed`` without the network, marked stale if the sources should
+    be asked: a drug page seen before under that name, else the lexicon's term for it
+    (with the drug's cached page, if there is one), else an old answer that no source
+    knew the name."""
     found = drug_pages.find_drug(store, typed)
-    if found is None:
-        return None
+    seen = None
+    if found is not None:
+        seen = _from_page(settings, typed, found, offline=offline, refresh=refresh)
+        if seen.drug.known and not seen.stale:
+            return seen
+    hit = lexicon.find(store, typed)
+    if hit is not None and hit.facts is not None:
+        return _from_lexicon(settings, store, typed, hit, offline=offline, refresh=refresh)
+    if hit is not None and hit.suggestions and offline and seen is None:
+        raise UnknownDrugError(typed, hit.suggestions)
+    return seen
+
+
+def _from_lexicon(
+    settings: Settings,
+    store: Store,
+    typed: str,
+    hit: lexicon.LexiconHit,
+    *,
+    offline: bool,
+    refresh: bool,
+) -> Resolution:
+    """The lexicon's term for ``typed``: its cached page when fresh, else its record's page,
+    stale (for the sources to enrich) unless offline."""
+    assert hit.facts is not None and hit.facts.name
+    found = drug_pages.find_drug(store, hit.facts.name)
+    if found is not None and found[0].known:
+        page = found[0], hit.corrected_from
+        resolution = _from_page(settings, typed, page, offline=offline, refresh=refresh)
+        if not resolution.stale:
+            resolution.origin, resolution.match = "lexicon", hit.match
+            return resolution
+    from trialfinder.sources.merge import merge_facts
+
+    loaded_at = datetime.fromisoformat(hit.loaded_at) if hit.loaded_at else utc_now()
+    page = merge_facts(hit.facts.name, [hit.facts], [], loaded_at)
+    return Resolution(
+        typed,
+        page,
+        hit.corrected_from,
+        from_cache=True,
+        stale=not offline,
+        origin="lexicon",
+        match=hit.match,
+        facts=hit.facts,
+    )
+
+
+def _from_page(
+    settings: Settings,
+    typed: str,
+    found: tuple[DrugPage, str | None],
+    *,
+    offline: bool,
+    refresh: bool,
+) -> Resolution:
+    """A stored drug page as the resolution of ``typed``, stale once its time is up."""
     drug, corrected_from = found
-    resolution = Resolution(typed, drug, corrected_from, from_cache=True)
+    resolution = Resolution(typed, drug, corrected_from, from_cache=True, origin="cache")
     life = timedelta(seconds=settings.drug_ttl_seconds)
+    cooldown = timedelta(minutes=settings.registries.failure_cooldown_minutes)
     if not drug.known and drug.missing:
         resolution.notes.append(
             f"the drug sources could not be reached lately; searching for {typed!r} literally"
         )
-        life = timedelta(minutes=settings.registries.failure_cooldown_minutes)
+        life = cooldown
     elif not drug.known:
         resolution.notes.append(f"no drug source knows {typed!r}; searching for it literally")
+    elif drug.missing and all(s.source == LEXICON_LABEL for s in drug.sources.values()):
+        life = cooldown  # the lexicon's fields alone, no source answered: ask again soon
     resolution.good_until = drug.fetched_at + life
     # Offline, an old page is still all there is.
     resolution.stale = not offline and (refresh or utc_now() > resolution.good_until)

@@ -19,12 +19,16 @@ from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.errors import TrialfinderError
 from trialfinder.models import AliasType, DrugFacts
-from trialfinder.resolution import Resolution, UnknownDrugError, literal
+from trialfinder.resolution import (
+    CLOSE_ENOUGH,
+    WORTH_SUGGESTING,
+    Resolution,
+    UnknownDrugError,
+    literal,
+)
 from trialfinder.sources.merge import merge_facts
-from trialfinder.terms import fold
-
-CLOSE_ENOUGH = 0.8  # a suggestion this similar is taken as what was meant
-WORTH_SUGGESTING = 0.6  # below this, the name is treated as unknown, not misspelt
+from trialfinder.sources.nci_drug_dictionary import LABEL as DICTIONARY_LABEL
+from trialfinder.terms import code_variants, fold
 
 
 async def resolve_online(settings: Settings, typed: str) -> Resolution:
@@ -34,18 +38,51 @@ async def resolve_online(settings: Settings, typed: str) -> Resolution:
         facts, missing = await _ask_all(sources, typed)
         corrected_from = None
         if not facts:
+            facts = await _code_variants_at_dictionary(sources, typed, missing)
+        if not facts:
             if len(missing) == len(sources):
-                return literal(typed, missing, "no drug source could be reached")
+                outage = literal(typed, missing, "no drug source could be reached")
+                outage.unanswered = True
+                return outage
             meant = await _closest_spelling(sources, typed, missing)
             if meant is None:
-                return literal(typed, missing, "no drug source knows this name")
+                return literal(typed, missing, _unknown(missing))
             corrected_from, typed = typed, meant
             facts, missing = await _ask_all(sources, typed)
             if not facts:
-                return literal(corrected_from, missing, "no drug source knows this name")
+                return literal(corrected_from, missing, _unknown(missing))
         facts += await _fill_gaps(sources, facts, typed, missing)
     page = merge_facts(typed, facts, missing, utc_now())
     return Resolution(corrected_from or typed, page, corrected_from)
+
+
+async def enrich(settings: Settings, found: Resolution) -> Resolution:
+    """The page of a drug the lexicon named, with what the sources add (label, RxCUI,
+    thesaurus synonyms). Each is asked by the drug's ids or preferred name, never by
+    what was typed; a source that fails costs only its own fields, and the lexicon's
+    record stands in for the Drug Dictionary when it does not answer."""
+    known = found.facts
+    assert known is not None and known.name
+    name = known.name
+    async with open_sources(settings) as sources:
+        missing: list[str] = []
+        calls = []
+        for key, source in sources.items():
+            if key == "nci_drug_dictionary" and known.nci_term_id:
+                call = source.by_term_id(known.nci_term_id)
+            elif key == "nci_evs" and known.ncit_code:
+                call = source.by_code(known.ncit_code)
+            elif key == "openfda":
+                brands = tuple(a.name for a in known.aliases if a.type is AliasType.US_BRAND)
+                call = source.lookup(name, brands)
+            else:
+                call = source.lookup(name)
+            calls.append(_safely(source.label, call, missing))
+        facts = [a for a in await asyncio.gather(*calls) if a is not None]
+    if not any(f.source == DICTIONARY_LABEL for f in facts):
+        facts.append(known)
+    page = merge_facts(name, facts, missing, utc_now())
+    return Resolution(found.typed, page, found.corrected_from, origin="lexicon", match=found.match)
 
 
 def source_kinds(settings: Settings) -> dict[str, tuple[type, Any, dict[str, Any]]]:
@@ -147,6 +184,29 @@ async def _fill_gaps(
     # Later facts of a source win in merge_facts: the ingredient's RxCUI, say,
     # over the brand's that a first request under a brand name found.
     return [a for a in await asyncio.gather(*calls) if a is not None]
+
+
+async def _code_variants_at_dictionary(
+    sources: dict[str, Any], typed: str, missing: list[str]
+) -> list[DrugFacts]:
+    """A code name no source knew, asked of the Drug Dictionary in its other spellings:
+    it writes MT-103 where a user types MT103 (one request a variant, first hit wins)."""
+    dictionary = sources.get("nci_drug_dictionary")
+    if dictionary is None or dictionary.label in {m.split(":")[0] for m in missing}:
+        return []
+    for variant in code_variants(typed)[1:]:
+        found = await _safely(dictionary.label, dictionary.lookup(variant), missing)
+        if found is not None:
+            return [found]
+    return []
+
+
+def _unknown(missing: list[str]) -> str:
+    """Why a name is searched literally when some sources answered and none knew it; the
+    ones that could not be reached are named apart (``DrugSearch.notes``)."""
+    if missing:
+        return "no drug source that answered knows this name"
+    return "no drug source knows this name"
 
 
 async def _closest_spelling(sources: dict[str, Any], typed: str, missing: list[str]) -> str | None:

@@ -29,6 +29,8 @@ from trialfinder.store import Store
 
 log = logging.getLogger("trialfinder.scheduler")
 JOB_ID = "refresh"
+LEXICON_JOB_ID = "lexicon"
+LEXICON_AGE = timedelta(days=7)  # [drugs] update_lexicon_weekly: updated once it is this old
 
 
 def trigger_for(settings: Settings) -> BaseTrigger:
@@ -62,7 +64,7 @@ async def run_refresh(settings: Settings) -> RefreshReport | None:
 
 def _refresh_once(settings: Settings) -> RefreshReport | None:
     try:
-        with Store.open_cache(settings.cache) as store:
+        with Store.open_configured(settings) as store:
             report = asyncio.run(refresh(settings, store))
     except TrialfinderError as error:
         log.error("refresh failed: %s", error)
@@ -83,21 +85,60 @@ def _refresh_once(settings: Settings) -> RefreshReport | None:
     return report
 
 
+async def run_lexicon_update(settings: Settings) -> bool:
+    """Bring the drug lexicon up to date if it is a week old or an update stopped, on a
+    thread of its own (as ``run_refresh``); True if it ran. Failures are logged."""
+    return await asyncio.to_thread(_lexicon_once, settings)
+
+
+def _lexicon_once(settings: Settings) -> bool:
+    from trialfinder.lexicon_update import update
+    from trialfinder.store import lexicon
+
+    try:
+        with Store.open_configured(settings) as store:
+            status = lexicon.status(store)
+            finished = status.last_finished and datetime.fromisoformat(status.last_finished)
+            if finished and not status.unfinished and datetime.now(UTC) - finished < LEXICON_AGE:
+                return False
+            report = asyncio.run(update(settings, store))
+    except TrialfinderError as error:
+        log.error("lexicon update failed: %s", error)
+        return False
+    if report.skipped:
+        log.info("lexicon update skipped: %s", report.skipped)
+    elif report.error:
+        log.error("lexicon update stopped: %s", report.error)
+    else:
+        log.info("lexicon update: %s letters, %s requests", len(report.letters), report.requests)
+    return True
+
+
 def build_scheduler(
     settings: Settings, job: Callable | None = None, *, run_now: bool = True
 ) -> AsyncIOScheduler:
-    """A scheduler (not yet started) with the refresh job on the configured trigger."""
+    """A scheduler (not yet started) with the refresh job on the configured trigger, and
+    the lexicon's weekly update if ``[drugs] update_lexicon_weekly``."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        job or run_refresh,
-        trigger_for(settings),
-        args=[settings],
-        id=JOB_ID,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=settings.refresh.misfire_grace_seconds,
-        next_run_time=datetime.now(UTC) if run_now else None,
-    )
+
+    def add(job_id: str, run: Callable, trigger: BaseTrigger) -> None:
+        scheduler.add_job(
+            run,
+            trigger,
+            args=[settings],
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=settings.refresh.misfire_grace_seconds,
+            next_run_time=datetime.now(UTC) if run_now else None,
+        )
+
+    if settings.drugs.update_lexicon_weekly:
+        # Checked daily (and at start), run when a week old: a restart neither skips a
+        # week nor loads the dictionary again, and an interrupted update resumes soon.
+        jitter = settings.refresh.jitter_seconds or None
+        add(LEXICON_JOB_ID, run_lexicon_update, IntervalTrigger(hours=24, jitter=jitter))
+    add(JOB_ID, job or run_refresh, trigger_for(settings))
     return scheduler
 
 

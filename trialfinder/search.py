@@ -26,6 +26,17 @@ REGISTRY_CLIENTS = {
     "nci_cts": ("trialfinder.registries.nci_cts.client", "NciCtsRegistry"),
 }
 
+# Registries that can be asked for trials near a place (``SearchQuery.near``); the
+# others are asked without it (and their answer is cached once for every place).
+FILTERS_BY_DISTANCE = frozenset({"ctgov"})
+
+
+def registry_query(query: SearchQuery, registry: str) -> SearchQuery:
+    """``query`` as ``registry`` is asked it (and its answer cached under)."""
+    if query.near is None or registry in FILTERS_BY_DISTANCE:
+        return query
+    return query.model_copy(update={"near": None})
+
 
 @contextlib.asynccontextmanager
 async def open_registry(settings: Settings, name: str = REGISTRY) -> AsyncIterator[Registry]:

@@ -7,7 +7,8 @@ from typing import Any
 
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import trial_counts
-from trialfinder.models import SearchQuery, SearchResult, StatusCategory, Trial
+from trialfinder.geo import Near
+from trialfinder.models import Contact, SearchQuery, SearchResult, StatusCategory, Trial
 from trialfinder.models.listing import Listing
 from trialfinder.resolution import Resolution
 
@@ -48,6 +49,27 @@ def trial_json(trial: Trial) -> dict[str, Any]:
     return trial.model_dump(mode="json")
 
 
+def contact_label(contact: Contact | dict | None) -> str | None:
+    """``Jane Roe, +1 617 555 0100, jane@example.org``: whichever parts there are, as text."""
+    if contact is None:
+        return None
+    if not isinstance(contact, dict):
+        contact = contact.model_dump()
+    parts = [contact.get("name"), contact.get("phone"), contact.get("email")]
+    return ", ".join(p for p in parts if p) or None
+
+
+def near_json(near: Near) -> dict[str, Any]:
+    """The place a list was narrowed to, as understood, and how far it reaches."""
+    return {
+        "place": near.label,
+        "latitude": near.point.latitude,
+        "longitude": near.point.longitude,
+        "radius_km": round(near.radius_km, 3),
+        "site_status": "any" if near.any_site_status else "open",
+    }
+
+
 def drug_json(resolution: Resolution, terms: list[str]) -> dict[str, Any]:
     drug = resolution.drug
     return {
@@ -81,11 +103,34 @@ def search_envelope(
     }
 
 
+# How `drug NAME` says where its answer came from (``Resolution.origin`` and ``match``).
+RESOLVED_BY = {
+    "lexicon": "the drug lexicon (NCI Drug Dictionary, stored)",
+    "cache": "the drug page cached for this name",
+    "sources": "the drug sources, asked now",
+    "literal": "no drug source: searched for as typed",
+}
+MATCHES = {
+    "exact": "the name as typed",
+    "folded": "the name with case, hyphens and spaces set aside",
+    "fuzzy": "the closest spelling",
+}
+
+
+def resolved_by_label(resolution: Resolution) -> str:
+    """``the drug lexicon (...), by the closest spelling``: where a drug page came from."""
+    label = RESOLVED_BY.get(resolution.origin, resolution.origin)
+    match = MATCHES.get(resolution.match or "")
+    return f"{label}, by {match}" if match else label
+
+
 def drug_page_json(resolution: Resolution, result: SearchResult) -> dict[str, Any]:
     drug = resolution.drug
     open_trials = [t for t in result.trials if t.status_category == StatusCategory.OPEN]
     return {
         **drug_json(resolution, result.query.search_terms),
+        "resolved_by": resolution.origin,
+        "match": resolution.match,
         "nci_term_id": drug.nci_term_id,
         "rxcui": drug.rxcui,
         "aliases": [a.model_dump(mode="json") for a in drug.aliases],

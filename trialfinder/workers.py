@@ -50,7 +50,7 @@ def serve_workers(
 
     configure_logging()
     _check_address(host, port)
-    Store.open_cache(settings.cache).close()  # migrate once, before any worker opens it
+    Store.open_configured(settings).close()  # migrate once, before any worker opens it
     shared = settings.shared_by(workers)
     spawn = multiprocessing.get_context("spawn")
     processes = [

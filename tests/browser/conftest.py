@@ -8,6 +8,7 @@ out with ``-m browser`` / ``-m "not browser"``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +59,19 @@ def output_dir(request) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+@contextlib.contextmanager
+def widget_and_host(tmp_path: Path, ctgov_standin, drug_standins, host_app) -> Iterator[tuple]:
+    """(widget origin, host page origin): trialfinder's web app against the stand-ins, and
+    ``host_app(widget_origin)`` playing the drug page: two servers, two ports, two origins."""
+    from tests.standins.server import serve_in_thread
+    from tests.standins.webapp import serve_app, web_settings
+
+    with (
+        serve_in_thread(ctgov_standin.app()) as ctgov,
+        serve_in_thread(drug_standins.app()) as drugs,
+    ):
+        settings = web_settings(tmp_path, f"{ctgov}/api/v2", drug_standins.base_urls(drugs))
+        with serve_app(settings) as widget_origin, serve_in_thread(host_app(widget_origin)) as host:
+            yield widget_origin, host

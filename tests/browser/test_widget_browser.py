@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.standins.server import serve_in_thread
-from tests.standins.webapp import serve_app, web_settings
+from tests.browser.conftest import widget_and_host
 
 pytestmark = pytest.mark.browser
 
@@ -80,13 +79,8 @@ def origins(tmp_path, ctgov_standin, drug_standins):
     hostile["protocolSection"]["contactsLocationsModule"]["locations"][0]["facility"] = (
         HOSTILE_FACILITY
     )
-    with (
-        serve_in_thread(ctgov_standin.app()) as ctgov,
-        serve_in_thread(drug_standins.app()) as drugs,
-    ):
-        settings = web_settings(tmp_path, f"{ctgov}/api/v2", drug_standins.base_urls(drugs))
-        with serve_app(settings) as widget_origin, serve_in_thread(host_app(widget_origin)) as host:
-            yield widget_origin, host
+    with widget_and_host(tmp_path, ctgov_standin, drug_standins, host_app) as both:
+        yield both
 
 
 @pytest.fixture

@@ -175,6 +175,8 @@ class CtgovStandin(FaultyService):
             studies = [s for s in studies if _status(s) in wanted]
         if "filter.advanced" in params:
             studies = [s for s in studies if _advanced_match(s, params["filter.advanced"])]
+        if "filter.geo" in params:
+            studies = [s for s in studies if _within(s, _circle(params["filter.geo"]))]
         if "filter.ids" in params:
             wanted_ids = {i.upper() for i in re.split(r"[,|]", params["filter.ids"]) if i}
             if any(not NCT_PATTERN.match(i) for i in wanted_ids):
@@ -266,6 +268,37 @@ def _advanced_match(study: dict, expression: str) -> bool:
         else:
             raise ValueError(f"Unknown area '{area}'")
     return True
+
+
+_DISTANCE = re.compile(r"^distance\((-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(km|mi)?\)$")
+
+
+def _circle(value: str) -> tuple[float, float, float]:
+    """``distance(lat,lon,50mi)`` -> (lat, lon, km), or the registry's 400 message."""
+    match = _DISTANCE.match(value)
+    if not match:
+        raise ValueError(f"Invalid filter.geo value '{value}'")
+    lat, lon, distance, unit = match.groups()
+    km = float(distance) * (1.609344 if unit == "mi" else 1.0)  # miles when no unit: the API's
+    return float(lat), float(lon), km
+
+
+def _within(study: dict, circle: tuple[float, float, float]) -> bool:
+    """Any site, whatever its status, within the circle: the real filter's rule."""
+    import math
+
+    lat0, lon0, km = circle
+    locations = study["protocolSection"].get("contactsLocationsModule", {}).get("locations", [])
+    for loc in locations:
+        point = loc.get("geoPoint")
+        if not point:
+            continue
+        p1, p2 = math.radians(lat0), math.radians(point["lat"])
+        dlon = math.radians(point["lon"] - lon0)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
+        if 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h))) <= km:
+            return True
+    return False
 
 
 # Where the pieces trialfinder asks for with ``fields`` live in a study. A request

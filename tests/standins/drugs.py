@@ -10,6 +10,12 @@ seen in real recorded responses and the services' own source:
   and returns whole DrugTerm records sorted by name; errors are JSON
   ``{"Message": ...}`` (404 "No result found.", 400 for a bad matchType, a
   missing query, or a non-positive id); pretty URL names are matched exactly.
+  ``Drugs/expand/{letter}`` lists the resources (DrugTerm records, and a
+  DrugAlias entry for each US brand) whose name begins with a letter (``#``:
+  anything else), sorted by name without case, paged by ``size`` (0 or less:
+  100) and ``from``; ``meta.totalResults`` counts them all; a "letter" of more
+  than one character is a 400; and, as on the Elasticsearch behind it, a page
+  past the 10,000th record is a 500 ("Errors occured.").
 - NCI EVS: the ``include`` parameter decides which parts of a concept come
   back (search defaults to minimal, a concept by code to summary); errors are
   Spring's JSON ``{timestamp, status, error, message, path}``.
@@ -121,7 +127,67 @@ class DrugDictionaryStandin(_Service):
 
     def _add_routes(self, router: web.UrlDispatcher) -> None:
         router.add_get("/Drugs/search", self._search)  # before {key}, which would catch it
+        router.add_get("/Drugs/expand/{character}", self._expand)
         router.add_get("/Drugs/{key}", self._by_key)
+
+    async def _expand(self, request: web.Request) -> web.Response:
+        character = request.match_info["character"]
+        if len(character) != 1:  # ASP.NET cannot bind it to a char: a validation problem
+            return _json(
+                {
+                    "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+                    "title": "One or more validation errors occurred.",
+                    "status": 400,
+                    "errors": {"character": [f"The value '{character}' is not valid."]},
+                },
+                status=400,
+            )
+        params = request.query
+        size = _int_or(params.get("size"), 100)
+        start = max(_int_or(params.get("from"), 0), 0)
+        size = size if size > 0 else 100
+        if start + size > ES_MAX_RESULT_WINDOW:
+            return _dd_error(500, "Errors occured.")
+        kinds = params.getall("includeResourceTypes", []) or ["DrugTerm", "DrugAlias"]
+        names = params.getall("includeNameTypes", [])
+        excluded = params.getall("excludeNameTypes", [])
+        letter = character.casefold()
+        listed = [
+            r
+            for r in self._resources(letter)
+            if r["type"] in kinds
+            and (not names or r["termNameType"] in names)
+            and r["termNameType"] not in excluded
+        ]
+        body = {
+            "meta": {"totalResults": len(listed), "from": start},
+            "results": copy.deepcopy(listed[start : start + size]),
+            "links": None,
+        }
+        return _json(body)
+
+    def _resources(self, letter: str) -> list[dict[str, Any]]:
+        """The terms, and a DrugAlias entry for each US brand, listed under ``letter``,
+        sorted by name without case."""
+        resources = []
+        for term in self.terms:
+            if first_letter(term["name"]) == letter:
+                resources.append({**term, "firstLetter": letter})
+            for alias in term.get("aliases") or []:
+                if alias.get("type") == "USBrandName" and first_letter(alias["name"]) == letter:
+                    resources.append(
+                        {
+                            "preferredName": term["name"],
+                            "termId": term["termId"],
+                            "name": alias["name"],
+                            "firstLetter": letter,
+                            "type": "DrugAlias",
+                            "termNameType": "USBrandName",
+                            "prettyUrlName": term["prettyUrlName"],
+                        }
+                    )
+        resources.sort(key=lambda r: r["name"].casefold())
+        return resources
 
     async def _search(self, request: web.Request) -> web.Response:
         params = request.query
@@ -166,6 +232,56 @@ class DrugDictionaryStandin(_Service):
         if found is None:
             return _dd_error(404, "No result found.")
         return _json(copy.deepcopy(found))
+
+
+ES_MAX_RESULT_WINDOW = 10_000  # from + size beyond this: Elasticsearch refuses the query
+
+
+def first_letter(name: str) -> str:
+    """The expand listing a name belongs to: its first letter, or ``#``."""
+    first = name[:1].casefold()
+    return first if "a" <= first <= "z" else "#"
+
+
+def synthetic_terms(count: int, seed: int = 15) -> list[dict[str, Any]]:
+    """``count`` made-up DrugTerm records in the real shape, for benchmarks: each a
+    preferred name, a brand, a code name and a synonym, spread over the letters as
+    drug names are (none begins with x, few with q or #)."""
+    import random
+
+    rng = random.Random(seed)
+    syllables = ["ba", "ce", "di", "fo", "gu", "la", "me", "ni", "po", "ra", "se", "ti", "vo"]
+    endings = ["mab", "nib", "tinib", "zumab", "ximab", "platin", "stat", "lisib", "rafenib"]
+    starts = "abcdefghijklmnoprstuvwyz"
+    terms = []
+    for index in range(count):
+        stem = rng.choice(starts) + "".join(rng.choice(syllables) for _ in range(3))
+        name = f"{stem}{rng.choice(endings)}" if index % 40 else f"{index % 9}-{stem}"
+        code = f"{rng.choice('ABCDEFGHJKLMNPRSTVXZ')}{rng.choice('ABCDEGKMRTX')}-{100 + index}"
+        brand = (stem[:1].upper() + stem[1:])[:8] + rng.choice(["ex", "ra", "vo", "za"])
+        terms.append(
+            {
+                "aliases": [
+                    {"type": "USBrandName", "name": brand},
+                    {"type": "CodeName", "name": code},
+                    {"type": "Synonym", "name": f"{stem} {rng.choice(endings)}"},
+                ],
+                "definition": {
+                    "html": f"A made-up agent {index}.",
+                    "text": f"A made-up agent {index}.",
+                },
+                "drugInfoSummaryLink": None,
+                "nciConceptId": f"C{900000 + index}",
+                "nciConceptName": name.title(),
+                "termId": 2_000_000 + index,
+                "name": name,
+                "firstLetter": first_letter(name),
+                "type": "DrugTerm",
+                "termNameType": "PreferredName",
+                "prettyUrlName": name.lower(),
+            }
+        )
+    return terms
 
 
 def _dd_names(term: dict[str, Any]) -> list[str]:

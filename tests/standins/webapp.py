@@ -35,12 +35,18 @@ def web_settings(
     retries: int = 0,
     refresh: dict[str, Any] | None = None,
     registry_urls: dict[str, str] | None = None,
+    store_url: str | None = None,
     **server: Any,
 ) -> Settings:
     """Settings aimed at the stand-ins, with ``[server]`` (and ``[refresh]``) keys as given;
     registries other than ClinicalTrials.gov are asked only if ``registry_urls`` names them."""
     path = write_config(
-        folder, ctgov_url, drug_urls=drug_urls, retries=retries, registry_urls=registry_urls
+        folder,
+        ctgov_url,
+        drug_urls=drug_urls,
+        retries=retries,
+        registry_urls=registry_urls,
+        store_url=store_url,
     )
     values = {**DEFAULT_SERVER, **server}
     section = "\n[server]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in values.items())

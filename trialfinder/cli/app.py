@@ -41,7 +41,9 @@ def run(argv: list[str], question: Question | None = None) -> None:
     """Run the command ``argv`` and exit; ``question``, if given, is where a cache hit's
     answer is kept for replay (``cli.replay``)."""
     from trialfinder.cli.commands import cli
+    from trialfinder.cli.lexicon_command import lexicon_group
 
+    cli.add_command(lexicon_group)
     try:
         code = cli.main(args=argv, prog_name="trialfinder", standalone_mode=False, obj=question)
     except click.exceptions.Abort:

@@ -7,11 +7,12 @@ import sys
 
 import click
 
-from trialfinder import cache_policy, combined, filters
+from trialfinder import cache_policy, combined, filters, places
 from trialfinder.cache_policy import TrialsRequest
 from trialfinder.cli import pipes, render, replay
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.cli.progress import ProgressReporter
+from trialfinder.eligibility import Patient, parse_age, parse_sex
 from trialfinder.store import maintenance
 from trialfinder.views import age_label_changes_at
 
@@ -90,6 +91,24 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     help="Registries to ask, comma-separated: ctgov, ctis, isrctn, nci_cts "
     "(default: [registries] enabled).",
 )
+@click.option(
+    "--near",
+    help="Only trials with an open site near a place: a city ('Boston, MA', Lyon), "
+    "a US ZIP code or latitude,longitude; nearest first.",
+)
+@click.option("--radius", help="How far from --near: 50km, 30mi (default: [places]).")
+@click.option(
+    "--site-status",
+    type=click.Choice(["open", "any"]),
+    default="open",
+    show_default=True,
+    help="With --near: count only sites that recruit (or will soon), or any site.",
+)
+@click.option("--age", help="Only trials that admit someone this many years old.")
+@click.option("--sex", help="Only trials that admit this sex: female or male.")
+@click.option(
+    "--healthy-volunteers", is_flag=True, help="Only trials that accept healthy volunteers."
+)
 @pass_app
 def search_command(
     app: AppContext,
@@ -105,13 +124,30 @@ def search_command(
     exact: bool,
     include_mentions: bool,
     registry: str | None,
+    near: str | None,
+    radius: str | None,
+    site_status: str,
+    age: str | None,
+    sex: str | None,
+    healthy_volunteers: bool,
 ) -> None:
     """Find the trials of DRUG (any name: brand, code name, generic) in the trial registries."""
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
+    if radius is not None and near is None:
+        raise click.UsageError("--radius needs --near")
     query = filters.build_query(
         drug, status=status, phase=phase, country=country, condition=condition
     )
+    where = place = None
+    if near is not None:
+        where, place = places.near(
+            near,
+            radius,
+            app.settings.places.default_radius,
+            any_site_status=site_status == "any",
+        )
+    patient = Patient(parse_age(age), parse_sex(sex), healthy_volunteers)
     request = TrialsRequest(
         query,
         registries=combined.parse_registries(registry),
@@ -120,42 +156,48 @@ def search_command(
         offline=offline,
         refresh=refresh,
         limit=limit,
+        near=where,
+        patient=patient if patient.asks else None,
     )
     progress = ProgressReporter()
     try:
         found = cache_policy.answer_blocking(app.settings, request, progress)
     finally:
         progress.close()
-    stderr = _messages(found, query.status)
+    stderr = _messages(found, request, place)
     click.echo(stderr, err=True, nl=False)
     until = cache_policy.replayable_until(request, found, app.settings)
     if until is None or app.question is None:
-        _write_answer(found, fmt, sys.stdout)  # on a terminal: its width and colours
+        _write_answer(found, fmt, sys.stdout, request)  # on a terminal: its width and colours
         if app.question is not None and not found.listing.from_cache:
-            _keep_next_hit(app, request, fmt)
+            _keep_next_hit(app, request, fmt, place)
         return
     out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
-    _write_answer(found, fmt, out)
+    _write_answer(found, fmt, out, request)
     sys.stdout.write(out.getvalue())
     _keep(app.question, until, found, fmt, out.getvalue(), stderr)
 
 
-def _messages(found, status: str) -> str:
+def _messages(found, request: TrialsRequest, place) -> str:
     """What ``search`` writes to stderr about ``found``: notes, warnings, what is not listed."""
     listing, drug = found.listing, found.query.drug
     messages = list(found.notes)
+    if place is not None and place.note:
+        messages.append(place.note)
     messages += [f"warning: {warning}" for warning in listing.warnings]
     if listing.hidden_mentions:
         messages.append(
             f"{listing.hidden_mentions} more trial(s) name {drug} only in passing; "
             "--include-mentions lists them"
         )
+    if request.narrowed:
+        messages.append(f"only trials {render.narrowed_label(request)}")
     if not listing.rows and not listing.hidden_mentions:
-        messages.append(f"no trials found for {drug!r} (status: {status})")
+        messages.append(f"no trials found for {drug!r} (status: {request.query.status})")
     return "".join(f"{message}\n" for message in messages)
 
 
-def _keep_next_hit(app: AppContext, request: TrialsRequest, fmt: str) -> None:
+def _keep_next_hit(app: AppContext, request: TrialsRequest, fmt: str, place) -> None:
     """After a fetch, work out now what the same command will answer from the cache
     next time, and keep it for replay: so the first cache hit is replayed too, not
     worked out at the cost of the imports behind it. The cache is read again, as a
@@ -168,9 +210,9 @@ def _keep_next_hit(app: AppContext, request: TrialsRequest, fmt: str) -> None:
     if until is None:
         return
     out = io.StringIO()
-    _write_answer(found, fmt, out)
+    _write_answer(found, fmt, out, request)
     question = replay.Question(app.question.key, app.question.cache, generation)
-    _keep(question, until, found, fmt, out.getvalue(), _messages(found, request.query.status))
+    _keep(question, until, found, fmt, out.getvalue(), _messages(found, request, place))
 
 
 def _keep(question, until, found, fmt: str, stdout: str, stderr: str) -> None:
@@ -179,10 +221,10 @@ def _keep(question, until, found, fmt: str, stdout: str, stderr: str) -> None:
     replay.keep(question, until, stdout, stderr)
 
 
-def _write_answer(found, fmt: str, out) -> None:
+def _write_answer(found, fmt: str, out, request: TrialsRequest) -> None:
     """The answer in ``fmt``; a table of no trials is no table (stderr said so)."""
     if fmt != "table" or found.listing.rows:
-        render.write_search(found, fmt, out)
+        render.write_search(found, fmt, out, request)
 
 
 @cli.command("drug")
@@ -234,7 +276,7 @@ def trial_command(app: AppContext, trial_id: str, fmt: str, offline: bool, refre
 
 @cli.group("cache")
 def cache_group() -> None:
-    """Look at or empty the SQLite cache."""
+    """Look at or empty the cache (the SQLite file, or the [store] url's server)."""
 
 
 @cache_group.command("info")
@@ -261,16 +303,18 @@ def cache_clear(app: AppContext) -> None:
         removed = maintenance.clear(store)
     finally:
         store.close()
-    click.echo(f"Cleared the cache at {app.settings.cache.path}: {removed} trials removed.")
+    click.echo(f"Cleared the cache at {store.place}: {removed} trials removed.")
 
 
 def _register_more() -> None:
     from trialfinder.cli import refresh_commands
     from trialfinder.cli.doctor_command import doctor_command
+    from trialfinder.cli.store_commands import store_group
 
     for command in refresh_commands.COMMANDS:
         cli.add_command(command)
     cli.add_command(doctor_command)
+    cli.add_command(store_group)
 
 
 _register_more()

@@ -26,7 +26,7 @@ class AppContext:
         return self._settings
 
     def open_store(self) -> Store:
-        return Store.open_cache(self.settings.cache)
+        return Store.open_configured(self.settings)
 
 
 pass_app = click.make_pass_decorator(AppContext)

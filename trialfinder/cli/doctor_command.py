@@ -42,6 +42,8 @@ def _line(check: Check, width: int) -> str:
         verdict, detail = "ok", ", ".join(check.steps)
     else:
         verdict, detail = "FAIL", "; ".join([*check.steps, check.problem or ""])
+    if not check.over_http:
+        return f"{verdict:<5} {check.label:<{width}}  {check.url}: {detail}"
     return f"{verdict:<5} {check.label:<{width}}  {check.url}  {route}: {detail}"
 
 

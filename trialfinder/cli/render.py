@@ -19,13 +19,17 @@ from trialfinder.cli.pipes import OutputClosed
 from trialfinder.clock import utc_now
 from trialfinder.drug_search import DrugSearch
 from trialfinder.encoding import dumps_pretty, dumps_spliced_pretty
+from trialfinder.geo import KM_PER_MILE, Near, Nearby
 from trialfinder.models import DrugPage, SearchResult, Trial
 from trialfinder.registries import LABELS
 from trialfinder.resolution import Resolution
 from trialfinder.store.maintenance import CacheInfo
 from trialfinder.views import (
     age_label,
+    contact_label,
     drug_page_json,
+    near_json,
+    resolved_by_label,
     search_envelope,
     trial_json,
 )
@@ -52,21 +56,69 @@ CSV_COLUMNS = (
     "matched_terms",
     "also_registered",
 )
+NEAR_CSV_COLUMNS = ("distance_km", "nearest_site", "nearest_site_contact")
 
 
-def write_search(found: DrugSearch, fmt: str, out: IO[str]) -> None:
+def write_search(found: DrugSearch, fmt: str, out: IO[str], request=None) -> None:
     """The machine formats write each trial's stored JSON as it is; CSV and the table
-    read models."""
+    read models. Asked near a place (``request.near``), each trial's nearest open
+    site and its distance too."""
     rows = found.listing.rows
+    near = request.near if request is not None else None
     if fmt == "json":
         envelope = search_envelope(found.query, found.listing, found.resolution)
+        if near is not None:
+            envelope["near"] = near_json(near)
         out.write(dumps_spliced_pretty(envelope, "trials", [row.json() for row in rows]))
     elif fmt == "ndjson":
         out.write(b"".join(row.json() + b"\n" for row in rows).decode())
     elif fmt == "csv":
-        _write_csv(found.result.trials, out)
+        _write_csv(found.result.trials, out, found.listing.nearby if near else None)
     else:
-        _write_table(found.result, out)
+        listing = found.listing
+        narrowed = listing.count if request is not None and request.narrowed else None
+        _write_table(found.result, out, listing.nearby if near else None, near, narrowed)
+
+
+def narrowed_label(request) -> str:
+    """What a narrowed list keeps, in words: ``within 50 km of Lyon, France, admitting 17``."""
+    parts = []
+    near = request.near
+    if near is not None:
+        which = "a site" if near.any_site_status else "an open site"
+        parts.append(f"with {which} within {_radius_label(near)} of {near.label}")
+    patient = request.patient
+    if patient is not None:
+        if patient.age is not None:
+            parts.append(f"admitting age {patient.age:g}")
+        if patient.sex is not None:
+            parts.append(f"admitting {patient.sex}s")
+        if patient.healthy_volunteer:
+            parts.append("accepting healthy volunteers")
+    return ", ".join(parts)
+
+
+def _radius_label(near: Near) -> str:
+    if near.in_miles:
+        return f"{near.radius_km / KM_PER_MILE:.4g} mi"
+    return f"{near.radius_km:.4g} km"
+
+
+def distance_label(km: float, near: Near) -> str:
+    """``3.2 km`` (or miles, when the radius was given in miles)."""
+    if near.in_miles:
+        return f"{km / KM_PER_MILE:.1f} mi"
+    return f"{km:.1f} km"
+
+
+def nearest_label(found: Nearby, facility: bool = False) -> str:
+    """``Boston, United States (+3 more)``: where the nearest open site is, and how many
+    others are within the radius; with ``facility``, the site's name first."""
+    site = found.site
+    parts = (site.get("facility") if facility else None, site.get("city"), site.get("country"))
+    text = ", ".join(dict.fromkeys(p for p in parts if p)) or "-"
+    more = f" (+{found.more_within} more)" if found.more_within else ""
+    return text + more
 
 
 # A spreadsheet evaluates a cell that begins with one of these as a formula.
@@ -82,10 +134,18 @@ def inert(cell: object) -> object:
     return cell
 
 
-def _write_csv(trials: list[Trial], out: IO[str]) -> None:
+def _write_csv(trials: list[Trial], out: IO[str], nearby: dict | None = None) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + (NEAR_CSV_COLUMNS if nearby is not None else ()))
     for t in trials:
+        near_cells = []
+        if nearby is not None:
+            found = nearby.get(t.id)
+            near_cells = [
+                round(found.distance_km, 1) if found else "",
+                nearest_label(found, facility=True) if found else "",
+                (contact_label(found.site.get("contact")) or "") if found else "",
+            ]
         writer.writerow(
             inert(cell)
             for cell in [
@@ -107,6 +167,7 @@ def _write_csv(trials: list[Trial], out: IO[str]) -> None:
                 t.url,
                 ";".join(f"{m.term} ({m.where})" for m in t.matched_terms),
                 ";".join(f"{r.registry}:{r.id}" for r in t.also_registered),
+                *near_cells,
             ]
         )
 
@@ -191,10 +252,18 @@ def output_width(out: IO[str]) -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
 
-def _write_table(result: SearchResult, out: IO[str]) -> None:
+def _write_table(
+    result: SearchResult,
+    out: IO[str],
+    nearby: dict | None = None,
+    near: Near | None = None,
+    narrowed: int | None = None,
+) -> None:
+    """The search table; ``narrowed``: how many trials fit a place or patient, when asked."""
     console = _console(out)
     if result.trials:
-        table, left_out = _trials_table(result.trials, len(result.registries) > 1, console.width)
+        several = len(result.registries) > 1
+        table, left_out = _trials_table(result.trials, several, console.width, nearby, near)
         console.print(table)
         if left_out:
             console.print(
@@ -205,8 +274,9 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
     registries = ", ".join(LABELS.get(r, r) for r in result.registries)
     source = f"{registries}, cached" if result.from_cache else registries
     shown = len(result.trials)
+    fit_count = "" if narrowed is None else f"{narrowed} that fit, of "
     console.print(
-        f"{shown} of {result.total} trial{'s' if result.total != 1 else ''} "
+        f"{shown} of {fit_count}{result.total} trial{'s' if result.total != 1 else ''} "
         f"for {result.query.drug!r} (status: {result.query.status}) from {source}, "
         f"fetched {age_label(result.fetched_at)}",
         markup=False,
@@ -214,12 +284,14 @@ def _write_table(result: SearchResult, out: IO[str]) -> None:
     )
 
 
-def _trials_table(trials: list[Trial], several: bool, width: int):
+def _trials_table(
+    trials: list[Trial], several: bool, width: int, nearby=None, near: Near | None = None
+):
     """The search table fitted to ``width`` (``fit``), and the headers left out."""
     from rich import box
     from rich.table import Table
 
-    plan = fit(_trial_columns(trials, several), width)
+    plan = fit(_trial_columns(trials, several, nearby, near), width)
     table = Table(
         box=box.SIMPLE_HEAD,  # a rule under the header; no borders to spend columns on
         show_edge=False,
@@ -242,7 +314,9 @@ def _trials_table(trials: list[Trial], several: bool, width: int):
     return table, plan.left_out
 
 
-def _trial_columns(trials: list[Trial], several: bool) -> list[Column]:
+def _trial_columns(
+    trials: list[Trial], several: bool, nearby=None, near: Near | None = None
+) -> list[Column]:
     """The search table's columns, with what each may give up to fit (``fit``)."""
     columns = [Column("Trial", [_clean(t.id) for t in trials], keep=True)]
     if several:
@@ -255,6 +329,19 @@ def _trial_columns(trials: list[Trial], several: bool) -> list[Column]:
         Column("Title", [_clean(t.title) for t in trials], title=True),
         Column("Status", [_clean(status_label(t.status)) for t in trials], drop_rank=4),
         Column("Phase", [phase_label(t.phases) for t in trials], drop_rank=3),
+    ]
+    if nearby is not None and near is not None:
+        found = [nearby.get(t.id) for t in trials]
+        columns += [
+            Column("Nearest site", [_clean(nearest_label(f)) if f else "-" for f in found]),
+            Column(
+                "Distance",
+                [distance_label(f.distance_km, near) if f else "-" for f in found],
+                keep=True,
+            ),
+        ]
+        return columns
+    columns += [
         Column("Where", [_clean(where_label(t)) for t in trials], drop_rank=1),
         Column("Updated", [_clean(t.last_updated or "-") for t in trials], keep=True),
     ]
@@ -293,6 +380,7 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
         ("Sex", e.sex),
         ("Ages", _ages_label(trial)),
         ("Healthy volunteers", None if e.healthy_volunteers is None else str(e.healthy_volunteers)),
+        ("Contact", "; ".join(filter(None, map(contact_label, trial.central_contacts)))),
         ("Record", trial.url),
         ("Also registered", "; ".join(f"{r.registry} {r.id}" for r in trial.also_registered)),
         ("Fetched", age_label(fetched_at)),
@@ -302,12 +390,12 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
         console.print("\n[bold]Summary[/bold]")
         console.print(*_plain(trial.summary))
     if e.criteria:
-        console.print("\n[bold]Eligibility[/bold]")
+        console.print("\n[bold]Eligibility criteria[/bold] (as the registry wrote them)")
         console.print(*_plain(e.criteria))
     console.print(f"\n[bold]Sites[/bold] ({len(trial.sites)})")
     if trial.sites:
         sites = Table(header_style="bold")
-        for column in ("Facility", "City", "State", "Country", "Status"):
+        for column in ("Facility", "City", "State", "Country", "Status", "Contact"):
             sites.add_column(column)
         for s in trial.sites:
             sites.add_row(
@@ -317,6 +405,7 @@ def write_trial(trial: Trial, fetched_at: datetime, fmt: str, out: IO[str]) -> N
                     s.state or "-",
                     s.country or "-",
                     status_label(s.status) if s.status else "-",
+                    contact_label(s.contact) or "-",
                 )
             )
         console.print(sites)
@@ -357,7 +446,8 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
     ]
     if fmt == "json":
         payload = {
-            "path": str(info.path),
+            "path": info.place,
+            "engine": info.engine,
             "size_bytes": info.size_bytes,
             "schema_version": info.schema_version,
             "trials": info.trials,
@@ -367,7 +457,7 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
         out.write(dumps_pretty(payload))
         return
     out.write(
-        f"Cache: {info.path}\n"
+        f"Cache: {info.place}\n"
         f"Size: {info.size_bytes / 1e6:.1f} MB, schema version {info.schema_version}\n"
         f"Trials: {info.trials} ({info.sites} sites), searches: {len(info.searches)}\n"
     )
@@ -387,7 +477,7 @@ def write_drug(resolution: Resolution, result: SearchResult, fmt: str, out: IO[s
 
     console = _console(out)
     drug = resolution.drug
-    _print_facts(console, _drug_facts(drug))
+    _print_facts(console, [*_drug_facts(drug), ("Found by", resolved_by_label(resolution))])
     if drug.definition:
         console.print("\n[bold]Definition[/bold]")
         console.print(*_plain(drug.definition))

@@ -17,6 +17,8 @@ _HOMES = {
     "DrugPage": "drugs",
     "FieldSource": "drugs",
     "Label": "drugs",
+    "Circle": "trials",
+    "Contact": "trials",
     "Eligibility": "trials",
     "Intervention": "trials",
     "MatchedTerm": "trials",
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from trialfinder.models.changes import ChangeEvent, ChangeType
     from trialfinder.models.drugs import Alias, AliasType, DrugFacts, DrugPage, FieldSource, Label
     from trialfinder.models.trials import (
+        Circle,
+        Contact,
         Eligibility,
         Intervention,
         MatchedTerm,
@@ -62,6 +66,8 @@ __all__ = [
     "AliasType",
     "ChangeEvent",
     "ChangeType",
+    "Circle",
+    "Contact",
     "DrugFacts",
     "DrugPage",
     "Eligibility",

@@ -57,6 +57,8 @@ class ListedTrial:
     mention_only: bool = False
     # Set when other registries' records of this trial were merged into it.
     merged: tuple[list[dict], list[str]] | None = None
+    # JSON members a narrowed list adds after the rest (``,"nearest_site":{...}``).
+    extra: bytes = b""
 
     @property
     def secondary_ids(self) -> list[str]:
@@ -97,6 +99,7 @@ class ListedTrial:
                 self.matched_terms_json,
                 b',"mention_only":',
                 b"true" if self.mention_only else b"false",
+                self.extra,
                 b"}",
             )
         )
@@ -123,6 +126,9 @@ class Listing:
     registry_totals: dict[str, int] = field(default_factory=dict)
     registry_errors: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Set on a list narrowed to a place (``narrowing``): each listed trial's nearest
+    # open site within the radius, by trial id (a ``geo.Nearby``).
+    nearby: dict[str, Any] = field(default_factory=dict)
 
 
 def listing_row(trial: Trial, dumped: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -44,6 +44,14 @@ class StatusCategory(StrEnum):
     UNKNOWN = "unknown"  # the registry does not know any more
 
 
+class Contact(_Model):
+    """Someone to call about a trial, as the registry gives them: plain text, never markup."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
 class Site(_Model):
     facility: str | None = None
     city: str | None = None
@@ -53,6 +61,7 @@ class Site(_Model):
     latitude: float | None = None
     longitude: float | None = None
     status: str | None = None  # the site's own recruitment status, often absent
+    contact: Contact | None = None  # the site's first contact, where the registry names one
 
 
 class Intervention(_Model):
@@ -109,6 +118,8 @@ class Trial(_Model):
     # Set when ``sites`` is cut short for a list (``brief``): how many there are.
     site_count: int | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)
+    # Whom to ask about the trial as a whole (ClinicalTrials.gov's central contacts).
+    central_contacts: list[Contact] = Field(default_factory=list)
     summary: str | None = None
     secondary_ids: list[str] = Field(default_factory=list)
     url: str
@@ -156,6 +167,16 @@ class Trial(_Model):
         return self.model_copy(update={"sites": kept, "site_count": len(self.sites)})
 
 
+class Circle(_Model):
+    """Sites within ``radius_km`` of a point: what a registry that filters by distance
+    is asked for (ClinicalTrials.gov's ``filter.geo``). Kept rounded (``geo.Near``), so
+    that the same place is the same cached question."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
 class SearchQuery(_Model):
     """What was asked of a registry: the cache key and the record of a search.
 
@@ -176,6 +197,8 @@ class SearchQuery(_Model):
     ncit_code: str | None = None
     # Only trials updated on or after this date (YYYY-MM-DD): incremental refresh.
     updated_since: PartialDate | None = None
+    # Only trials with a site in this circle, for registries that can filter so.
+    near: Circle | None = None
 
     @property
     def search_terms(self) -> list[str]:
@@ -183,6 +206,8 @@ class SearchQuery(_Model):
 
     def cache_key(self, registry: str) -> str:
         parts = self.model_dump(mode="json")
+        if parts["near"] is None:
+            del parts["near"]  # the key of every question asked before there was a near
         parts["drug"] = self.drug.casefold()
         parts["terms"] = sorted({t.casefold() for t in self.search_terms})
         parts["registry"] = registry

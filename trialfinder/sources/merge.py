@@ -14,8 +14,10 @@ from trialfinder.models import Alias, AliasType, DrugFacts, DrugPage, FieldSourc
 from trialfinder.sources import nci_cts_interventions, nci_drug_dictionary, nci_evs, openfda, rxnav
 from trialfinder.terms import fold
 
+LEXICON = nci_drug_dictionary.LEXICON_LABEL  # the Dictionary's records, stored: second to it
 SOURCE_ORDER = (
     nci_drug_dictionary.LABEL,
+    LEXICON,
     nci_evs.LABEL,
     nci_cts_interventions.LABEL,
     openfda.LABEL,
@@ -23,11 +25,17 @@ SOURCE_ORDER = (
 )
 # For each field, the sources to take it from, best first.
 PRECEDENCE = {
-    "name": (nci_drug_dictionary.LABEL, nci_evs.LABEL, openfda.LABEL, nci_cts_interventions.LABEL),
-    "ncit_code": (nci_drug_dictionary.LABEL, nci_evs.LABEL, nci_cts_interventions.LABEL),
-    "nci_term_id": (nci_drug_dictionary.LABEL, nci_evs.LABEL),
-    "definition": (nci_drug_dictionary.LABEL, nci_evs.LABEL),
-    "page_url": (nci_drug_dictionary.LABEL,),
+    "name": (
+        nci_drug_dictionary.LABEL,
+        LEXICON,
+        nci_evs.LABEL,
+        openfda.LABEL,
+        nci_cts_interventions.LABEL,
+    ),
+    "ncit_code": (nci_drug_dictionary.LABEL, LEXICON, nci_evs.LABEL, nci_cts_interventions.LABEL),
+    "nci_term_id": (nci_drug_dictionary.LABEL, LEXICON, nci_evs.LABEL),
+    "definition": (nci_drug_dictionary.LABEL, LEXICON, nci_evs.LABEL),
+    "page_url": (nci_drug_dictionary.LABEL, LEXICON),
     "rxcui": (rxnav.LABEL,),
     "label": (openfda.LABEL,),
 }

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from trialfinder.errors import CacheBusyError, TrialfinderError
 
@@ -221,3 +222,26 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("RELEASE SAVEPOINT inner_write")
         raise
     conn.execute("RELEASE SAVEPOINT inner_write")
+
+
+POSTGRESQL = "postgresql"
+
+
+def is_postgres_url(where: object) -> bool:
+    """Whether a store's place is a PostgreSQL server's URL (not a SQLite file's path)."""
+    return isinstance(where, str) and where.split(":", 1)[0] in ("postgresql", "postgres")
+
+
+def public_url(url: str) -> str:
+    """``url`` without its password, to be printed and logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def engine_of(conn: object) -> str:
+    """``"sqlite"`` or ``"postgresql"``: which engine a store connection speaks to."""
+    return getattr(conn, "engine", "sqlite")

@@ -44,13 +44,16 @@ def save_drug(db: Store, drug: DrugPage, typed: str, corrected_from: str | None 
         drug_id = id_of(db, drug.name)
         db.conn.execute("DELETE FROM drug_aliases WHERE drug_id = ?", [drug_id])
         db.conn.executemany(
-            "INSERT OR IGNORE INTO drug_aliases (drug_id, name, type, source, name_key) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO drug_aliases (drug_id, name, type, source, name_key) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(drug_id, a.name, a.type.value, a.source, name_key(a.name)) for a in drug.aliases],
         )
         db.conn.execute(
-            "INSERT OR REPLACE INTO drug_lookups "
-            "(input_key, input, drug_id, corrected_from, resolved_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO drug_lookups "
+            "(input_key, input, drug_id, corrected_from, resolved_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (input_key) DO UPDATE SET input = excluded.input, "
+            "drug_id = excluded.drug_id, corrected_from = excluded.corrected_from, "
+            "resolved_at = excluded.resolved_at",
             [name_key(typed), typed, drug_id, corrected_from, drug.fetched_at.isoformat()],
         )
     return drug_id

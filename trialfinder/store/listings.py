@@ -13,7 +13,7 @@ from datetime import datetime
 import orjson
 
 from trialfinder.models.listing import LIST_KEYS, ListedTrial, Listing
-from trialfinder.store.connection import upsert_sql
+from trialfinder.store.connection import POSTGRESQL, engine_of, upsert_sql
 
 LISTING_COLUMNS = (
     "trial_id",
@@ -27,7 +27,7 @@ LISTING_COLUMNS = (
 )
 INSERT_LISTING = upsert_sql("trial_listings", LISTING_COLUMNS)
 
-# Text that goes out as JSON is read as bytes (CAST ... AS BLOB): nothing to encode.
+# Text that goes out as JSON is read as bytes (``_BYTES``): nothing to encode.
 # A trial with no listing row (one that could not be listed when the schema was
 # migrated) is listed from its whole record in ``trials``; a listed one never
 # reads ``trials`` (``t`` is joined only where no list form is stored, or for a whole
@@ -35,10 +35,13 @@ INSERT_LISTING = upsert_sql("trial_listings", LISTING_COLUMNS)
 _COLUMNS = (
     "r.trial_id, coalesce(l.registry, t.registry), coalesce(l.status_category, "
     "t.status_category), coalesce(l.last_updated, t.last_updated), coalesce(l.url, t.url), "
-    "{body}, CAST(coalesce(l.secondary_ids, '[]') AS BLOB), "
-    "CAST(coalesce(l.also_registered, '[]') AS BLOB), r.matched_term, "
-    "CAST(coalesce(r.matched_terms, '[]') AS BLOB), r.mention_only"
+    "{body}, {bytes_of_secondary_ids}, {bytes_of_also_registered}, r.matched_term, "
+    "{bytes_of_matched_terms}, r.mention_only"
 )
+# Text as its UTF-8 bytes, as each engine says it.
+_BYTES = {"sqlite": "CAST({} AS BLOB)", POSTGRESQL: "convert_to({}, 'UTF8')"}
+# No LIMIT, said in a way both engines take (SQLite's -1 is not PostgreSQL's ALL).
+NO_LIMIT = 2**62
 # The page is cut from the narrow result rows first (ordered by rank, which no index
 # gives: SQLite sorts them), and only its rows join their stored bytes: sorting rows
 # that carry a kilobyte of JSON each, to keep 20 of them, cost more than the join.
@@ -77,6 +80,7 @@ def load_listing(
     if row is None:
         return None
     search_id, fetched_at, total, listed, mentions = row
+    as_bytes = _BYTES[engine_of(conn)].format
     # The whole record only where it is asked for, or where no list form was stored.
     body, trials_join = (
         ("NULL, t.trial_json", "")
@@ -88,12 +92,19 @@ def load_listing(
     )
     page = _PAGE.format(mentions="" if include_mentions else " AND mention_only = 0")
     sql = (
-        f"SELECT {_COLUMNS.format(body=body)} FROM ({page}) r "
+        "SELECT "
+        + _COLUMNS.format(
+            body=body,
+            bytes_of_secondary_ids=as_bytes("coalesce(l.secondary_ids, '[]')"),
+            bytes_of_also_registered=as_bytes("coalesce(l.also_registered, '[]')"),
+            bytes_of_matched_terms=as_bytes("coalesce(r.matched_terms, '[]')"),
+        )
+        + f" FROM ({page}) r "
         "LEFT JOIN trial_listings l ON l.trial_id = r.trial_id "
         f"LEFT JOIN trials t ON t.id = r.trial_id{trials_join} "
         "WHERE l.listed_json IS NOT NULL OR t.id IS NOT NULL ORDER BY r.rank"
     )
-    params = {"search": search_id, "limit": -1 if limit is None else limit, "offset": offset}
+    params = {"search": search_id, "limit": NO_LIMIT if limit is None else limit, "offset": offset}
     # Built here, not by a function per row: that call was a tenth of this read.
     rows = [
         ListedTrial(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from trialfinder.store.connection import POSTGRESQL
 from trialfinder.store.schema import schema_version
 from trialfinder.store.store import Store
 
@@ -25,7 +26,8 @@ class CachedSearch:
 
 @dataclass(frozen=True)
 class CacheInfo:
-    path: Path
+    place: str  # the SQLite file, or the PostgreSQL server's URL less its password
+    engine: str
     size_bytes: int
     schema_version: int
     trials: int
@@ -47,10 +49,14 @@ def info(db: Store) -> CacheInfo:
             "WHERE complete = 1 ORDER BY fetched_at DESC"
         )
     ]
-    count = lambda table: db.conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]  # noqa: E731
-    size = sum(p.stat().st_size for p in (db.path, Path(f"{db.path}-wal")) if p.exists())
+    count = lambda table: db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+    if db.path is None:
+        size = used_bytes(db)
+    else:
+        size = sum(p.stat().st_size for p in (db.path, Path(f"{db.path}-wal")) if p.exists())
     return CacheInfo(
-        path=db.path,
+        place=db.place,
+        engine=db.engine,
         size_bytes=size,
         schema_version=schema_version(db.conn),
         trials=count("trials"),
@@ -75,19 +81,31 @@ def clear(db: Store) -> int:
             "trial_listings",
             "trials",
         ):
-            db.conn.execute(f"DELETE FROM [{table}]")
+            db.conn.execute(f"DELETE FROM {table}")
     db.conn.execute("VACUUM")
     return count
 
 
 def used_bytes(db: Store) -> int:
-    """What the cache's data takes: its pages in use (a deleted row's page is reused,
-    not returned to the file system until a VACUUM)."""
+    """What the cache's data takes: on SQLite its pages in use (a deleted row's page is
+    reused, not returned to the file system until a VACUUM); on PostgreSQL its stored
+    records (``_POSTGRES_USED_BYTES``)."""
+    if db.engine == POSTGRESQL:
+        return int(db.conn.execute(_POSTGRES_USED_BYTES).fetchone()[0] or 0)
     pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
     free = db.conn.execute("PRAGMA freelist_count").fetchone()[0]
     size = db.conn.execute("PRAGMA page_size").fetchone()[0]
     return (pages - free) * size
 
+
+# On PostgreSQL a deleted row's space is the table's until a VACUUM, so the size of
+# its files would not fall as searches are forgotten: what is counted instead is
+# what the trials' stored records take (pg_column_size: as stored, compressed), the
+# bulk of any cache.
+_POSTGRES_USED_BYTES = (
+    "SELECT coalesce(sum(pg_column_size(trial_json) + coalesce(pg_column_size(raw_json), 0)), 0) "
+    "+ (SELECT coalesce(sum(pg_column_size(listed_json)), 0) FROM trial_listings) FROM trials"
+)
 
 # Searches forgotten per transaction while making room: short writes, others go between.
 EVICTION_BATCH = 50

@@ -1,5 +1,10 @@
 """The store for async code: reads in a thread pool, every write through one writer thread.
 
+On PostgreSQL (``[store] url``) the threads borrow their connections from
+psycopg_pool's pools, one for the readers and one for the writer: a connection
+the server dropped is noticed and replaced there rather than by each caller, and
+the pools count what ``/metrics`` shows (connections, waits, errors).
+
 An event loop must never wait on SQLite: a write that queues behind another
 process's lock (see ``connection``) would stop every request meanwhile, the
 health check included. So, as datasette does, async code hands the store a
@@ -18,12 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from trialfinder.store.connection import LOCK_WAIT_SECONDS
+from trialfinder.store.connection import LOCK_WAIT_SECONDS, is_postgres_url
 from trialfinder.store.store import Store
 from trialfinder.store.threads import Workers
 
 if TYPE_CHECKING:
-    from trialfinder.config import CacheSettings
+    from trialfinder.config import Settings
 
 T = TypeVar("T")
 READERS = 4
@@ -38,25 +43,40 @@ READER_CACHE_KIB = 32 * 1024
 class StorePool:
     """Async access to the cache at ``path``; open with ``StorePool.open`` and ``close`` after."""
 
-    def __init__(self, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS, readers: int = READERS):
-        self.path = path
+    def __init__(
+        self, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS, readers: int = READERS
+    ):
+        self.where = where
         self.lock_wait = lock_wait
         self._local = threading.local()
         self._opened: list[Store] = []
         self._opened_lock = threading.Lock()
         self._readers = Workers(readers, "store-read")
         self._writer = Workers(1, "store-write")
+        self.connections = None
+        if is_postgres_url(where):
+            from trialfinder.store.postgres import ConnectionPools
+
+            self.connections = ConnectionPools(where, readers)
 
     @classmethod
-    def open(cls, path: Path, *, lock_wait: float = LOCK_WAIT_SECONDS, **options) -> StorePool:
-        """Create and migrate the file first (here, once), then serve it from threads."""
-        Store.open(path, lock_wait=lock_wait).close()
-        return cls(path, lock_wait=lock_wait, **options)
+    def open(
+        cls, where: Path | str, *, lock_wait: float = LOCK_WAIT_SECONDS, **options
+    ) -> StorePool:
+        """Create and migrate the store first (here, once), then serve it from threads."""
+        Store.open(where, lock_wait=lock_wait).close()
+        return cls(where, lock_wait=lock_wait, **options)
 
     @classmethod
-    def open_cache(cls, cache: CacheSettings, **options) -> StorePool:
-        """The pool of the cache that ``[cache]`` names, created and migrated first."""
-        return cls.open(cache.path, lock_wait=cache.lock_wait_seconds, **options)
+    def open_configured(cls, settings: Settings, *, migrate: bool = True) -> StorePool:
+        """The pool of the store the settings name, created and migrated first unless
+        the caller has just done so."""
+        make = cls.open if migrate else cls
+        return make(
+            settings.store_place,
+            lock_wait=settings.cache.lock_wait_seconds,
+            readers=settings.store.pool_size,
+        )
 
     async def read(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """``fn(store, *args, **kwargs)`` on a reader thread, over a read-only connection."""
@@ -70,9 +90,12 @@ class StorePool:
         return await workers.run(functools.partial(self._call, read_only, fn, args, kwargs))
 
     def _call(self, read_only: bool, fn, args, kwargs):
+        if self.connections is not None:
+            with self.connections.borrow(read_only) as conn:
+                return fn(Store(conn, None, self.lock_wait), *args, **kwargs)
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = Store.open(self.path, lock_wait=self.lock_wait)
+            store = self._local.store = Store.open(self.where, lock_wait=self.lock_wait)
             if read_only:
                 # A write sent to read() by mistake fails loudly instead of
                 # racing the writer thread for the lock.
@@ -90,6 +113,8 @@ class StorePool:
             for store in self._opened:
                 store.close()
             self._opened.clear()
+        if self.connections is not None:
+            self.connections.close()
 
 
 class InlinePool:

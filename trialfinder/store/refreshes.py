@@ -93,8 +93,8 @@ def record_events(
     recorded = []
     for event, version in events:
         cursor = db.conn.execute(
-            "INSERT OR IGNORE INTO changes (drug_id, trial_id, type, from_value, to_value, "
-            "detail, at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO changes (drug_id, trial_id, type, from_value, to_value, "
+            "detail, at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 drug_id,
                 *_what_changed(event),

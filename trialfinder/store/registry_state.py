@@ -27,8 +27,9 @@ def registry_timestamp(db: Store, registry: str) -> tuple[str | None, datetime |
 def set_registry_timestamp(db: Store, registry: str, timestamp: str, at: datetime) -> None:
     with db.write():
         db.conn.execute(
-            "INSERT OR REPLACE INTO registry_state (registry, data_timestamp, checked_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO registry_state (registry, data_timestamp, checked_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (registry) DO UPDATE SET "
+            "data_timestamp = excluded.data_timestamp, checked_at = excluded.checked_at",
             [registry, timestamp, at.isoformat()],
         )
 
@@ -75,7 +76,8 @@ def record_registry_refresh(
             "last_success_at, last_error) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(name_key, registry) DO UPDATE SET "
             "last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error, "
-            "last_success_at = coalesce(excluded.last_success_at, last_success_at)",
+            "last_success_at = "
+            "coalesce(excluded.last_success_at, registry_refreshes.last_success_at)",
             [
                 name_key(name),
                 registry,

@@ -22,7 +22,7 @@ def save_search(db: Store, result: SearchResult, drug: DrugPage | None = None) -
         db.conn.execute("DELETE FROM searches WHERE cache_key = ?", [key])
         search_id = db.conn.execute(
             "INSERT INTO searches (registry, cache_key, query, parameters, fetched_at, "
-            "total, complete, drug_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+            "total, complete, drug_id) VALUES (?, ?, ?, ?, ?, ?, 1, ?) RETURNING id",
             [
                 result.registry,
                 key,
@@ -32,7 +32,7 @@ def save_search(db: Store, result: SearchResult, drug: DrugPage | None = None) -
                 result.total,
                 drug_id,
             ],
-        ).lastrowid
+        ).fetchone()[0]
         db.conn.executemany(
             "INSERT INTO search_results (search_id, trial_id, rank, matched_term, "
             "matched_terms, mention_only) VALUES (?, ?, ?, ?, ?, ?)",

@@ -34,8 +34,8 @@ def track(db: Store, name: str, origin: str, at: datetime) -> bool:
     """Track ``name`` (since ``at``); False if it was tracked already."""
     with db.write():
         cursor = db.conn.execute(
-            "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO tracked_drugs (name_key, name, origin, added_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [name_key(name), name, origin, at.isoformat()],
         )
     return cursor.rowcount == 1
@@ -53,15 +53,13 @@ def sync_config_drugs(db: Store, names: Iterable[str], at: datetime) -> None:
     with db.write():
         for key, name in keys.items():
             db.conn.execute(
-                "INSERT OR IGNORE INTO tracked_drugs (name_key, name, origin, added_at) "
-                "VALUES (?, ?, 'config', ?)",
+                "INSERT INTO tracked_drugs (name_key, name, origin, added_at) "
+                "VALUES (?, ?, 'config', ?) ON CONFLICT DO NOTHING",
                 [key, name, at.isoformat()],
             )
-        marks = ",".join("?" * len(keys))
-        db.conn.execute(
-            f"DELETE FROM tracked_drugs WHERE origin = 'config' AND name_key NOT IN ({marks})",
-            list(keys),
-        )
+        # (An empty IN () is SQLite's alone.)
+        kept = f" AND name_key NOT IN ({','.join('?' * len(keys))})" if keys else ""
+        db.conn.execute(f"DELETE FROM tracked_drugs WHERE origin = 'config'{kept}", list(keys))
 
 
 def tracked(db: Store) -> list[TrackedDrug]:

@@ -10,17 +10,19 @@ request: the memo answers before the handler is reached.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from datetime import timedelta
 
 from aiohttp import web
 
+from trialfinder import places
 from trialfinder.cache_policy import TrialsRequest, replayable_until
 from trialfinder.clock import utc_now
-from trialfinder.encoding import dumps, dumps_spliced
+from trialfinder.encoding import dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
-from trialfinder.models import Site, Trial
 from trialfinder.registries import LABELS
-from trialfinder.views import drug_page_json, search_envelope, trial_json
+from trialfinder.views import drug_page_json, near_json, search_envelope, trial_json
 from trialfinder.web import links, public
 from trialfinder.web.answers import answer, cache_control_for
 from trialfinder.web.errors import ApiError
@@ -62,30 +64,31 @@ async def trials(request: web.Request) -> web.Response:
         rep._gzipped = kept.gzipped  # stored with it: not compressed again
         return answer(request, rep, HIT, ("drug", kept.topic))
     params = Params(request, TRIALS_PARAMS)
-    filters = TrialFilters(params, request.match_info["name"])
+    filters = await trial_filters(request, params)
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = decode_cursor(params.text("cursor"))
     include_mentions = params.boolean("include_mentions")
-    # A plain list is cut in SQL; a distance or a registry filter reads every trial first.
-    by_sql = filters.near is None and not filters.registries
+    # The core cuts the page (in SQL, or after narrowing to a place or a patient); a
+    # registry filter reads every trial first.
+    by_core = not filters.registries
     request_ = TrialsRequest(
         filters.query,
         include_mentions=include_mentions,
-        whole_trials=filters.near is not None,
-        limit=limit if by_sql else None,
-        offset=offset if by_sql else 0,
+        limit=limit if by_core else None,
+        offset=offset if by_core else 0,
+        near=filters.near,
+        patient=filters.patient,
     )
     found, how = await service.search(request_)
-    if by_sql:  # each trial as stored: bytes joined, nothing decoded
+    if by_core:  # each trial as stored: bytes joined, nothing decoded
         count, items = found.listing.count, [row.json() for row in found.listing.rows]
-    elif filters.near is None:
+    else:
         rows = filters.listed(found.listing)
         count, items = len(rows), [row.json() for row in rows[offset : offset + limit]]
-    else:
-        ranked = filters.ranked(found.result)
-        count, items = len(ranked), [_with_distance(*p) for p in ranked[offset : offset + limit]]
     data = search_envelope(found.query, found.listing, found.resolution)
-    data["notes"] = found.notes
+    data["notes"] = found.notes + filters.notes
+    if filters.near is not None:
+        data["near"] = near_json(filters.near)
     public.clean(data)
     following = offset + limit
     data["page"] = {
@@ -103,12 +106,21 @@ async def trials(request: web.Request) -> web.Response:
     return answer(request, rep, how, topic)
 
 
-def _with_distance(trial: Trial, nearest: tuple[Site, float] | None) -> bytes:
-    """A listed trial with its nearest site to the asked point and how far it is."""
-    near = None
-    if nearest is not None:
-        near = {**nearest[0].model_dump(mode="json"), "distance_km": round(nearest[1], 1)}
-    return dumps({**trial_json(trial.brief()), "nearest_site": near})
+async def trial_filters(request: web.Request, params: Params) -> TrialFilters:
+    """The list filters of ``request``, with this server's default radius. A place is
+    looked up on a thread: the first look-up reads the installed city list (a second
+    or so), and an unknown name is compared with thousands, neither on the event loop."""
+    default_radius = request.app[SETTINGS].places.default_radius
+    parse = functools.partial(TrialFilters, params, request.match_info["name"], default_radius)
+    if params.text("near") is None:
+        return parse()
+
+    def parse_and_warm() -> TrialFilters:
+        filters = parse()
+        places.warm()  # the city list, for sites given only a city (narrowing.located)
+        return filters
+
+    return await asyncio.get_running_loop().run_in_executor(None, parse_and_warm)
 
 
 async def trial(request: web.Request) -> web.Response:

@@ -79,8 +79,7 @@ async def _access_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _service(app: web.Application) -> AsyncIterator[None]:
-    cache = app[SETTINGS].cache
-    pool = await asyncio.to_thread(StorePool.open_cache, cache)
+    pool = await asyncio.to_thread(StorePool.open_configured, app[SETTINGS])
     service = TrialService(app[SETTINGS], pool, app[METRICS], app[ANSWERS])
     app[SERVICE] = service
     try:

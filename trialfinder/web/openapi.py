@@ -13,10 +13,11 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from trialfinder import __version__
+from trialfinder.eligibility import MAX_AGE, SEXES
 from trialfinder.filters import MAX_NAME_LENGTH
+from trialfinder.geo import MAX_RADIUS_KM
 from trialfinder.models import Alias, ChangeType, DrugPage, Label, SearchQuery, Trial
 from trialfinder.web.api import DEFAULT_LIMIT, MAX_CHANGES
-from trialfinder.web.geo import MAX_RADIUS_KM
 from trialfinder.web.params import MAX_VALUE_CHARS
 from trialfinder.web.trialfilters import MAX_LIMIT
 
@@ -69,6 +70,18 @@ ENVELOPES: dict[str, Any] = {
         "required": ["distance_km"],
         "properties": {"distance_km": {"type": "number", "minimum": 0}},
     },
+    "Near": {
+        "type": "object",
+        "required": ["place", "latitude", "longitude", "radius_km", "site_status"],
+        "description": "The place a list was narrowed to, as this server understood it.",
+        "properties": {
+            "place": STRING,
+            "latitude": {"type": "number"},
+            "longitude": {"type": "number"},
+            "radius_km": {"type": "number"},
+            "site_status": {**STRING, "enum": ["open", "any"]},
+        },
+    },
     "ListedTrial": {
         "allOf": [ref("Trial")],
         "type": "object",
@@ -80,8 +93,14 @@ ENVELOPES: dict[str, Any] = {
         "properties": {
             "nearest_site": {
                 **nullable(ref("NearestSite")),
-                "description": "with near=: the trial's site nearest to that point",
-            }
+                "description": "with near=: the trial's nearest open site within the radius, "
+                "with its distance and contact",
+            },
+            "more_sites_within_radius": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "with near=: how many other such sites are within the radius",
+            },
         },
     },
     "DrugRef": {
@@ -114,6 +133,7 @@ ENVELOPES: dict[str, Any] = {
             "hidden_mentions": {"type": "integer"},
             "warnings": STRINGS,
             "notes": STRINGS,
+            "near": ref("Near"),
             "trials": {"type": "array", "items": ref("ListedTrial")},
             "page": {
                 "type": "object",
@@ -148,6 +168,16 @@ ENVELOPES: dict[str, Any] = {
             "corrected_from": nullable(STRING),
             "known": {"type": "boolean"},
             "ncit_code": nullable(STRING),
+            "resolved_by": {
+                "type": "string",
+                "enum": ["lexicon", "cache", "sources", "literal"],
+                "description": "where the answer came from: the local drug lexicon, a "
+                "drug page cached for this name, the drug sources asked now, or none",
+            },
+            "match": {
+                **nullable({"type": "string", "enum": ["exact", "folded", "fuzzy"]}),
+                "description": "how the lexicon matched the name (null: not by the lexicon)",
+            },
             "nci_term_id": nullable({"type": "integer"}),
             "rxcui": nullable(STRING),
             "aliases": {"type": "array", "items": ref("Alias")},
@@ -293,14 +323,52 @@ TRIAL_FILTERS = [
     _param(
         "near",
         "query",
-        {"type": "string", "pattern": "^-?[0-9]{1,2}(\\.[0-9]+)?,-?[0-9]{1,3}(\\.[0-9]+)?$"},
-        "latitude,longitude: rank trials by their nearest site, and show it.",
+        TEXT,
+        "A place: a city ('Boston, MA', 'Lyon', 'Berlin, Germany'; a name several places "
+        "share means the most populous, said in notes), a US ZIP code (02115) or "
+        "latitude,longitude. Resolved on this server from data it ships, never sent on. "
+        "Only trials with an open site (its own status recruiting or not yet, or with none, "
+        "its trial's) within the radius, nearest first, each with nearest_site and "
+        "more_sites_within_radius. An unknown place is a 400 with the nearest names.",
+    ),
+    _param(
+        "radius",
+        "query",
+        {"type": "string", "pattern": "^[0-9]{1,5}(\\.[0-9]{1,3})?(km|mi)?$"},
+        "With near: how far, as 50km, 30mi or a number of kilometres (default: "
+        "[places] default_radius, 50km), at most "
+        f"{MAX_RADIUS_KM:g} km.",
     ),
     _param(
         "radius_km",
         "query",
         {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_KM},
-        "With near: only trials with a site this close.",
+        "With near: the radius in kilometres (radius with a unit is the newer form).",
+    ),
+    _param(
+        "site_status",
+        "query",
+        {"type": "string", "enum": ["open", "any"], "default": "open"},
+        "With near: count only sites that recruit or will soon (open), or any site.",
+    ),
+    _param(
+        "age",
+        "query",
+        {"type": "number", "minimum": 0, "maximum": MAX_AGE},
+        "Only trials that admit someone this many years old, judged in the units each "
+        "registry wrote its bounds in (years, months, weeks, days); a missing bound is open.",
+    ),
+    _param(
+        "sex",
+        "query",
+        {"type": "string", "enum": list(SEXES)},
+        "Only trials that admit this sex (a trial for all admits both).",
+    ),
+    _param(
+        "healthy_volunteers",
+        "query",
+        {"type": "boolean"},
+        "Only trials that say they accept healthy volunteers.",
     ),
 ]
 PAGING = [
@@ -410,8 +478,9 @@ def build_spec() -> dict[str, Any]:
         "/api/v1/drugs/{name}/trials": _read(
             "A drug's trials, a page at a time",
             "The trials filed under any name of the drug, as `trialfinder search --format "
-            "json` prints them, paged with limit and cursor. With near, ranked by the "
-            "distance of each trial's nearest site.",
+            "json` prints them, paged with limit and cursor. With near, only the trials with "
+            "an open site within the radius, nearest first; with age, sex or "
+            "healthy_volunteers, only those that admit such a person (page.count counts them).",
             _ok("A page of trials.", ref("TrialPage")),
             [
                 DRUG,

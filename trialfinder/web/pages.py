@@ -18,6 +18,7 @@ from trialfinder.models import AliasType
 from trialfinder.registries import HOMES, LABELS
 from trialfinder.web import links
 from trialfinder.web.answers import answer, cache_control_for
+from trialfinder.web.api import trial_filters
 from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending
 from trialfinder.web.httpcache import Representation, respond
@@ -27,7 +28,7 @@ from trialfinder.web.params import Params
 from trialfinder.web.present import card
 from trialfinder.web.rendering import HTML, render
 from trialfinder.web.security import demo_page_csp, safe_url, widget_page_csp
-from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
+from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS
 
 log = logging.getLogger("trialfinder.web")
 DEFAULT_WIDGET_LIMIT = 5
@@ -44,23 +45,24 @@ def summary(shown: int, count: int, status: str) -> str:
 async def widget_page(request: web.Request) -> web.Response:
     """The widget's list rendered here, for pages that embed it with an iframe."""
     params = Params(request, TRIAL_FILTERS | {"limit", "theme"})
-    filters = TrialFilters(params, request.match_info["name"])
+    filters = await trial_filters(request, params)
     limit = params.integer("limit", DEFAULT_WIDGET_LIMIT, 1, MAX_LIMIT)
     theme = params.choice("theme", ("light", "dark", "auto"), "light")
     found, how = await request.app[SERVICE].search(
-        TrialsRequest(filters.query, whole_trials=filters.near is not None)
+        TrialsRequest(filters.query, near=filters.near, patient=filters.patient)
     )
-    ranked = filters.ranked(found.result)
-    result = found.result
+    listing = found.listing
+    rows = filters.listed(listing)
     html = render(
         "widget.html",
         drug=found.resolution.drug.name,
         theme=theme,
-        cards=[card(trial, nearest) for trial, nearest in ranked[:limit]],
-        count=len(ranked),
-        summary=summary(min(limit, len(ranked)), len(ranked), result.query.status),
-        fetched_at=result.fetched_at,
-        sources=[(LABELS.get(r, r), HOMES.get(r, HOMES["ctgov"])) for r in result.registries],
+        cards=[card(row.trial(), listing.nearby.get(row.id)) for row in rows[:limit]],
+        count=len(rows),
+        summary=summary(min(limit, len(rows)), len(rows), found.query.status),
+        near=filters.near.label if filters.near else None,
+        fetched_at=listing.fetched_at,
+        sources=[(LABELS.get(r, r), HOMES.get(r, HOMES["ctgov"])) for r in listing.registries],
     )
     server = request.app[SETTINGS].server
     rep = Representation(

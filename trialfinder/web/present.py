@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trialfinder.geo import Nearby
 from trialfinder.models import Site, StatusCategory, Trial
+from trialfinder.views import contact_label
 from trialfinder.web.security import safe_url
 
 
@@ -33,8 +35,10 @@ def phase_label(phases: list[str]) -> str:
     return ("Phase " + "/".join(names)) if names else ""
 
 
-def site_label(site: Site) -> str:
+def site_label(site: Site | dict) -> str:
     """``Facility, City, Country``: whichever parts the registry gave."""
+    if isinstance(site, dict):
+        site = Site.model_validate(site)
     parts = [site.facility, site.city, site.state, site.country]
     return ", ".join(dict.fromkeys(p for p in parts if p))
 
@@ -53,10 +57,17 @@ class Card:
     site: str | None
     distance_km: float | None
     more_sites: int
+    contact: str | None  # the nearest site's, else the trial's central contact
 
 
-def card(trial: Trial, nearest: tuple[Site, float] | None = None) -> Card:
-    site = nearest[0] if nearest else (trial.sites[0] if trial.sites else None)
+def card(trial: Trial, nearby: Nearby | None = None) -> Card:
+    """A trial as a card: with ``nearby``, its nearest open site, how far, how many more
+    are within the radius, and whom to call there."""
+    site: Site | dict | None = nearby.site if nearby else (trial.sites[0] if trial.sites else None)
+    contact = contact_label(nearby.site.get("contact")) if nearby else None
+    if contact is None:
+        contact = next(filter(None, map(contact_label, trial.central_contacts)), None)
+    more = nearby.more_within if nearby else max(0, trial.number_of_sites - 1)
     return Card(
         id=trial.id,
         title=trial.title,
@@ -66,6 +77,7 @@ def card(trial: Trial, nearest: tuple[Site, float] | None = None) -> Card:
         phases=phase_label(trial.phases),
         conditions=trial.conditions,
         site=site_label(site) if site else None,
-        distance_km=round(nearest[1]) if nearest else None,
-        more_sites=max(0, trial.number_of_sites - 1),
+        distance_km=round(nearby.distance_km, 1) if nearby else None,
+        more_sites=more,
+        contact=contact,
     )

@@ -81,6 +81,8 @@ class ServedAnswers:
         key = self.prefix + path
 
         def keep(store) -> bool:
+            if store.engine != "sqlite":
+                return False  # store.served.keep's lock handling is SQLite's (for now)
             gzipped = rep.gzipped if rep.compressible else None
             answer = served.ServedAnswer(rep.etag, topic, rep.body, gzipped)
             return served.keep(store.conn, key, generation, until.timestamp(), answer)

@@ -94,6 +94,8 @@ class TrialService:
             request.include_mentions,
             request.whole_trials,
             tuple(request.registries or ()),
+            request.near,  # a fetch is narrowed for the place and person that asked
+            request.patient,
         )
         try:
             self._may_fetch(key, request.query.drug)

@@ -104,6 +104,13 @@ class _GeoPoint(_Raw):
     lon: float | None = None
 
 
+class _Contact(_Raw):
+    name: str | None = None
+    phone: str | None = None
+    phone_ext: str | None = None
+    email: str | None = None
+
+
 class _Location(_Raw):
     facility: str | None = None
     status: str | None = None
@@ -112,9 +119,11 @@ class _Location(_Raw):
     zip: str | None = None
     country: str | None = None
     geo_point: _GeoPoint | None = None
+    contacts: list[_Contact] = Field(default_factory=list)
 
 
 class _ContactsLocations(_Raw):
+    central_contacts: list[_Contact] = Field(default_factory=list)
     locations: list[_Location] = Field(default_factory=list)
 
 
@@ -193,6 +202,9 @@ def _to_trial(p: _Protocol) -> Trial:
         enrollment_type=enrollment.type,
         sites=[_site(loc) for loc in p.contacts_locations_module.locations],
         eligibility=_eligibility(p.eligibility_module),
+        central_contacts=[
+            c for c in map(_contact, p.contacts_locations_module.central_contacts) if c
+        ],
         summary=p.description_module.brief_summary,
         secondary_ids=_secondary_ids(ident),
         url=STUDY_URL.format(nct_id=nct_id),
@@ -223,7 +235,16 @@ def _site(raw: _Location) -> dict[str, Any]:
         "latitude": geo.lat if geo else None,
         "longitude": geo.lon if geo else None,
         "status": raw.status,
+        "contact": next((c for c in map(_contact, raw.contacts) if c), None),
     }
+
+
+def _contact(raw: _Contact) -> dict[str, Any] | None:
+    """A ``Contact``'s fields, or None when the registry gave no way to reach anyone."""
+    phone = raw.phone and (f"{raw.phone} ext. {raw.phone_ext}" if raw.phone_ext else raw.phone)
+    if not (raw.name or phone or raw.email):
+        return None
+    return {"name": raw.name, "phone": phone, "email": raw.email}
 
 
 def _eligibility(raw: _Eligibility) -> dict[str, Any]:
@@ -346,6 +367,7 @@ def _fields(raw: Any) -> dict[str, Any]:
         completion = primary_completion
     brief_title, official_title = _text(ident, "briefTitle"), _text(ident, "officialTitle")
     eligibility = _module(p, "eligibilityModule")
+    contacts = _module(p, "contactsLocationsModule")
     healthy = eligibility.get("healthyVolunteers")
     if healthy is not None and type(healthy) is not bool:
         raise _Odd
@@ -369,7 +391,10 @@ def _fields(raw: Any) -> dict[str, Any]:
         "last_updated": _plain_date(status, "lastUpdatePostDateStruct"),
         "enrollment": None if count == UNKNOWN_ENROLLMENT else count,
         "enrollment_type": _text(enrollment, "type"),
-        "sites": _plain_sites(_module(p, "contactsLocationsModule")),
+        "sites": _plain_sites(contacts),
+        "central_contacts": [
+            c for c in map(_plain_contact, _list(contacts, "centralContacts", dict)) if c
+        ],
         "eligibility": {
             "sex": _text(eligibility, "sex"),
             "minimum_age": _text(eligibility, "minimumAge"),
@@ -407,9 +432,22 @@ def _plain_sites(contacts: dict) -> list[dict[str, Any]]:
                 "latitude": _number(geo, "lat"),
                 "longitude": _number(geo, "lon"),
                 "status": _text(loc, "status"),
+                "contact": next(
+                    (c for c in map(_plain_contact, _list(loc, "contacts", dict)) if c), None
+                ),
             }
         )
     return sites
+
+
+def _plain_contact(raw: dict) -> dict[str, Any] | None:
+    """``_contact``, read from the plain dict."""
+    name, email = _text(raw, "name"), _text(raw, "email")
+    phone, extension = _text(raw, "phone"), _text(raw, "phoneExt")
+    phone = phone and (f"{phone} ext. {extension}" if extension else phone)
+    if not (name or phone or email):
+        return None
+    return {"name": name, "phone": phone, "email": email}
 
 
 def _plain_secondary_ids(ident: dict) -> list[str]:

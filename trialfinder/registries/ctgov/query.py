@@ -9,7 +9,7 @@ replaced by a space: same words, no way out of the phrase.
 
 from __future__ import annotations
 
-from trialfinder.models import SearchQuery
+from trialfinder.models import Circle, SearchQuery
 from trialfinder.registries.ctgov.vocabulary import statuses_for
 
 # Everything the Trial model reads, and nothing else: results, outcomes,
@@ -34,6 +34,7 @@ SEARCH_FIELDS = (
     "EnrollmentInfo",
     "Intervention",
     "EligibilityModule",
+    "CentralContact",
     "Location",
 )
 
@@ -75,10 +76,18 @@ def search_params(
         params["filter.overallStatus"] = ",".join(statuses)
     if query.condition:
         params["query.cond"] = essie_phrase(query.condition)
+    if query.near:
+        params["filter.geo"] = geo_filter(query.near)
     advanced = advanced_filter(query)
     if advanced:
         params["filter.advanced"] = advanced
     return params
+
+
+def geo_filter(circle: Circle) -> str:
+    """``distance(lat,lon,NNkm)``: studies with any site (of any status) in the circle."""
+    radius = f"{circle.radius_km:.1f}".rstrip("0").rstrip(".")
+    return f"distance({circle.latitude:.4f},{circle.longitude:.4f},{radius}km)"
 
 
 def advanced_filter(query: SearchQuery) -> str | None:

@@ -1,7 +1,10 @@
 /* trialfinder widget. On any page, one line:
  *   <script src="https://HOST/widget.js" data-drug="blinatumomab" async></script>
- * Options (data- attributes): status, limit, country, condition, phase, registry, near ("lat,lon"),
- * radius-km, theme (light, dark, auto), heading-level (2-5).
+ * Options (data- attributes): status, limit, country, condition, phase, registry, near (a city,
+ * a US ZIP code or "lat,lon"), radius ("50km", "30mi"), site-status (open, any), age, sex,
+ * healthy-volunteers, near-me ("true": a "Trials near me" button), theme (light, dark, auto),
+ * heading-level (2-5). The button reads the browser's location only when the visitor presses
+ * it, and sends it, rounded to about a kilometre, to this widget's own server alone.
  * It draws in a shadow root, so the page's CSS cannot break it, and sets every text
  * from the registry with textContent: registry text is data, never markup.
  * The same rules as trialfinder/web/present.py, in JavaScript. */
@@ -51,11 +54,34 @@
   box.appendChild(meta);
   root.appendChild(box);
 
+  var near = (data.near || "").trim();  // the place asked about: data-near, or "near me"
+  var list = null;
+
   if (!drug) {
     meta.textContent = "This widget needs a data-drug attribute naming the drug.";
     return;
   }
+  if (data.nearMe === "true" && navigator.geolocation) box.appendChild(nearMeButton());
   load(0);
+
+  function nearMeButton() {
+    var button = el("button", "tf-near-me", "Trials near me");
+    button.type = "button";
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      meta.textContent = "Finding where you are…";
+      navigator.geolocation.getCurrentPosition(function (position) {
+        var c = position.coords;  // rounded: about a kilometre is all a distance needs
+        near = c.latitude.toFixed(2) + "," + c.longitude.toFixed(2);
+        button.disabled = false;
+        load(0);
+      }, function () {
+        button.disabled = false;
+        meta.textContent = "Your location could not be read; the list is as before.";
+      }, { maximumAge: 600000, timeout: 20000 });
+    });
+    return button;
+  }
 
   function addStyle(target) {
     // A constructed stylesheet is not inline style, so a host page's CSP allows it.
@@ -87,10 +113,16 @@
     var params = new URLSearchParams();
     params.set("status", data.status || "open");
     params.set("limit", String(limit));
-    ["country", "condition", "phase", "near", "registry"].forEach(function (name) {
+    ["country", "condition", "phase", "registry", "age", "sex"].forEach(function (name) {
       if (data[name]) params.set(name, data[name]);
     });
-    if (data.near && data.radiusKm) params.set("radius_km", data.radiusKm);
+    if (data.healthyVolunteers === "true") params.set("healthy_volunteers", "true");
+    if (near) {
+      params.set("near", near);
+      if (data.radius) params.set("radius", data.radius);
+      else if (data.radiusKm) params.set("radius_km", data.radiusKm);
+      if (data.siteStatus) params.set("site_status", data.siteStatus);
+    }
     return params.toString();
   }
 
@@ -119,6 +151,7 @@
   function fail(error) {
     meta.textContent = "";
     var message = "The trials could not be loaded just now.";
+    if (error && error.code === "bad_input" && error.message) message = error.message + ".";
     if (error && error.code === "unknown_drug") {
       message = "No drug is called “" + drug + "”.";
       if (error.suggestions && error.suggestions.length) {
@@ -137,15 +170,18 @@
     var trials = page.trials || [];
     var count = page.page ? page.page.count : trials.length;
     meta.textContent = summary(trials.length, count, page.query && page.query.status) +
-      " · Updated " + ago(page.fetched_at);
+      (page.near ? " near " + page.near.place : "") + " · Updated " + ago(page.fetched_at);
+    if (list) box.removeChild(list);  // drawn again, near the visitor
+    var old = box.querySelector(".tf-source");
+    if (old) box.removeChild(old);
     if (trials.length) {
-      var list = el("ol", "tf-list");
+      list = el("ol", "tf-list");
       list.setAttribute("role", "list");
       trials.forEach(function (trial) { list.appendChild(item(trial)); });
-      box.appendChild(list);
     } else {
-      box.appendChild(el("p", "tf-empty", "No trials match."));
+      list = el("p", "tf-empty", "No trials match.");
     }
+    box.appendChild(list);
     var source = el("p", "tf-source", "Source: ");
     (page.registries || ["ctgov"]).forEach(function (registry, n) {
       if (n) source.appendChild(document.createTextNode(", "));
@@ -183,11 +219,25 @@
       var where = el("p", "tf-site");
       where.appendChild(el("span", "tf-label", trial.nearest_site ? "Nearest site:" : "Site:"));
       var text = " " + siteLabel(site);
-      if (trial.nearest_site) text += " (" + Math.round(site.distance_km) + " km)";
       var more = sites.length - 1;
-      if (more > 0) text += " · " + more + " more site" + (more === 1 ? "" : "s");
+      if (trial.nearest_site) {
+        text += " (" + Number(site.distance_km).toFixed(1) + " km)";
+        more = trial.more_sites_within_radius || 0;
+      }
+      if (more > 0) {
+        text += " · " + more + " more site" + (more === 1 ? "" : "s") +
+          (trial.nearest_site ? " within the radius" : "");
+      }
       where.appendChild(document.createTextNode(text));
       li.appendChild(where);
+    }
+    var contact = contactLabel((trial.nearest_site && trial.nearest_site.contact) ||
+      (trial.central_contacts || [])[0]);
+    if (contact) {
+      var call = el("p", "tf-contact");
+      call.appendChild(el("span", "tf-label", "Contact:"));
+      call.appendChild(document.createTextNode(" " + contact));
+      li.appendChild(call);
     }
     var ids = [registryName(trial.registry) + " " + trial.id];
     (trial.also_registered || []).forEach(function (other) {
@@ -228,6 +278,11 @@
       if (part && parts.indexOf(part) < 0) parts.push(part);
     });
     return parts.join(", ");
+  }
+
+  function contactLabel(contact) {
+    if (!contact) return "";
+    return [contact.name, contact.phone, contact.email].filter(Boolean).join(", ");
   }
 
   function ago(iso) {
