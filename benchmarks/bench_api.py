@@ -203,6 +203,7 @@ PLACEMENT = Placement()
 class Run:
     rps: float
     p99_ms: float
+    requests: int = 0  # completed (bench_api_rotating.wrk counts them)
 
 
 def free_port() -> int:

@@ -144,7 +144,8 @@ def wrk(base: str, script: Path, seconds: float) -> Run:
         raise BenchError(f"wrk saw errors for {base}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     value, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out).groups()
-    return Run(rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit])
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    return Run(rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], done)
 
 
 def main() -> int:

@@ -23,17 +23,21 @@ What it measures
     (30 by default). The script checks that the timed runs sent no request
     to the stand-in, i.e. that they really were cache hits.
 
-Cases come twice: "replayed" (the answer the first cache hit printed, kept
-    and printed again: ``trialfinder.cli.replay``) and "worked out" (the same
-    cache through a config with ``[cache] replay_answers = false``: settings,
-    name resolution, the stored rows joined, rendering). Runs are interleaved,
-    one run of every case a round.
+Cases come three times: "replayed" (a repeated question: the answer kept
+    and printed again, ``trialfinder.cli.replay``), "first hit after a fetch"
+    (each timed run preceded, untimed, by emptying a cache of its own and
+    fetching the same command into it: the first cache hit of a question,
+    which the fetch kept for it) and "worked out" (the same cache through a
+    config with ``[cache] replay_answers = false``: settings, name resolution,
+    the stored rows joined, rendering). Runs are interleaved, one run of every
+    case a round.
 
 Target
-    A replayed cache hit: json at most 2x ``python -c pass``, the table at most
-    3x (medians of the same run). A missed target is printed, not an
-    error: the script exits non-zero only if something fails (a run exits
-    non-zero, a "cache hit" reaches the stand-in, the output is wrong).
+    A cache hit, replayed or the first after a fetch: json at most 2x
+    ``python -c pass``, the table at most 3x (medians of the same run). A
+    missed target is printed, not an error: the script exits non-zero only
+    if something fails (a run exits non-zero, a "cache hit" reaches the
+    stand-in, the output is wrong).
 
 How to rerun (from the repository root)
     .venv/bin/python benchmarks/bench_cache_hit.py            # 30 runs per case
@@ -88,6 +92,7 @@ class Case:
     standin: CtgovStandin | None = None  # checked for silence during timed runs
     expect_trials: int | None = None  # for --format json: how many trials to expect
     target: float | None = None  # the most this case may take, as a multiple of python -c pass
+    fetch_first: Path | None = None  # this cache is emptied and filled (untimed) before each run
 
 
 @dataclass
@@ -126,13 +131,20 @@ def check_json(case: Case, stdout: bytes, *, from_cache: bool) -> None:
 def time_cases(cases: list[Case], runs: int, env: dict[str, str]) -> list[Timing]:
     """Every case ``runs`` times, interleaved (one run of each case a round), after one
     untimed run of each (OS file cache, .pyc files, and the answer kept for replay)."""
-    seen_before = {id(c): len(c.standin.requests) for c in cases if c.standin is not None}
     for case in cases:
         run_cli(case.argv, env)
+    seen_before = {id(c): len(c.standin.requests) for c in cases if c.standin is not None}
+    fetches = {id(c.standin): 0 for c in cases}  # requests of the untimed fetches, by stand-in
     samples: dict[int, list[float]] = {id(c): [] for c in cases}
     for round_ in range(runs):
         print(f"round {round_ + 1}/{runs}", end="\r", flush=True)
         for case in cases:
+            if case.fetch_first is not None:
+                asked = len(case.standin.requests)
+                for leftover in case.fetch_first.parent.glob(f"{case.fetch_first.name}*"):
+                    leftover.unlink()
+                run_cli(case.argv, env)  # the fetch, which keeps the next hit's answer
+                fetches[id(case.standin)] += len(case.standin.requests) - asked
             elapsed_ms, done = run_cli(case.argv, env)
             samples[id(case)].append(elapsed_ms)
             if "--format" in case.argv and case.argv[case.argv.index("--format") + 1] == "json":
@@ -141,7 +153,7 @@ def time_cases(cases: list[Case], runs: int, env: dict[str, str]) -> list[Timing
                 raise BenchError(f"{case.label}: the table output is empty")
     for case in cases:
         if case.standin is not None:
-            extra = len(case.standin.requests) - seen_before[id(case)]
+            extra = len(case.standin.requests) - seen_before[id(case)] - fetches[id(case.standin)]
             if extra:
                 raise BenchError(
                     f"{case.label}: {extra} requests reached the stand-in; not a cache hit"
@@ -160,6 +172,10 @@ def standin_config(standin: CtgovStandin, folder: Path) -> Iterator[Path]:
         worked = folder / "worked-out.toml"
         text = config.read_text(encoding="utf-8")
         worked.write_text(text.replace("[cache]\n", "[cache]\nreplay_answers = false\n", 1))
+        # A cache of its own for each format of "first hit after a fetch".
+        for fmt in ("json", "table"):
+            first = folder / f"first-{fmt}.toml"
+            first.write_text(text.replace('"cache.sqlite"', f'"first-{fmt}.sqlite"', 1))
         yield config
 
 
@@ -177,7 +193,7 @@ def warm(label: str, argv: list[str], standin: CtgovStandin, env, expect: int) -
 def print_table(timings: list[Timing], firsts: dict[str, float], runs: int) -> None:
     print(f"\nCache hit, whole process, {runs} timed runs per case (ms)")
     base = timings[0].median  # python -c pass
-    header = f"{'case':<60} {'median':>8} {'x pass':>7} {'p90':>8} {'min':>8}  target (x pass)"
+    header = f"{'case':<72} {'median':>8} {'x pass':>7} {'p90':>8} {'min':>8}  target (x pass)"
     print(header)
     print("-" * len(header))
     for t in timings:
@@ -187,7 +203,7 @@ def print_table(timings: list[Timing], firsts: dict[str, float], runs: int) -> N
             "-" if limit is None else f"<= {limit:g}: " + ("met" if ratio <= limit else "MISSED")
         )
         print(
-            f"{t.case.label:<60} {t.median:8.1f} {ratio:7.2f} {t.p90:8.1f} {t.minimum:8.1f}"
+            f"{t.case.label:<72} {t.median:8.1f} {ratio:7.2f} {t.p90:8.1f} {t.minimum:8.1f}"
             f"  {verdict}"
         )
     print("\nFirst run of each query (fetch from the stand-in + store, --format json):")
@@ -233,16 +249,25 @@ def main() -> int:
             (f"syntheticumab --status all ({SYNTHETIC})", big, bigger, SYNTHETIC),
             (f"manysitesumab --status all ({MANY_SITES} sites)", sites, huge, 7),
         ):
-            worked = [*argv[:4], str(Path(argv[4]).with_name("worked-out.toml")), *argv[5:]]
-            for how, command in (("replayed", argv), ("worked out", worked)):
+            config = Path(argv[4])
+            worked = [*argv[:4], str(config.with_name("worked-out.toml")), *argv[5:]]
+            for how, command in (
+                ("replayed", argv),
+                ("first hit after a fetch", argv),
+                ("worked out", worked),
+            ):
                 for fmt, limit in (("json", 2.0), ("table", 3.0)):
+                    first = how.startswith("first")
+                    if first:
+                        command = [*argv[:4], str(config.with_name(f"first-{fmt}.toml")), *argv[5:]]
                     cases.append(
                         Case(
                             f"{label}, {fmt}, {how}",
                             [*command, "--format", fmt],
                             standin,
                             trials if fmt == "json" else None,
-                            limit if how == "replayed" else None,
+                            None if how == "worked out" else limit,
+                            config.with_name(f"first-{fmt}.sqlite") if first else None,
                         )
                     )
         print(f"timing {len(cases)} cases, interleaved ...", flush=True)

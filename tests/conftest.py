@@ -48,6 +48,21 @@ def cli_runner(capsys, config: Path):
     return run
 
 
+def cache_at_version(path: Path, version: int):
+    """A cache file as trialfinder wrote it at schema ``version`` (open: close it after)."""
+    import sqlite3
+
+    from trialfinder.store.connection import write_transaction
+    from trialfinder.store.schema import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, migration in enumerate(MIGRATIONS[:version], start=1):
+        with write_transaction(conn, lock_wait=1):
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return conn
+
+
 def fast_settings(*, retries: int = 3, **sections) -> Settings:
     """Settings with fast retries and the given sections (``registries={...}``)."""
     return Settings.model_validate({"http": {**FAST_HTTP, "max_retries": retries}, **sections})

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
-from tests.conftest import cli_runner
+from tests.conftest import cache_at_version, cli_runner
 from tests.test_dedup import ctgov, ctis, isrctn
 from tests.test_store import fixture_trials, result_for
 from trialfinder.dedup import merge_registrations
@@ -17,7 +16,7 @@ from trialfinder.models import Site, Trial
 from trialfinder.models.listing import listed_trial, listing_row
 from trialfinder.store import Store, searches
 from trialfinder.store.connection import write_transaction
-from trialfinder.store.schema import MIGRATIONS, SCHEMA_VERSION
+from trialfinder.store.schema import SCHEMA_VERSION
 
 PREFERENCE = ["ctgov", "ctis", "isrctn", "nci_cts"]
 
@@ -83,11 +82,7 @@ def test_a_cache_hit_decodes_no_trial(monkeypatch, capsys, config_path):
 
 def _v6_file(path, trial: Trial) -> None:
     """A cache as trialfinder wrote it before listed JSON (schema version 6)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    for version, migration in enumerate(MIGRATIONS[:6], start=1):
-        with write_transaction(conn, lock_wait=1):
-            migration(conn)
-            conn.execute(f"PRAGMA user_version = {version}")
+    conn = cache_at_version(path, 6)
     conn.execute(
         "INSERT INTO trials (id, registry, title, status, status_category, phases, url, "
         "fetched_at, trial_json, brief_json) VALUES (?, 'ctgov', ?, ?, ?, '[]', ?, ?, ?, NULL)",

@@ -50,12 +50,20 @@ def test_a_cache_hit_is_kept_and_the_same_question_gets_the_same_answer(run, ctg
     assert json.loads(json_hit[1])["from_cache"] is True
 
 
-def test_a_fetched_answer_is_not_kept(run, config_path):
-    code, out, _ = run("search", "blinatumomab", "--format", "json")
-    assert code == 0 and json.loads(out)["from_cache"] is False
-    assert kept(config_path) == []
-    run("search", "blinatumomab", "--format", "json")
-    assert len(kept(config_path)) == 1
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_fetch_keeps_what_the_first_cache_hit_will_print(run, config_path, fmt):
+    code, out, _ = run("search", "blinatumomab", "--format", fmt)
+    assert code == 0
+    if fmt == "json":
+        assert json.loads(out)["from_cache"] is False  # what was fetched is not kept as such
+    assert len(kept(config_path)) == 1  # but what the cache will answer next is
+    first_hit = run("search", "blinatumomab", "--format", fmt)
+    cache = config_path.parent / "cache" / "test.sqlite"
+    with sqlite3.connect(cache) as conn:
+        conn.execute("DELETE FROM rendered_answers")
+    worked_out = run("search", "blinatumomab", "--format", fmt)
+    assert first_hit == worked_out  # exit code, stdout and stderr alike
+    assert "only in passing" in first_hit[2]
 
 
 def test_a_change_to_the_cache_is_seen_at_once(run, ctgov_standin, config_path):
@@ -105,6 +113,8 @@ def test_refresh_and_other_configs_are_never_replayed(run, config_path, tmp_path
 
 def test_keeping_waits_for_no_lock_and_a_later_change_wins(run, config_path):
     run("search", "blinatumomab", "--format", "json")
+    with sqlite3.connect(config_path.parent / "cache" / "test.sqlite") as conn:
+        conn.execute("DELETE FROM rendered_answers")  # what the fetch kept: not this test's
     argv = ["--config", str(config_path), "search", "blinatumomab", "--format", "json"]
     code, question = replay.replay(argv)
     assert code is None and question.generation is not None

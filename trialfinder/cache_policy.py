@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from trialfinder.clock import utc_now
+from trialfinder.collector import collector_paused
 from trialfinder.combined import combine, registries_for
 from trialfinder.config import Settings
 from trialfinder.drug_search import DrugSearch, expanded
@@ -41,7 +42,14 @@ from trialfinder.registries.base import ProgressCallback, StillWaiting
 from trialfinder.resolution import Resolution, literal
 from trialfinder.resolve import lookup_cached, resolve
 from trialfinder.search import REGISTRY, ask_registry, fetch_one_trial, registry_query
-from trialfinder.store import Store, maintenance, registry_state, searches, trial_records
+from trialfinder.store import (
+    Store,
+    maintenance,
+    registry_state,
+    rendered,
+    searches,
+    trial_records,
+)
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -363,19 +371,23 @@ async def _ask_and_store(
     (then the outage comes back beside it, to be remembered for the cool-down).
 
     The answer is then read back as the cache will give it next time: stored once,
-    listed one way."""
+    listed one way. The cyclic garbage collector is held back meanwhile (``collector``):
+    decoding, parsing and storing make millions of objects and almost no garbage."""
     request, old = cached.request, cached.to_ask[registry]
-    try:
-        query = registry_query(cached.query, registry)
-        result = await ask_registry(settings, query, registry, progress)
-    except RegistryUnavailableError as error:
-        if old is None:
-            raise
-        return served_stale(old, f"{error}; showing the cached answer"), error
-    drug = cached.resolution.drug
-    listing = await pool.write(_store_and_list, result, drug if drug.known else None, request)
+    with collector_paused():
+        try:
+            query = registry_query(cached.query, registry)
+            result = await ask_registry(settings, query, registry, progress)
+        except RegistryUnavailableError as error:
+            if old is None:
+                raise
+            return served_stale(old, f"{error}; showing the cached answer"), error
+        drug = cached.resolution.drug
+        known = drug if drug.known else None
+        listing = await pool.write(_store_and_list, result, known, request)
+        listing.warnings = list(result.warnings)
+        del result  # the trials go now, while the collector still waits
     listing.from_cache = False
-    listing.warnings = list(result.warnings)
     return listing, None
 
 
@@ -457,6 +469,16 @@ def answer_blocking(
     if cached.complete:
         return cached.search(settings)
     return _run_with_pool(settings, lambda pool: answer(pool, settings, request, cached, progress))
+
+
+def read_as_cache_hit(settings: Settings, request: TrialsRequest) -> tuple[int, DrugSearch] | None:
+    """What the cache alone answers to ``request`` now, as a cache hit would read it, and the
+    cache's change count (``store.rendered``) read before it; None if the cache alone
+    does not answer it whole (``cli.replay`` keeps such an answer after a fetch)."""
+    with Store.open_configured(settings) as store:
+        generation = rendered.generation(store.conn)
+        cached = read_cached(store, settings, request)
+    return (generation, cached.search(settings)) if cached.complete else None
 
 
 def trial_blocking(

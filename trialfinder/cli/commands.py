@@ -164,6 +164,22 @@ def search_command(
         found = cache_policy.answer_blocking(app.settings, request, progress)
     finally:
         progress.close()
+    stderr = _messages(found, request, place)
+    click.echo(stderr, err=True, nl=False)
+    until = cache_policy.replayable_until(request, found, app.settings)
+    if until is None or app.question is None:
+        _write_answer(found, fmt, sys.stdout, request)  # on a terminal: its width and colours
+        if app.question is not None and not found.listing.from_cache:
+            _keep_next_hit(app, request, fmt, place)
+        return
+    out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
+    _write_answer(found, fmt, out, request)
+    sys.stdout.write(out.getvalue())
+    _keep(app.question, until, found, fmt, out.getvalue(), stderr)
+
+
+def _messages(found, request: TrialsRequest, place) -> str:
+    """What ``search`` writes to stderr about ``found``: notes, warnings, what is not listed."""
     listing, drug = found.listing, found.query.drug
     messages = list(found.notes)
     if place is not None and place.note:
@@ -177,19 +193,32 @@ def search_command(
     if request.narrowed:
         messages.append(f"only trials {render.narrowed_label(request)}")
     if not listing.rows and not listing.hidden_mentions:
-        messages.append(f"no trials found for {drug!r} (status: {query.status})")
-    stderr = "".join(f"{message}\n" for message in messages)
-    click.echo(stderr, err=True, nl=False)
-    until = cache_policy.replayable_until(request, found, app.settings)
-    if until is None or app.question is None:
-        _write_answer(found, fmt, sys.stdout, request)  # on a terminal: its width and colours
+        messages.append(f"no trials found for {drug!r} (status: {request.query.status})")
+    return "".join(f"{message}\n" for message in messages)
+
+
+def _keep_next_hit(app: AppContext, request: TrialsRequest, fmt: str, place) -> None:
+    """After a fetch, work out now what the same command will answer from the cache
+    next time, and keep it for replay: so the first cache hit is replayed too, not
+    worked out at the cost of the imports behind it. The cache is read again, as a
+    cache hit reads it, and every condition of a replay is checked the same way."""
+    hit = cache_policy.read_as_cache_hit(app.settings, request)
+    if hit is None:
         return
-    out = io.StringIO()  # kept for replay, which is only ever for output not to a terminal
+    generation, found = hit
+    until = cache_policy.replayable_until(request, found, app.settings)
+    if until is None:
+        return
+    out = io.StringIO()
     _write_answer(found, fmt, out, request)
-    sys.stdout.write(out.getvalue())
-    if fmt == "table":
-        until = min(until, age_label_changes_at(listing.fetched_at))
-    replay.keep(app.question, until, out.getvalue(), stderr)
+    question = replay.Question(app.question.key, app.question.cache, generation)
+    _keep(question, until, found, fmt, out.getvalue(), _messages(found, request, place))
+
+
+def _keep(question, until, found, fmt: str, stdout: str, stderr: str) -> None:
+    if fmt == "table":  # until "fetched 2 hours ago" would read differently
+        until = min(until, age_label_changes_at(found.listing.fetched_at))
+    replay.keep(question, until, stdout, stderr)
 
 
 def _write_answer(found, fmt: str, out, request: TrialsRequest) -> None:

@@ -22,6 +22,10 @@ A kept answer is replayed only while it is still the answer:
 
 Only a whole cache hit is kept: an answer with a warning, a stale part, a
 registry left out, or anything fetched on the way, is worked out every time.
+After a fetch, though, the command reads the cache again as the next
+identical command would, and keeps that answer if it is a whole cache hit
+(``cli.commands``): the first cache hit after a fetch is replayed too, and
+what it prints is what working it out would print, by construction.
 Everything here is the standard library and ``store.rendered``; any doubt
 (no cache yet, a locked or older file, an unreadable config) means "not
 replayable", and the command runs as usual.
@@ -69,7 +73,9 @@ class Question:
     def __init__(self, key: str, cache: Path, generation: int | None = None) -> None:
         self.key = key  # the digest of everything the answer depends on besides the cache
         self.cache = cache
-        self.generation = generation  # the cache's change count before the answer was read
+        # The cache's change count before the answer was read (None: no usable cache
+        # then; such an answer is never kept).
+        self.generation = generation
 
 
 def replay(argv: list[str]) -> tuple[int | None, Question | None]:
@@ -83,10 +89,10 @@ def replay(argv: list[str]) -> tuple[int | None, Question | None]:
     try:
         conn = sqlite3.connect(f"{question.cache.as_uri()}?mode=ro", uri=True, timeout=1.0)
     except (sqlite3.Error, ValueError):
-        return None, None  # no cache yet
+        return None, question  # no cache yet: a fetch may keep what the next hit prints
     try:
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return None, None  # to be migrated (or newer): the full path decides
+            return None, question  # to be migrated (or newer): the full path decides
         kept = rendered.replayable(conn, question.key, utc_now().timestamp())
         if kept is None:
             return None, Question(question.key, question.cache, rendered.generation(conn))

@@ -142,7 +142,7 @@ def listing_row(trial: Trial, dumped: dict[str, Any] | None = None) -> dict[str,
     if dumped is not None and brief is trial:
         data = {key: value for key, value in dumped.items() if key not in LIST_KEYS}
     else:
-        data = brief.model_dump(mode="json", exclude=LIST_KEYS | {"raw"})
+        data = brief.model_dump(mode="json", exclude=LIST_KEYS)
     return {
         "trial_id": trial.id,
         "registry": trial.registry,

@@ -10,7 +10,7 @@ import json
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -129,8 +129,6 @@ class Trial(_Model):
     matched_terms: list[MatchedTerm] = Field(default_factory=list)
     # The drug is named only in passing (title, summary), not as an intervention.
     mention_only: bool = False
-    # The registry's own record, as received: kept by the store, never shown.
-    raw: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def countries(self) -> list[str]:

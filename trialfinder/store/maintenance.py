@@ -60,7 +60,7 @@ def info(db: Store) -> CacheInfo:
         size_bytes=size,
         schema_version=schema_version(db.conn),
         trials=count("trials"),
-        sites=count("sites"),
+        sites=db.conn.execute("SELECT coalesce(sum(site_count), 0) FROM trials").fetchone()[0],
         searches=searches,
     )
 
@@ -71,14 +71,13 @@ def clear(db: Store) -> int:
         count = db.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
         for table in (
             "rendered_answers",
+            "served_answers",
             "search_results",
             "searches",
             "drug_trials",
             "drug_lookups",
             "drug_aliases",
             "drugs",
-            "sites",
-            "interventions",
             "trial_listings",
             "trials",
         ):

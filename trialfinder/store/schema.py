@@ -69,7 +69,7 @@ def _v1_trials_and_searches(db: sqlite3.Connection) -> None:
             url TEXT NOT NULL,
             fetched_at TEXT NOT NULL,      -- ISO 8601, UTC
             trial_json TEXT NOT NULL,      -- the Trial model, as trialfinder reads it back
-            raw_json TEXT                  -- the registry's record, as received
+            raw_json TEXT                  -- the registry's record (NULL since v10)
         );
         CREATE TABLE sites (
             trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
@@ -405,12 +405,39 @@ def _v9_drug_lexicon(db: sqlite3.Connection) -> None:
         )
 
 
-def _reserved(db: sqlite3.Connection) -> None:
-    """A number issue 13 gave another branch (10, 11): its migration takes this place
-    when the branches are merged. Nothing to do here until then."""
+def _v10_unread_copies_and_served_answers(db: sqlite3.Connection) -> None:
+    """Drop what was written on every fetch and never read: a row per site and per
+    intervention (``sites``, ``interventions``; every site and intervention is in
+    ``trial_json``; ``cache info`` counted the sites, now ``trials.site_count``) and the
+    registry's own record (``trials.raw_json``, now always NULL: SQLite's DROP COLUMN
+    cannot parse the comment after it in ``_v1``). They were about two thirds of a cold
+    fetch's bytes (``docs/benchmarks.md``).
+
+    And API answers kept ready to serve (``store.served``), as ``rendered_answers``
+    keeps the CLI's: the bytes, their gzip form and ETag, good while the cache's
+    change count is the one they were read at."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE served_answers (
+            key TEXT PRIMARY KEY,          -- the server's settings and the request's path
+            generation INTEGER NOT NULL,   -- cache_generation.n when the answer was read
+            expires_at REAL NOT NULL,      -- Unix time: the first of its parts to grow old
+            etag TEXT NOT NULL,
+            topic TEXT NOT NULL,           -- the drug it is about (folded name)
+            body BLOB NOT NULL,
+            gzipped BLOB                   -- NULL: too small to be worth compressing
+        );
+        ALTER TABLE trials ADD COLUMN site_count INTEGER;
+        UPDATE trials SET site_count = (SELECT count(*) FROM sites WHERE trial_id = trials.id);
+        DROP TABLE sites;
+        DROP TABLE interventions;
+        UPDATE trials SET raw_json = NULL WHERE raw_json IS NOT NULL
+        """,
+    )
 
 
-def _v12_coordination(db: sqlite3.Connection) -> None:
+def _v11_coordination(db: sqlite3.Connection) -> None:
     """What several processes (or machines, on PostgreSQL) share to act as one.
 
     ``leases.epoch`` is a fencing token: it grows on every take-over, and each
@@ -448,9 +475,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v7_trial_listings,
     _v8_rendered_answers,
     _v9_drug_lexicon,
-    _reserved,  # 10: another branch's (issue 13)
-    _reserved,  # 11: another branch's
-    _v12_coordination,
+    _v10_unread_copies_and_served_answers,
+    _v11_coordination,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -500,12 +526,11 @@ def migrate(
 # Every table that holds what a store knows, parents before the tables that refer to
 # them: what ``store copy`` moves, in this order. Left out, on purpose: ``leases`` (who
 # is working now, on this store), ``registry_budget`` and ``fetch_claims`` (the processes
-# on this store, now), ``rendered_answers`` and ``cache_generation`` (the CLI's replays of
-# one store's answers). A test keeps this list and the schema in step.
+# on this store, now), ``rendered_answers``, ``served_answers`` and ``cache_generation``
+# (the CLI's and the server's answers kept ready, good for one store only). A test keeps
+# this list and the schema in step.
 DATA_TABLES = (
     "trials",
-    "sites",
-    "interventions",
     "trial_listings",
     "drugs",
     "drug_aliases",
@@ -527,6 +552,7 @@ NOT_COPIED = (
     "registry_budget",
     "fetch_claims",
     "rendered_answers",
+    "served_answers",
     "cache_generation",
     "trialfinder_schema",
 )

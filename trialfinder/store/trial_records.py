@@ -1,5 +1,9 @@
-"""Trials: each record whole (``trials``, with its sites and interventions) and in the
-form a list shows it (``trial_listings``), written together, read by id.
+"""Trials: each record whole (``trials``: its JSON, sites and all) and in the form a
+list shows it (``trial_listings``), written together, read by id.
+
+Only what is read is written: the registry's own record, and a row per site and
+per intervention, were stored on every fetch and never read (``schema._v10_...``);
+they were two thirds of a cold fetch's bytes and most of its store time.
 
 Functions over a ``Store``; a write is one transaction (or a savepoint of the
 caller's).
@@ -7,13 +11,12 @@ caller's).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 import orjson
 
-from trialfinder.models import Site, Trial
+from trialfinder.models import Trial
 from trialfinder.models.listing import listing_row
 from trialfinder.store.connection import upsert_sql
 from trialfinder.store.listings import INSERT_LISTING
@@ -26,34 +29,14 @@ def save_trial(db: Store, trial: Trial, fetched_at: datetime) -> None:
 
 
 def upsert_trials(db: Store, trials: Iterable[Trial], fetched_at: datetime) -> None:
-    trials = list(trials)
-    ids = [t.id for t in trials]
-    for chunk in chunks(ids, 500):
-        marks = ",".join("?" * len(chunk))
-        db.conn.execute(f"DELETE FROM sites WHERE trial_id IN ({marks})", chunk)
-        db.conn.execute(f"DELETE FROM interventions WHERE trial_id IN ({marks})", chunk)
     stamp = fetched_at.isoformat()
     # Upserts (connection.upsert_sql), so a trial's links to drugs and searches stay.
     # Rows are generated as SQLite takes them, not built into lists first: a list of
-    # 26,000 site rows kept the garbage collector busy walking them (and everything
+    # thousands of rows kept the garbage collector busy walking them (and everything
     # else alive) while it grew; a row handed over and dropped costs it nothing.
     listings: list[dict] = []
     db.conn.executemany(_UPSERT_TRIAL, _trial_rows(trials, stamp, listings))
     db.conn.executemany(INSERT_LISTING, listings)
-    db.conn.executemany(
-        "INSERT INTO sites (trial_id, position, facility, city, state, zip, country, "
-        "latitude, longitude, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (_site_row(t.id, n, site) for t in trials for n, site in enumerate(t.sites)),
-    )
-    db.conn.executemany(
-        "INSERT INTO interventions (trial_id, position, name, type, other_names) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (
-            (t.id, n, i.name, i.type, _json_text(i.other_names))
-            for t in trials
-            for n, i in enumerate(t.interventions)
-        ),
-    )
 
 
 def load_trial(db: Store, trial_id: str) -> tuple[Trial, datetime] | None:
@@ -105,7 +88,7 @@ _TRIAL_COLUMNS = (
     "url",
     "fetched_at",
     "trial_json",
-    "raw_json",
+    "site_count",
 )
 _UPSERT_TRIAL = upsert_sql("trials", _TRIAL_COLUMNS)
 
@@ -133,25 +116,8 @@ def _trial_row(trial: Trial, fetched_at: str, dumped: dict) -> dict:
         "url": trial.url,
         "fetched_at": fetched_at,
         "trial_json": orjson.dumps(dumped).decode(),
-        "raw_json": _raw_json(trial.raw),
+        "site_count": len(trial.sites),
     }
-
-
-def _raw_json(raw: dict | None) -> str | None:
-    """The registry's record as compact JSON text: orjson, several times faster than the
-    standard library on a record of kilobytes (and smaller, without spaces); the standard
-    library only for what orjson refuses (an integer beyond 64 bits)."""
-    if raw is None:
-        return None
-    try:
-        return orjson.dumps(raw).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-
-
-def _site_row(trial_id: str, position: int, site: Site) -> tuple:
-    place = (site.facility, site.city, site.state, site.zip, site.country)
-    return (trial_id, position, *place, site.latitude, site.longitude, site.status)
 
 
 def _json_text(value: list) -> str:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from trialfinder import places
-from trialfinder.cache_policy import TrialsRequest
+from trialfinder.cache_policy import TrialsRequest, replayable_until
 from trialfinder.clock import utc_now
 from trialfinder.encoding import dumps, dumps_spliced
 from trialfinder.filters import parse_any_trial_id, parse_since
@@ -31,6 +31,7 @@ from trialfinder.web.httpcache import Representation, etag_of, json_representati
 from trialfinder.web.keys import SERVICE, SETTINGS
 from trialfinder.web.memo import drug_topic, trial_topic
 from trialfinder.web.params import Params, decode_cursor, encode_cursor
+from trialfinder.web.service import HIT
 from trialfinder.web.trialfilters import MAX_LIMIT, TRIAL_FILTERS, TrialFilters
 
 DEFAULT_LIMIT = 20
@@ -54,6 +55,14 @@ async def drug(request: web.Request) -> web.Response:
 
 
 async def trials(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    kept, generation = await service.served.find(request.raw_path)
+    if kept is not None:  # worked out before, nothing changed since: one read (web.served)
+        service.metrics.cache.inc(HIT)
+        control = cache_control_for(request, HIT)
+        rep = Representation(kept.body, "application/json", control, kept.etag)
+        rep._gzipped = kept.gzipped  # stored with it: not compressed again
+        return answer(request, rep, HIT, ("drug", kept.topic))
     params = Params(request, TRIALS_PARAMS)
     filters = await trial_filters(request, params)
     limit = params.integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -70,7 +79,7 @@ async def trials(request: web.Request) -> web.Response:
         near=filters.near,
         patient=filters.patient,
     )
-    found, how = await request.app[SERVICE].search(request_)
+    found, how = await service.search(request_)
     if by_core:  # each trial as stored: bytes joined, nothing decoded
         count, items = found.listing.count, [row.json() for row in found.listing.rows]
     else:
@@ -92,7 +101,11 @@ async def trials(request: web.Request) -> web.Response:
     rep = Representation(
         body, "application/json", cache_control_for(request, how), etag=_stored_etag(data, items)
     )
-    return answer(request, rep, how, drug_topic(found.resolution.drug.name))
+    topic = drug_topic(found.resolution.drug.name)
+    until = replayable_until(request_, found, request.app[SETTINGS]) if how == HIT else None
+    if until is not None:  # a whole cache hit: the next request of this URL reads it whole
+        service.served.offer(request.raw_path, generation, until, rep, topic[1])
+    return answer(request, rep, how, topic)
 
 
 def _stored_etag(data: dict, items: list[bytes]) -> str:

@@ -49,6 +49,7 @@ from trialfinder.web.errors import ApiError
 from trialfinder.web.flights import FetchPending, Flights
 from trialfinder.web.memo import AnswerMemo, drug_topic, trial_topic
 from trialfinder.web.metrics import Metrics
+from trialfinder.web.served import ServedAnswers
 
 log = logging.getLogger("trialfinder.web")
 
@@ -75,6 +76,7 @@ class TrialService:
         self._tracked: set[str] = set()
         self.budget = FetchBudget(settings.server.fetches_per_client_per_hour)
         self.unknown = UnknownNames()
+        self.served = ServedAnswers(settings, pool)
 
     @property
     def wait(self) -> float:
@@ -295,3 +297,4 @@ class TrialService:
 
     async def close(self) -> None:
         await self.flights.close()
+        await self.served.close()

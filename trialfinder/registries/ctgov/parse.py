@@ -10,6 +10,10 @@ Sites, interventions and eligibility are handed to ``Trial`` as plain dicts,
 which its validation turns into models in one call: building each ``Site``
 from Python first cost a call into pydantic per site (13,000 for 1,000
 real-sized studies), about a seventh of parsing.
+
+A well-formed study does not go through the ``_Raw`` models at all: it is read
+as the plain dicts it is (``_plain_fields``, at the end), and the models take
+only a study with a value of an unexpected type, to tidy or refuse it.
 """
 
 from __future__ import annotations
@@ -153,15 +157,21 @@ class MalformedStudyError(ValueError):
 
 def parse_study(raw: Any) -> Trial:
     """One v2 study object -> Trial; raise MalformedStudyError if it is not one."""
+    fields = _plain_fields(raw)
+    if fields is not None:
+        return Trial.model_validate(fields)
+    return parse_with_models(raw)
+
+
+def parse_with_models(raw: Any) -> Trial:
+    """``parse_study`` through the ``_Raw`` models alone: what tidies or refuses an odd study."""
     try:
         study = _Study.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MalformedStudyError(f"malformed study ({where}: {first['msg']})") from None
-    trial = _to_trial(study.protocol_section)
-    trial.raw = raw
-    return trial
+    return _to_trial(study.protocol_section)
 
 
 def _to_trial(p: _Protocol) -> Trial:
@@ -252,4 +262,196 @@ def _eligibility(raw: _Eligibility) -> dict[str, Any]:
 def _secondary_ids(ident: _Identification) -> list[str]:
     ids = [ident.org_study_id_info.id] if ident.org_study_id_info else []
     ids += [info.id for info in ident.secondary_id_infos]
+    return list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
+
+
+# -- the fast path: a well-formed study read as plain dicts -----------------------------
+#
+# Validating every study through the ``_Raw`` models first made a model object per
+# module, site and date, then ``Trial`` validated it all again: about half of parsing.
+# A real study is almost always well formed, so ``_plain_fields`` reads it as the
+# plain dicts it is, checking each value's JSON type as it goes, and hands ``Trial``
+# the very fields ``_to_trial`` would. At the first value not of the type the
+# ``_Raw`` models declare (or anything else odd), it gives up (``_Odd``) and the
+# study goes through the models, which tidy or refuse it as before: the two paths
+# give the same Trial (``tests/test_ctgov_client.py`` checks it on every record).
+
+_EMPTY: dict[str, Any] = {}
+
+
+class _Odd(Exception):
+    """A value of another type than the registry's schema gives it: take the slow path."""
+
+
+def _plain_fields(raw: Any) -> dict[str, Any] | None:
+    """``Trial``'s fields for a well-formed study, or None to validate it the slow way."""
+    try:
+        return _fields(raw)
+    except _Odd:
+        return None
+
+
+def _module(parent: dict, name: str, *, required: bool = False, nullable: bool = False) -> dict:
+    """A nested object: ``{}`` if absent (unless ``required``), or null where the models
+    allow null (``nullable``: their ``X | None``; elsewhere null is refused)."""
+    value = parent.get(name, _EMPTY)
+    if type(value) is dict:
+        if value is _EMPTY and required:
+            raise _Odd
+        return value
+    if value is None and nullable:
+        return _EMPTY
+    raise _Odd
+
+
+def _text(module: dict, name: str) -> str | None:
+    value = module.get(name)
+    if value is None or type(value) is str:
+        return value
+    raise _Odd
+
+
+def _list(module: dict, name: str, kind: type) -> list:
+    """A list whose every item is a ``kind`` (a copy); ``[]`` if absent."""
+    value = module.get(name, _EMPTY)
+    if value is _EMPTY:
+        return []
+    if type(value) is not list or any(type(v) is not kind for v in value):
+        raise _Odd
+    return list(value)
+
+
+def _texts(module: dict, name: str) -> list[str]:
+    return _list(module, name, str)
+
+
+def _number(module: dict, name: str) -> float | int | None:
+    value = module.get(name)
+    if value is None or type(value) is float or type(value) is int:
+        return value
+    raise _Odd
+
+
+def _plain_date(status: dict, name: str) -> str | None:
+    struct = status.get(name)
+    if struct is None:
+        return None
+    if type(struct) is not dict:
+        raise _Odd
+    value = _text(struct, "date")
+    if not value:
+        return None
+    value = value.strip()
+    return value if _PARTIAL_DATE.match(value) else None
+
+
+def _fields(raw: Any) -> dict[str, Any]:
+    if type(raw) is not dict:
+        raise _Odd
+    p = _module(raw, "protocolSection", required=True)
+    ident = _module(p, "identificationModule", required=True)
+    status = _module(p, "statusModule")
+    design = _module(p, "designModule")
+    nct = ident.get("nctId")
+    if type(nct) is not str:
+        raise _Odd
+    nct_id = nct.strip().upper()
+    overall = (_text(status, "overallStatus") or "UNKNOWN").upper()
+    enrollment = _module(design, "enrollmentInfo", nullable=True)
+    count = enrollment.get("count")
+    if count is not None and type(count) is not int:
+        raise _Odd
+    primary_completion = _plain_date(status, "primaryCompletionDateStruct")
+    completion = _plain_date(status, "completionDateStruct")
+    if status.get("completionDateStruct") is None:
+        completion = primary_completion
+    brief_title, official_title = _text(ident, "briefTitle"), _text(ident, "officialTitle")
+    eligibility = _module(p, "eligibilityModule")
+    contacts = _module(p, "contactsLocationsModule")
+    healthy = eligibility.get("healthyVolunteers")
+    if healthy is not None and type(healthy) is not bool:
+        raise _Odd
+    return {
+        "id": nct_id,
+        "registry": REGISTRY,
+        "title": brief_title or official_title or nct_id,
+        "official_title": official_title,
+        "acronym": _text(ident, "acronym"),
+        "status": overall,
+        "status_category": status_category(overall),
+        "phases": _texts(design, "phases"),
+        "study_type": _text(design, "studyType"),
+        "conditions": _texts(_module(p, "conditionsModule"), "conditions"),
+        "interventions": _plain_interventions(_module(p, "armsInterventionsModule")),
+        "sponsor": _text(
+            _module(_module(p, "sponsorCollaboratorsModule"), "leadSponsor", nullable=True), "name"
+        ),
+        "start_date": _plain_date(status, "startDateStruct"),
+        "completion_date": completion,
+        "last_updated": _plain_date(status, "lastUpdatePostDateStruct"),
+        "enrollment": None if count == UNKNOWN_ENROLLMENT else count,
+        "enrollment_type": _text(enrollment, "type"),
+        "sites": _plain_sites(contacts),
+        "central_contacts": [
+            c for c in map(_plain_contact, _list(contacts, "centralContacts", dict)) if c
+        ],
+        "eligibility": {
+            "sex": _text(eligibility, "sex"),
+            "minimum_age": _text(eligibility, "minimumAge"),
+            "maximum_age": _text(eligibility, "maximumAge"),
+            "age_groups": _texts(eligibility, "stdAges"),
+            "healthy_volunteers": healthy,
+            "criteria": _text(eligibility, "eligibilityCriteria"),
+        },
+        "summary": _text(_module(p, "descriptionModule"), "briefSummary"),
+        "secondary_ids": _plain_secondary_ids(ident),
+        "url": STUDY_URL.format(nct_id=nct_id),
+    }
+
+
+def _plain_interventions(arms: dict) -> list[dict[str, Any]]:
+    found = []
+    for item in _list(arms, "interventions", dict):
+        name, kind, others = _text(item, "name"), _text(item, "type"), _texts(item, "otherNames")
+        if name:
+            found.append({"name": name, "type": kind, "other_names": others})
+    return found
+
+
+def _plain_sites(contacts: dict) -> list[dict[str, Any]]:
+    sites = []
+    for loc in _list(contacts, "locations", dict):
+        geo = _module(loc, "geoPoint", nullable=True)
+        sites.append(
+            {
+                "facility": _text(loc, "facility"),
+                "city": _text(loc, "city"),
+                "state": _text(loc, "state"),
+                "zip": _text(loc, "zip"),
+                "country": _text(loc, "country"),
+                "latitude": _number(geo, "lat"),
+                "longitude": _number(geo, "lon"),
+                "status": _text(loc, "status"),
+                "contact": next(
+                    (c for c in map(_plain_contact, _list(loc, "contacts", dict)) if c), None
+                ),
+            }
+        )
+    return sites
+
+
+def _plain_contact(raw: dict) -> dict[str, Any] | None:
+    """``_contact``, read from the plain dict."""
+    name, email = _text(raw, "name"), _text(raw, "email")
+    phone, extension = _text(raw, "phone"), _text(raw, "phoneExt")
+    phone = phone and (f"{phone} ext. {extension}" if extension else phone)
+    if not (name or phone or email):
+        return None
+    return {"name": name, "phone": phone, "email": email}
+
+
+def _plain_secondary_ids(ident: dict) -> list[str]:
+    org = _module(ident, "orgStudyIdInfo", nullable=True)
+    ids = [_text(org, "id")] if ident.get("orgStudyIdInfo") else []
+    ids += [_text(info, "id") for info in _list(ident, "secondaryIdInfos", dict)]
     return list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))

@@ -120,7 +120,7 @@ def parse_trial(record: dict[str, Any] | None = None, row: dict[str, Any] | None
         clean_text(identifiers.get("fullTitle")),
         ct_number,
     )
-    trial = Trial(
+    return Trial(
         id=ct_number,
         registry=REGISTRY,
         title=title,
@@ -153,8 +153,6 @@ def parse_trial(record: dict[str, Any] | None = None, row: dict[str, Any] | None
         secondary_ids=_secondary_ids(record, row, identifiers),
         url=PORTAL_URL.format(ct_number=ct_number),
     )
-    trial.raw = {"search": row, "retrieve": record}
-    return trial
 
 
 def _first(*values: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, tostring
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
@@ -94,7 +94,7 @@ def parse_full_trial(full_trial: Element, today: date) -> Trial:
     start = _value(design, "overallStartDate") or _value(participants, "recruitmentStart")
     summary = _value(description, "plainEnglishSummary") or _value(description, "studyHypothesis")
     enrollment, enrollment_type = _enrollment(participants, status)
-    result = Trial(
+    return Trial(
         id=isrctn,
         registry=REGISTRY,
         title=title,
@@ -118,8 +118,6 @@ def parse_full_trial(full_trial: Element, today: date) -> Trial:
         secondary_ids=_secondary_ids(trial),
         url=TRIAL_URL.format(isrctn=isrctn),
     )
-    result.raw = {"xml": tostring(full_trial, encoding="unicode")}
-    return result
 
 
 # -- element helpers (namespace-agnostic) --------------------------------------------

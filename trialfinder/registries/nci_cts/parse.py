@@ -69,7 +69,7 @@ def parse_trial(raw: Any) -> Trial:
     nci_id = nci_id_of(raw)
     status = status_token(raw.get("current_trial_status"))
     eligibility = raw.get("eligibility") if isinstance(raw.get("eligibility"), dict) else {}
-    trial = Trial(
+    return Trial(
         id=nci_id,
         registry=REGISTRY,
         title=_text(raw.get("brief_title")) or _text(raw.get("official_title")) or nci_id,
@@ -93,8 +93,6 @@ def parse_trial(raw: Any) -> Trial:
         secondary_ids=_secondary_ids(raw),
         url=TRIAL_URL.format(nci_id=nci_id),
     )
-    trial.raw = raw
-    return trial
 
 
 def disease_names(diseases: Any) -> list[str]:
