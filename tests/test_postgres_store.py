@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import cli_runner, write_config
 from trialfinder.store import Store, maintenance
 from trialfinder.store.connection import public_url
+from trialfinder.web.keys import SERVICE
 
 TRIALS = "/api/v1/drugs/blinatumomab/trials"
 
@@ -81,6 +82,24 @@ async def test_the_api_answers_from_postgresql_and_its_etags_hold(make_client, p
     assert again.status == 304
     with Store.open(postgres_store_url) as store:
         assert maintenance.info(store).trials >= len(data["trials"])
+
+
+async def test_an_answer_worked_out_from_postgresql_is_kept_ready_to_serve(
+    make_client, postgres_store_url
+):
+    client = await make_client(store_url=postgres_store_url, memo_seconds=0)
+    for _ in range(200):
+        if (await client.get(TRIALS)).status == 200:
+            break
+    first = await client.get(TRIALS)  # a whole cache hit: kept (web.served) ...
+    assert first.status == 200 and first.headers["X-Cache"] == "hit"
+    await client.server.app[SERVICE].served.close()  # ... once its keeping has landed
+    with Store.open(postgres_store_url) as store:
+        kept = store.conn.execute("SELECT etag FROM served_answers").fetchall()
+    assert kept == [(first.headers["ETag"],)]
+    second = await client.get(TRIALS)
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert await second.read() == await first.read()
 
 
 def test_text_the_server_cannot_hold_is_stored_as_data(postgres_store_url):
