@@ -72,7 +72,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.cli_runs import BenchError  # noqa: E402
+from benchmarks.cli_runs import BenchError, run_main  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
@@ -471,8 +471,4 @@ def report(runs: dict[str, list[Run]], cases: dict[str, Case], n: int, args, use
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.CalledProcessError) as error:
-        print(f"bench_api: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

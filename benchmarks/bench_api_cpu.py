@@ -56,7 +56,7 @@ from benchmarks.bench_api_rotating import (  # noqa: E402
     path_of,
     wrk,
 )
-from benchmarks.cli_runs import BenchError  # noqa: E402
+from benchmarks.cli_runs import BenchError, run_main  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
 from tests.standins.webapp import web_settings  # noqa: E402
@@ -172,8 +172,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark error: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

@@ -57,7 +57,7 @@ from benchmarks.bench_api import (  # noqa: E402
     machine,
     serve,
 )
-from benchmarks.cli_runs import BenchError  # noqa: E402
+from benchmarks.cli_runs import BenchError, run_main  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
 from tests.standins.webapp import web_settings  # noqa: E402
@@ -228,8 +228,4 @@ def report(runs: dict[str, list[Run]], args, sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

@@ -63,7 +63,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.cli_runs import BenchError, child_env, run_cli  # noqa: E402
+from benchmarks.cli_runs import BenchError, child_env, run_cli, run_main  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
@@ -277,8 +277,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark error: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

@@ -76,7 +76,7 @@ if str(REPO) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
-from benchmarks.cli_runs import BenchError  # noqa: E402
+from benchmarks.cli_runs import BenchError, run_main  # noqa: E402
 from benchmarks.real_sized import real_sized_studies  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, synthetic_studies  # noqa: E402
@@ -329,8 +329,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark error: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_cache_hit import Case, standin_config, time_cases  # noqa: E402
-from benchmarks.cli_runs import BenchError, child_env, run_cli  # noqa: E402
+from benchmarks.cli_runs import child_env, run_cli, run_main  # noqa: E402
 from tests.standins.ctgov import CtgovStandin, load_fixture_studies  # noqa: E402
 
 PLACES = REPO / "tests" / "fixtures" / "ctgov_places"
@@ -88,8 +88,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark error: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

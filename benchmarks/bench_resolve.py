@@ -67,7 +67,7 @@ if str(REPO) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
-from benchmarks.cli_runs import BenchError, child_env, run_cli  # noqa: E402
+from benchmarks.cli_runs import BenchError, child_env, run_cli, run_main  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
@@ -473,8 +473,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as error:
-        print(f"benchmark error: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

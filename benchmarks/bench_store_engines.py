@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -55,7 +54,7 @@ from benchmarks.bench_api import (  # noqa: E402
     machine,
     serve,
 )
-from benchmarks.cli_runs import BenchError  # noqa: E402
+from benchmarks.cli_runs import BenchError, run_main  # noqa: E402
 from tests.standins.ctgov import CtgovStandin  # noqa: E402
 from tests.standins.drugs import DrugStandins  # noqa: E402
 from tests.standins.server import serve_in_thread  # noqa: E402
@@ -185,8 +184,4 @@ def report(runs, servers, args, use_wrk) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.CalledProcessError) as error:
-        print(f"bench_store_engines: {error}", file=sys.stderr)
-        sys.exit(1)
+    run_main(main)

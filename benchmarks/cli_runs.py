@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,3 +43,13 @@ def run_cli(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.Com
             + done.stderr.decode("utf-8", errors="replace")
         )
     return elapsed_ms, done
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """Run a benchmark's ``main`` and exit with its status; a benchmark that could not
+    measure (``BenchError``, a child process that failed) says why and exits 1."""
+    try:
+        sys.exit(main())
+    except (BenchError, subprocess.CalledProcessError) as error:
+        print(f"{Path(sys.argv[0]).name}: {error}", file=sys.stderr)
+        sys.exit(1)
