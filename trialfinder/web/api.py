@@ -60,8 +60,9 @@ async def trials(request: web.Request) -> web.Response:
     if kept is not None:  # worked out before, nothing changed since: one read (web.served)
         service.metrics.cache.inc(HIT)
         control = cache_control_for(request, HIT)
-        rep = Representation(kept.body, "application/json", control, kept.etag)
-        rep._gzipped = kept.gzipped  # stored with it: not compressed again
+        rep = Representation(
+            kept.body, "application/json", control, kept.etag, stored_gzip=kept.gzipped
+        )
         return answer(request, rep, HIT, ("drug", kept.topic))
     params = Params(request, TRIALS_PARAMS)
     filters = await trial_filters(request, params)

@@ -36,7 +36,8 @@ class Representation:
     cache_control: str
     etag: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    _gzipped: bytes | None = None
+    # Its gzip form, when it was kept with it (``web.served``); else made on first need.
+    stored_gzip: bytes | None = None
 
     def __post_init__(self) -> None:
         if not self.etag:
@@ -61,9 +62,9 @@ class Representation:
 
     @property
     def gzipped(self) -> bytes:
-        if self._gzipped is None:
-            self._gzipped = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
-        return self._gzipped
+        if self.stored_gzip is None:
+            self.stored_gzip = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+        return self.stored_gzip
 
     def body_for(self, form: str) -> bytes | None:
         if form == NOT_MODIFIED:
