@@ -276,3 +276,28 @@ async def test_a_store_that_goes_away_is_a_503_and_readyz_says_so(
         assert ready.status == 503 and (await ready.json())["store"]["reachable"] is False
     finally:
         drop_database(postgres_url, "tf_going_away")
+
+
+def test_processes_that_open_a_new_database_at_once_migrate_it_once(postgres_url):
+    """Three servers started together on an empty database: one migrates, the others
+    wait for it and find the schema whole (none runs a migration twice)."""
+    import subprocess
+    import sys
+
+    from tests.postgres_server import create_database, drop_database
+
+    url = create_database(postgres_url, "tf_together")
+    try:
+        opener = "import sys; from trialfinder.store import Store; Store.open(sys.argv[1]).close()"
+        runs = [
+            subprocess.Popen([sys.executable, "-c", opener, url], stderr=subprocess.PIPE, text=True)
+            for _ in range(6)
+        ]
+        failures = [p.stderr.read() for p in runs if p.wait(60) != 0]
+        assert failures == []
+        with Store.open(url) as store:
+            from trialfinder.store.schema import SCHEMA_VERSION, schema_version
+
+            assert schema_version(store.conn) == SCHEMA_VERSION
+    finally:
+        drop_database(postgres_url, "tf_together")

@@ -13,9 +13,10 @@ trialfinder is refused rather than guessed at.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
 from trialfinder.errors import TrialfinderError
@@ -487,7 +488,11 @@ class SchemaTooNewError(TrialfinderError):
 
 def schema_version(db: sqlite3.Connection) -> int:
     if engine_of(db) == "postgresql":
-        if not db.execute("SELECT to_regclass('trialfinder_schema') IS NOT NULL").fetchone()[0]:
+        # pg_tables, not to_regclass: a scan sees what is committed, a catalog cache may not
+        if not db.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
+            "current_schema() AND tablename = 'trialfinder_schema')"
+        ).fetchone()[0]:
             return 0
         row = db.execute("SELECT version FROM trialfinder_schema").fetchone()
         return row[0] if row else 0
@@ -508,19 +513,40 @@ def migrate(
 ) -> int:
     """Bring ``db`` up to SCHEMA_VERSION, each migration in its own ``transaction()``;
     return the number of migrations run."""
-    current = schema_version(db)
-    if current > SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"the cache database is at schema version {current}, newer than this "
-            f"trialfinder knows ({SCHEMA_VERSION}); upgrade trialfinder or use another cache path"
-        )
-    for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-        with transaction():
-            if schema_version(db) >= version:
-                continue  # another process migrated while we waited for the lock
-            migration(db)
-            _set_version(db, version)
+    with _migrating_alone(db):
+        current = schema_version(db)
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"the store is at schema version {current}, newer than this trialfinder "
+                f"knows ({SCHEMA_VERSION}); upgrade trialfinder or use another store "
+                "([store] url, [cache] path)"
+            )
+        for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+            with transaction():
+                if schema_version(db) >= version:
+                    continue  # another process migrated while we waited for the lock
+                migration(db)
+                _set_version(db, version)
     return SCHEMA_VERSION - current
+
+
+@contextlib.contextmanager
+def _migrating_alone(db: sqlite3.Connection) -> Iterator[None]:
+    """On PostgreSQL, hold the writers' lock for the session while migrating. Within one
+    transaction a process that waited for another's migration would still see its own
+    stale idea of the catalog (tables it looked for before waiting "do not exist") and
+    run the migration again; each transaction begun after the wait sees it whole.
+    SQLite's ``BEGIN IMMEDIATE`` reads the file afresh: nothing to do there."""
+    if engine_of(db) != "postgresql":
+        yield
+        return
+    from trialfinder.store.postgres import WRITE_LOCK_KEY
+
+    db.execute("SELECT pg_advisory_lock(?)", [WRITE_LOCK_KEY])
+    try:
+        yield
+    finally:
+        db.execute("SELECT pg_advisory_unlock(?)", [WRITE_LOCK_KEY])
 
 
 # Every table that holds what a store knows, parents before the tables that refer to
