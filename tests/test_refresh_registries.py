@@ -108,3 +108,23 @@ def test_a_registry_that_fails_costs_only_itself(run, ctis):
 def _isrctn_id(record) -> str:
     trial = next(e for e in record.iter() if e.tag.endswith("}trial"))
     return trial.get("publicIdentifierCanonical")
+
+
+def test_cache_clear_keeps_the_history_and_the_next_refresh_reports_nothing_false(run, ctis):
+    before = by_registry(answer(run))
+    run("track", "add", "blinatumomab")
+    assert run("refresh")[0] == 0
+    target = next(t for t in ctis.trials if t["search"]["ctNumber"] in before["ctis"])
+    new_status = 8 if target["search"]["ctStatus"] != 8 else 5
+    target["search"]["ctStatus"] = new_status
+    target["retrieve"]["ctStatus"] = target["retrieve"]["ctPublicStatusCode"] = new_status
+    assert run("refresh", "--full")[0] == 0
+    recorded = changes(run)
+    assert len(recorded) == 1
+    code, out, _ = run("cache", "clear")
+    assert code == 0 and "trials removed" in out
+    assert changes(run) == recorded  # the history cannot be fetched again: it stays
+    code, _, err = run("refresh", "--full")
+    assert code == 0, err
+    assert changes(run) == recorded  # every trial stored again, none reported as new
+    assert by_registry(answer(run)) == before  # and the search is answered as before

@@ -66,7 +66,12 @@ def info(db: Store) -> CacheInfo:
 
 
 def clear(db: Store) -> int:
-    """Forget every cached trial and search; return how many trials went."""
+    """Forget every cached trial and search; return how many trials went.
+
+    What cannot be fetched again stays: the tracked drugs, the change history (and the
+    drug pages it belongs to) and the lexicon. The tracked drugs' refreshes start over
+    (their next refresh records every trial again, as a first one does, and reports no
+    change): with the trials gone, a refresh could only call each of them new."""
     with db.write():
         count = db.conn.execute("SELECT count(*) FROM trials").fetchone()[0]
         for table in (
@@ -76,12 +81,18 @@ def clear(db: Store) -> int:
             "searches",
             "drug_trials",
             "drug_lookups",
-            "drug_aliases",
-            "drugs",
             "trial_listings",
             "trials",
+            "registry_refreshes",
         ):
             db.conn.execute(f"DELETE FROM {table}")
+        # A drug the history names keeps its row (the history refers to it); its
+        # aliases go with the rest, and the page is read anew when next asked for.
+        db.conn.execute("DELETE FROM drugs WHERE id NOT IN (SELECT drug_id FROM changes)")
+        db.conn.execute("DELETE FROM drug_aliases")
+        db.conn.execute(
+            "UPDATE tracked_drugs SET last_success_at = NULL, last_full_listing_at = NULL"
+        )
     db.conn.execute("VACUUM")
     return count
 
