@@ -301,3 +301,64 @@ def test_processes_that_open_a_new_database_at_once_migrate_it_once(postgres_url
             assert schema_version(store.conn) == SCHEMA_VERSION
     finally:
         drop_database(postgres_url, "tf_together")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://tfuser:pa@ss:w/rd@127.0.0.1:9/db",  # a password not percent-encoded
+        "postgresql://tfuser@127.0.0.1:9/db?foo=bar&password=S3cr3tpass",
+        "postgresql://tfuser@127.0.0.1:9/db?sslmode=bogus&password=S3cr3tpass",
+    ],
+)
+def test_a_store_url_that_cannot_be_read_is_bad_input_and_keeps_its_password(
+    capsys, tmp_path, ctgov_url, url
+):
+    run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=url))
+    code, out, err = run("search", "blinatumomab")
+    assert code == 2 and "[store] url" in err and "cannot be read" in err
+    for secret in ("ss:w/rd", "S3cr3tpass"):
+        assert secret not in err + out
+
+
+def test_no_password_is_printed_by_cache_info_doctor_or_store_copy(
+    capsys, tmp_path, ctgov_url, postgres_store_url
+):
+    with_password = postgres_store_url.replace("postgres@", "postgres:S3cr3tpass@", 1)
+    run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=with_password))
+    printed = "".join(run("cache", "info")[1:]) + "".join(run("doctor")[1:])
+    printed += "".join(run("store", "copy", "--to", "mysql://a:hunter2@b/c")[1:])
+    printed += "".join(run("store", "copy", "--to", with_password + "x?password=zz9")[1:])
+    assert "postgres:***@" in printed
+    for secret in ("S3cr3tpass", "hunter2", "zz9"):
+        assert secret not in printed
+
+
+def test_a_user_that_may_not_create_or_write_is_told_so_plainly(
+    capsys, tmp_path, ctgov_url, postgres_url, postgres_store_url
+):
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS tf_reader")
+        admin.execute("CREATE ROLE tf_reader LOGIN")
+    database = postgres_store_url.rsplit("/", 1)[1]
+    as_reader = postgres_store_url.replace("postgres@", "tf_reader@", 1)
+    try:
+        with psycopg.connect(postgres_store_url, autocommit=True) as owner:
+            owner.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO tf_reader")
+        run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=as_reader))
+        code, out, err = run("search", "blinatumomab")  # must be fetched and stored: refused
+        assert code == 1 and "does not let this user change it" in err, err
+        assert "Traceback" not in err and "unexpected error" not in err
+        code, out, _ = run("doctor")
+        assert out.startswith("ok    Store ")  # it can be read: the store itself is fine
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"REVOKE ALL ON DATABASE {database} FROM tf_reader")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tf_reader'"
+            )
+            with psycopg.connect(postgres_store_url, autocommit=True) as owner:
+                owner.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tf_reader")
+            admin.execute("DROP ROLE tf_reader")

@@ -84,6 +84,8 @@ def check_store(settings: Settings) -> Check:
                 check.steps.append("SQLite file opened")
     except TrialfinderError as error:
         return _failed(check, str(error), _STORE_ADVICE)
+    except Exception as error:  # whatever it is, the store cannot be used: say so, go on
+        return _failed(check, f"{type(error).__name__}", _STORE_ADVICE)
     check.milliseconds = (time.perf_counter() - started) * 1000
     check.steps.append(f"schema version {version}, opened in {check.milliseconds:.0f} ms")
     return check

@@ -297,7 +297,8 @@ def cache_info(app: AppContext, fmt: str) -> None:
 @cache_group.command("clear")
 @pass_app
 def cache_clear(app: AppContext) -> None:
-    """Forget every cached trial and search (they are fetched again when asked for)."""
+    """Forget every cached trial and search (they are fetched again when asked for); the
+    tracked drugs, their change history and the lexicon stay."""
     store = app.open_store()
     try:
         removed = maintenance.clear(store)

@@ -83,8 +83,8 @@ def store_copy(app: AppContext, target: str) -> None:
         target_place = Path(path).expanduser().resolve()  # relative to where it is run
     else:
         raise BadInputError(
-            f"--to {target!r}: name a PostgreSQL server (postgresql://USER@HOST:PORT/DATABASE) "
-            "or a SQLite file (sqlite:///PATH)"
+            f"--to {public_url(target)!r}: name a PostgreSQL server "
+            "(postgresql://USER@HOST:PORT/DATABASE) or a SQLite file (sqlite:///PATH)"
         )
     if str(target_place) == str(source_place):
         raise BadInputError("--to names the configured store itself: nothing to copy")
@@ -106,5 +106,5 @@ def store_copy(app: AppContext, target: str) -> None:
         click.echo(
             f"{copy.table:20} {copy.source_rows:>10,} rows copied, {copy.target_rows:,} there"
         )
-    where = public_url(target) if is_postgres_url(target) else str(target_place)
+    where = public_url(target) if is_postgres_url(target) else f"sqlite:///{target_place}"
     click.echo(f'Done: every table\'s count matches. To use it, set [store] url = "{where}".')

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from trialfinder.errors import CacheBusyError, TrialfinderError
 
@@ -232,14 +232,21 @@ def is_postgres_url(where: object) -> bool:
     return isinstance(where, str) and where.split(":", 1)[0] in ("postgresql", "postgres")
 
 
+# A password as a parameter: ?password=..., &password=..., or password=... in a keyword string.
+_PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)")
+
+
 def public_url(url: str) -> str:
-    """``url`` without its password, to be printed and logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` without its password, to be printed and logged: the one of ``user:password@``
+    (everything up to the last ``@``, so a password with an unencoded ``/``, ``#`` or ``@``
+    is hidden whole) and any ``password=`` parameter."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        url = f"{scheme}{sep}{rest}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", url)
 
 
 def engine_of(conn: object) -> str:

@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from trialfinder.errors import CacheBusyError, StoreUnreachableError
+from trialfinder.errors import CacheBusyError, ConfigError, StoreUnreachableError
 from trialfinder.store.connection import POSTGRESQL as ENGINE
-from trialfinder.store.connection import public_url
+from trialfinder.store.connection import CacheReadOnlyError, public_url
 
 try:
     import psycopg
+    import psycopg.conninfo
     from psycopg import errors as pg_errors
     from psycopg.adapt import Dumper
     from psycopg.pq import TransactionStatus
@@ -126,12 +127,41 @@ def configure(raw: Any) -> None:
 
 def connect_raw(url: str) -> Any:
     require_psycopg()
+    check_url(url)
     try:
         raw = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
         raise unreachable(url, error) from None
     configure(raw)
     return raw
+
+
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def check_url(url: str) -> None:
+    """A URL libpq cannot read is bad input (exit 2), not an unreachable server. The
+    reason is not quoted: it may hold a piece of the password."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+        if not all(p.strip().isdigit() for p in str(parts.get("port", "5432")).split(",")):
+            raise ValueError("port")
+        if parts.get("sslmode", "prefer") not in _SSL_MODES:
+            raise ValueError("sslmode")
+    except (psycopg.Error, ValueError):
+        raise ConfigError(
+            f"[store] url {public_url(url)} cannot be read: check its parameters, and "
+            "percent-encode any @ : / # ? in the password (%40 %3A %2F %23 %3F)"
+        ) from None
+
+
+def _not_allowed(url: str) -> CacheReadOnlyError:
+    return CacheReadOnlyError(
+        f"the store at {public_url(url)} does not let this user change it: what it holds "
+        "is answered (--offline works), but nothing new can be stored; grant the user "
+        "the rights docs/deploy.md lists, or run `trialfinder store migrate` as the "
+        "database's owner first"
+    )
 
 
 class PgConnection:
@@ -151,6 +181,8 @@ class PgConnection:
         cursor = self.raw.cursor()
         try:
             cursor.execute(translate(sql), params if params else None)
+        except pg_errors.InsufficientPrivilege:
+            raise _not_allowed(self.url) from None
         except psycopg.OperationalError as error:
             if self.raw.broken or isinstance(error, pg_errors.ConnectionTimeout):
                 raise unreachable(self.url, error) from None
@@ -164,6 +196,8 @@ class PgConnection:
             return cursor
         try:
             cursor.executemany(translate(sql), rows)
+        except pg_errors.InsufficientPrivilege:
+            raise _not_allowed(self.url) from None
         except psycopg.OperationalError as error:
             if self.raw.broken:
                 raise unreachable(self.url, error) from None
