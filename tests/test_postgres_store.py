@@ -362,3 +362,12 @@ def test_a_user_that_may_not_create_or_write_is_told_so_plainly(
             with psycopg.connect(postgres_store_url, autocommit=True) as owner:
                 owner.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tf_reader")
             admin.execute("DROP ROLE tf_reader")
+
+
+def test_serve_with_a_store_it_cannot_reach_says_so_and_never_claims_to_serve(
+    capsys, tmp_path, ctgov_url
+):
+    url = "postgresql://trialfinder@127.0.0.1:9/trialfinder"  # nothing listens on 9
+    run = cli_runner(capsys, write_config(tmp_path, ctgov_url, store_url=url))
+    code, _, err = run("serve", "--port", "8765")
+    assert code == 3 and "cannot use the store" in err and "serving on" not in err

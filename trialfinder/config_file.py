@@ -63,8 +63,8 @@ def store_url_of(data: dict) -> str | None:
     (so a password need not be written in a file), else None: the SQLite file."""
     store = data.get("store", {})
     url = store.get("url") if isinstance(store, dict) else None
-    if not isinstance(url, str) or not url:
-        url = os.environ.get(STORE_URL_ENV_VAR) or None
+    if not isinstance(url, str) or not url.strip():
+        url = os.environ.get(STORE_URL_ENV_VAR, "").strip() or None
     return url
 
 

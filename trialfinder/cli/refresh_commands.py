@@ -241,6 +241,9 @@ def serve_command(
             "several workers share a port with SO_REUSEPORT, which this system lacks; "
             "use --workers 1"
         )
+    # The store first (opened, migrated): a server that cannot use it says so and never
+    # claims to be serving.
+    app.open_store().close()
     many = f" with {workers} workers" if workers > 1 else ""
     click.echo(f"serving on http://{host}:{port}/{many} (Ctrl-C stops)", err=True)
     try:
