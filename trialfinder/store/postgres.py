@@ -46,9 +46,10 @@ T = TypeVar("T")
 # pg_advisory_xact_lock key of "one writer at a time" (any constant; this is "trialfnd").
 WRITE_LOCK_KEY = 0x747269616C666E64 & 0x7FFFFFFFFFFFFFFF
 CONNECT_TIMEOUT_SECONDS = 10
-# How long a server thread waits to borrow a connection (all busy, or the server gone)
-# before its request is answered 503: a visitor should not wait for a reconnect loop.
-BORROW_TIMEOUT_SECONDS = 5
+# How long a server thread waits for a connection before its request is answered 503.
+# Each thread keeps the one it borrowed, so this is only ever a wait for a new one (the
+# server restarting, or gone): a visitor should not wait for a reconnect loop.
+BORROW_TIMEOUT_SECONDS = 2
 
 
 def require_psycopg() -> None:
