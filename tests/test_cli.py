@@ -280,7 +280,7 @@ def test_cache_info_and_clear(run, config_path):
     code, out, _ = run("cache", "info")
     assert code == 0
     assert str(config_path.parent / "cache" / "test.sqlite") in out
-    assert "'blinatumomab' status=open: 6 trials" in out
+    assert "'blinatumomab' in ClinicalTrials.gov status=open: 6 trials" in out
     code, out, _ = run("cache", "clear")
     assert code == 0 and "6 trials removed" in out
     _, out, _ = run("cache", "info", "--format", "json")

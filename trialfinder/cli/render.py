@@ -464,7 +464,8 @@ def write_cache_info(info: CacheInfo, fmt: str, out: IO[str], ttl_seconds: float
     for s, row in zip(info.searches, searches, strict=True):
         freshness = "fresh" if row["fresh"] else "stale"
         out.write(
-            f"  {s.query!r} status={s.parameters.get('status')}: {s.total} trials, "
+            f"  {s.query!r} in {LABELS.get(s.registry, s.registry)} "
+            f"status={s.parameters.get('status')}: {s.total} trials, "
             f"fetched {age_label(s.fetched_at, now)} ({freshness})\n"
         )
 
