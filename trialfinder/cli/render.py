@@ -125,13 +125,19 @@ def nearest_label(found: Nearby, facility: bool = False) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # C0 but tab and newline, and DEL
+
+
 def inert(cell: object) -> object:
     """A CSV cell a spreadsheet shows as text, never runs (OWASP's rule for CSV
-    injection: text that begins like a formula gets a leading ``'``). Registry
-    text is not ours: a title of ``=HYPERLINK(...)`` must stay a title."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
-        return "'" + cell
-    return cell
+    injection: text that begins like a formula gets a leading ``'``), without the
+    control codes (ESC...) that would reach a terminal that shows the file, as the
+    table leaves them out. Registry text is not ours: a title of ``=HYPERLINK(...)``
+    must stay a title."""
+    if not isinstance(cell, str):
+        return cell
+    cell = _CSV_CONTROL.sub("", cell)  # first: "\x1b=cmd" is a formula once it is gone
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def _write_csv(trials: list[Trial], out: IO[str], nearby: dict | None = None) -> None:
