@@ -417,6 +417,7 @@ def test_age_keeps_exactly_the_trials_that_admit_it(run):
         (("--near", "..."), ["--near", "no letter or digit"]),
         (("--near", "Boston", "--radius", "far"), ["--radius", "50km"]),
         (("--radius", "5km"), ["--radius needs --near"]),
+        (("--site-status", "any"), ["--site-status needs --near"]),
         (("--age", "old"), ["--age"]),
         (("--sex", "other"), ["--sex", "female or male"]),
     ],
@@ -490,6 +491,10 @@ async def test_the_api_takes_place_names_and_shows_the_distance(api):
     response = await client.get(f"{base}?near=Bostn,%20MA")
     error = await response.json()
     assert response.status == 400 and "did you mean" in error["error"]["message"]
+    for alone in ("site_status=any", "radius=5km"):  # neither means anything without near
+        response = await client.get(f"{base}?{alone}")
+        error = await response.json()
+        assert response.status == 400 and "needs near" in error["error"]["message"]
     response = await client.get("/widget/pembrolizumab?near=Boston,%20MA&age=17")
     text = await response.text()
     assert response.status == 200 and "NCT09000001" in text and "km)" in text
