@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -500,6 +501,11 @@ async def test_the_api_takes_place_names_and_shows_the_distance(api):
     assert response.status == 200 and "NCT09000001" in text and "km)" in text
     assert "Contact:</span> &lt;img src=x onerror=alert(1)&gt;Dr. O&#39;Roe" in text
     assert "<img src=x" not in text
+    # A radius in miles: distances in miles, as the CLI shows them.
+    response = await client.get("/widget/pembrolizumab?near=Boston,%20MA&radius=30mi&age=17")
+    text = await response.text()
+    assert response.status == 200 and "NCT09000001" in text
+    assert re.search(r"\(\d+\.\d mi\)", text) and not re.search(r"\(\d+\.\d km\)", text)
 
 
 def test_a_refresh_asks_a_near_search_again_rather_than_rebuild_it(capsys, config_path):

@@ -104,13 +104,6 @@ def _radius_label(near: Near) -> str:
     return f"{near.radius_km:.4g} km"
 
 
-def distance_label(km: float, near: Near) -> str:
-    """``3.2 km`` (or miles, when the radius was given in miles)."""
-    if near.in_miles:
-        return f"{km / KM_PER_MILE:.1f} mi"
-    return f"{km:.1f} km"
-
-
 def nearest_label(found: Nearby, facility: bool = False) -> str:
     """``Boston, United States (+3 more)``: where the nearest open site is, and how many
     others are within the radius; with ``facility``, the site's name first."""
@@ -342,7 +335,7 @@ def _trial_columns(
             Column("Nearest site", [_clean(nearest_label(f)) if f else "-" for f in found]),
             Column(
                 "Distance",
-                [distance_label(f.distance_km, near) if f else "-" for f in found],
+                [near.distance_label(f.distance_km) if f else "-" for f in found],
                 keep=True,
             ),
         ]
