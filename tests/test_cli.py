@@ -523,6 +523,27 @@ def test_csv_cells_a_spreadsheet_would_run_are_inert(run, ctgov_standin):
                for cell in r)  # fmt: skip
 
 
+def test_csv_cells_carry_no_control_codes(run, ctgov_standin):
+    """A title with an escape sequence or a NUL: the table leaves the codes out, and so
+    does CSV (a terminal that shows the file would obey them); tabs and newlines stay."""
+    study = next(
+        s
+        for s in ctgov_standin.studies
+        if s["protocolSection"]["identificationModule"]["nctId"] == "NCT03914625"
+    )
+    protocol = study["protocolSection"]
+    protocol["identificationModule"]["briefTitle"] = "Blina\x1b[31m red\x1b[0m\x07 trial\x00"
+    protocol["conditionsModule"]["conditions"] = ["\x1b]0;owned\x07ALL", "Line\nbreak\tTab"]
+    protocol["sponsorCollaboratorsModule"]["leadSponsor"]["name"] = "\x1b=cmd|' /C calc'!A0"
+    code, out, _ = run("search", "blinatumomab", "--format", "csv")
+    assert code == 0
+    row = next(r for r in csv.DictReader(io.StringIO(out)) if r["id"] == "NCT03914625")
+    assert row["title"] == "Blina[31m red[0m trial"
+    assert row["conditions"] == "]0;ownedALL;Line\nbreak\tTab"
+    assert row["sponsor"] == "'=cmd|' /C calc'!A0"  # a formula once the code is gone
+    assert not any(ch in out for ch in "\x1b\x07\x00")
+
+
 def test_a_broken_character_costs_only_itself(run, ctgov_standin):
     study = next(
         s

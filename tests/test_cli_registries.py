@@ -121,3 +121,17 @@ def test_sites_without_coordinates_are_placed_at_their_city(run):
         "search", "blinatumomab", "--registry", "ctis", "--near", "Honolulu", "--format", "json"
     )
     assert json.loads(out)["trials"] == []
+
+
+@pytest.mark.parametrize("place", ["Münster", "Utrecht", "Utrecht, Netherlands"])
+def test_sites_in_cities_named_otherwise_by_geonames_are_placed(run, place):
+    """CTIS writes "Muenster" (GeoNames: Münster) and "Netherlands" (GeoNames: The
+    Netherlands); the recruiting sites there are still found near those cities."""
+    code, out, err = run(
+        "search", "blinatumomab", "--registry", "ctis", "--near", place, "--format", "json"
+    )
+    assert code == 0, err
+    trials = {t["id"]: t for t in json.loads(out)["trials"]}
+    site = trials["2024-513914-25-00"]["nearest_site"]
+    assert site["located_by"] == "city" and site["distance_km"] <= 5
+    assert site["city"] == place.split(",")[0].replace("ü", "ue")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.standins.ctgov import CtgovStandin, load_fixture_studies
 from trialfinder.eligibility import Patient, admits_age, parse_age
 from trialfinder.errors import BadInputError
 from trialfinder.geo import Near, Point, nearby, parse_radius
-from trialfinder.places import UnknownPlaceError, resolve_place
+from trialfinder.places import UnknownPlaceError, locate_city, resolve_place
 from trialfinder.registries.ctgov.parse import parse_study
 
 PLACES = Path(__file__).parent / "fixtures" / "ctgov_places"
@@ -91,12 +92,86 @@ def test_an_ambiguous_name_is_the_most_populous_and_says_so():
 
 
 @pytest.mark.parametrize(
+    ("typed", "label"),
+    [
+        ("Wien", "Vienna, Austria"),
+        ("Warszawa", "Warsaw, Poland"),
+        ("Milano", "Milan, Italy"),
+        ("Praha", "Prague, Czechia"),
+        ("Bruxelles", "Brussels, Belgium"),
+        ("Muenster", "Münster, Germany"),
+        ("Koeln", "Köln, Germany"),
+        ("Lisboa", "Lisbon, Portugal"),
+        ("København", "Copenhagen, Denmark"),
+        ("Athina", "Athens, Greece"),
+        ("Amsterdam, Netherlands", "Amsterdam, The Netherlands"),
+        ("Seoul, Korea", "Seoul, South Korea"),
+        ("Seoul, Korea, Republic of", "Seoul, South Korea"),
+        ("Prague, Czech Republic", "Prague, Czechia"),
+        ("Istanbul, Türkiye", "Istanbul, Turkey"),
+        ("Belfast, Northern Ireland", "Belfast, United Kingdom"),
+        ("Hanoi, Viet Nam", "Hanoi, Vietnam"),
+        ("Toronto, ON", "Toronto, Canada"),
+        ("London, ON", "London, Canada"),
+        ("Perth, WA", "Perth, Australia"),
+        ("Boston MA", "Boston, Massachusetts, United States"),
+        ("Lyon France", "Lyon, France"),
+        ("Washington, D.C.", "Washington, District of Columbia, United States"),
+        ("Saint Louis, MO", "St. Louis, Missouri, United States"),
+        ("St Louis MO", "St. Louis, Missouri, United States"),
+    ],
+)
+def test_places_as_people_write_them(typed, label):
+    """Local and transliterated names, countries as registries spell them, provinces,
+    no comma before the state, St. for Saint."""
+    assert resolve_place(typed).label == label
+
+
+def test_an_ambiguous_name_counts_the_cities_that_carry_it_as_another_name():
+    """GeoNames calls Halle (Saale) 238k "Halle (Saale)" and "Halle" only as another name;
+    it is still the most populous Halle, and the note names the others truly."""
+    place = resolve_place("Halle")
+    assert place.label == "Halle (Saale), Germany"
+    assert "most populous of 3 places" in place.note and "Halle, Belgium" in place.note
+    assert resolve_place("Halle, Germany").label == "Halle (Saale), Germany"
+    assert resolve_place("Halle, Belgium").label == "Halle, Belgium"
+    # Another name alone does not outweigh a city of that first name.
+    paris = resolve_place("Paris")
+    assert paris.label == "Paris, France" and "Parys" not in paris.note
+
+
+@pytest.mark.parametrize(
+    ("city", "country", "lat", "lon"),
+    [
+        ("Muenster", "Germany", 51.96, 7.63),
+        ("Utrecht, Netherlands", None, 52.09, 5.12),
+        ("Utrecht", "Netherlands", 52.09, 5.12),
+        ("Wien", "Austria", 48.21, 16.37),
+        ("Seoul", "Korea, Republic of", 37.57, 126.98),
+        ("Brno", "Czech Republic", 49.20, 16.61),
+        ("Belfast", "Northern Ireland", 54.60, -5.93),
+    ],
+)
+def test_a_site_city_as_registries_write_it_has_a_centre(city, country, lat, lon):
+    point = locate_city(city, country)
+    assert point is not None
+    assert (point.latitude, point.longitude) == pytest.approx((lat, lon), abs=0.01)
+
+
+def test_a_site_city_in_another_country_has_no_centre():
+    assert locate_city("Utrecht", "France") is None
+    assert locate_city("Muenster", "Korea, Republic of") is None
+
+
+@pytest.mark.parametrize(
     ("typed", "words"),
     [
         ("Bostn, MA", ["not a place trialfinder knows", "did you mean", "Boston, Massachusetts"]),
         ("Xyzzyqwv", ["not a place trialfinder knows"]),
         ("00000", ["not a US ZIP code"]),
         ("Boston, France", ["not a place trialfinder knows"]),
+        ("Boston Narnia", ["not a place trialfinder knows"]),
+        ("Amsterdam, Korea", ["not a place trialfinder knows"]),
     ],
 )
 def test_an_unknown_place_is_refused_with_suggestions(typed, words):
@@ -343,6 +418,7 @@ def test_age_keeps_exactly_the_trials_that_admit_it(run):
         (("--near", "..."), ["--near", "no letter or digit"]),
         (("--near", "Boston", "--radius", "far"), ["--radius", "50km"]),
         (("--radius", "5km"), ["--radius needs --near"]),
+        (("--site-status", "any"), ["--site-status needs --near"]),
         (("--age", "old"), ["--age"]),
         (("--sex", "other"), ["--sex", "female or male"]),
     ],
@@ -416,11 +492,20 @@ async def test_the_api_takes_place_names_and_shows_the_distance(api):
     response = await client.get(f"{base}?near=Bostn,%20MA")
     error = await response.json()
     assert response.status == 400 and "did you mean" in error["error"]["message"]
+    for alone in ("site_status=any", "radius=5km"):  # neither means anything without near
+        response = await client.get(f"{base}?{alone}")
+        error = await response.json()
+        assert response.status == 400 and "needs near" in error["error"]["message"]
     response = await client.get("/widget/pembrolizumab?near=Boston,%20MA&age=17")
     text = await response.text()
     assert response.status == 200 and "NCT09000001" in text and "km)" in text
     assert "Contact:</span> &lt;img src=x onerror=alert(1)&gt;Dr. O&#39;Roe" in text
     assert "<img src=x" not in text
+    # A radius in miles: distances in miles, as the CLI shows them.
+    response = await client.get("/widget/pembrolizumab?near=Boston,%20MA&radius=30mi&age=17")
+    text = await response.text()
+    assert response.status == 200 and "NCT09000001" in text
+    assert re.search(r"\(\d+\.\d mi\)", text) and not re.search(r"\(\d+\.\d km\)", text)
 
 
 def test_a_refresh_asks_a_near_search_again_rather_than_rebuild_it(capsys, config_path):

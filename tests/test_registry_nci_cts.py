@@ -141,8 +141,16 @@ async def test_a_trial_whole(make_registry):
         "2026-08-30",
     )
     assert trial.enrollment == 6720
-    alabama, _, toronto = trial.sites
+    alabama, phoenix, toronto = trial.sites
     assert (alabama.latitude, alabama.longitude, alabama.status) == (33.5021, -86.8064, "ACTIVE")
+    # The site's contact, as the real record names one (contact_name/_phone/_email).
+    assert alabama.contact is not None
+    assert (alabama.contact.name, alabama.contact.phone, alabama.contact.email) == (
+        "Anaïs M. Okafor",
+        "205-638-9100",
+        "aall1731@childrensal.example.org",
+    )
+    assert phoenix.contact is None and toronto.contact is None  # null, or not there at all
     assert (toronto.country, toronto.latitude, toronto.status) == (
         "Canada",
         None,

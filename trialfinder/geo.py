@@ -111,6 +111,10 @@ class Near:
     any_site_status: bool = False
     in_miles: bool = False  # the radius was given in miles: distances are shown so
 
+    def distance_label(self, km: float) -> str:
+        """``3.2 km``, or ``2.0 mi`` when the radius was given in miles."""
+        return f"{km / KM_PER_MILE:.1f} mi" if self.in_miles else f"{km:.1f} km"
+
     @property
     def circle(self) -> Circle:
         """What a registry is asked: the point rounded to about a kilometre (so that one

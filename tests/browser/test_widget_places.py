@@ -25,6 +25,7 @@ def host_app(widget_origin: str) -> web.Application:
         f'<script src="{widget_origin}/widget.js" data-drug="pembrolizumab" '
         'data-near="Boston, MA" data-radius="50km" data-age="17" async></script>'
     )
+    miles = widget.replace('data-radius="50km"', 'data-radius="30mi"')
     near_me = (
         f'<script src="{widget_origin}/widget.js" data-drug="pembrolizumab" '
         'data-near-me="true" data-status="open" async></script>'
@@ -43,6 +44,7 @@ def host_app(widget_origin: str) -> web.Application:
 
     app = web.Application()
     app.router.add_get("/", page(widget))
+    app.router.add_get("/miles", page(miles))
     app.router.add_get("/near-me", page(near_me))
     app.router.add_get("/frame", page(frame))
     return app
@@ -86,6 +88,18 @@ def test_data_near_takes_a_place_and_data_age_an_age(origins, browser, output_di
         assert page.locator("div.trialfinder-widget img").count() == 0
         assert page.dialogs == []
         page.screenshot(path=str(output_dir / "widget-near-boston.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_radius_in_miles_shows_distances_in_miles(origins, browser):
+    context, page = open_page(browser)
+    try:
+        page.goto(f"{origins[1]}/miles")
+        items = page.locator("div.trialfinder-widget li.tf-trial")
+        items.first.wait_for()
+        site = items.first.locator(".tf-site").text_content()
+        assert re.search(r"\(\d+\.\d mi\)", site) and " km)" not in site
     finally:
         context.close()
 

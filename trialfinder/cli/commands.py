@@ -136,6 +136,8 @@ def search_command(
         raise click.UsageError("--offline and --refresh cannot be used together")
     if radius is not None and near is None:
         raise click.UsageError("--radius needs --near")
+    if site_status == "any" and near is None:
+        raise click.UsageError("--site-status needs --near")
     query = filters.build_query(
         drug, status=status, phase=phase, country=country, condition=condition
     )

@@ -104,13 +104,6 @@ def _radius_label(near: Near) -> str:
     return f"{near.radius_km:.4g} km"
 
 
-def distance_label(km: float, near: Near) -> str:
-    """``3.2 km`` (or miles, when the radius was given in miles)."""
-    if near.in_miles:
-        return f"{km / KM_PER_MILE:.1f} mi"
-    return f"{km:.1f} km"
-
-
 def nearest_label(found: Nearby, facility: bool = False) -> str:
     """``Boston, United States (+3 more)``: where the nearest open site is, and how many
     others are within the radius; with ``facility``, the site's name first."""
@@ -125,13 +118,19 @@ def nearest_label(found: Nearby, facility: bool = False) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_CSV_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # C0 but tab and newline, and DEL
+
+
 def inert(cell: object) -> object:
     """A CSV cell a spreadsheet shows as text, never runs (OWASP's rule for CSV
-    injection: text that begins like a formula gets a leading ``'``). Registry
-    text is not ours: a title of ``=HYPERLINK(...)`` must stay a title."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
-        return "'" + cell
-    return cell
+    injection: text that begins like a formula gets a leading ``'``), without the
+    control codes (ESC...) that would reach a terminal that shows the file, as the
+    table leaves them out. Registry text is not ours: a title of ``=HYPERLINK(...)``
+    must stay a title."""
+    if not isinstance(cell, str):
+        return cell
+    cell = _CSV_CONTROL.sub("", cell)  # first: "\x1b=cmd" is a formula once it is gone
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def _write_csv(trials: list[Trial], out: IO[str], nearby: dict | None = None) -> None:
@@ -336,7 +335,7 @@ def _trial_columns(
             Column("Nearest site", [_clean(nearest_label(f)) if f else "-" for f in found]),
             Column(
                 "Distance",
-                [distance_label(f.distance_km, near) if f else "-" for f in found],
+                [near.distance_label(f.distance_km) if f else "-" for f in found],
                 keep=True,
             ),
         ]

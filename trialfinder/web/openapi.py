@@ -361,7 +361,8 @@ TRIAL_FILTERS = [
         "site_status",
         "query",
         {"type": "string", "enum": ["open", "any"], "default": "open"},
-        "With near: count only sites that recruit or will soon (open), or any site.",
+        "With near: count only sites that recruit or will soon (open), or any site "
+        "(any without near is a 400, as radius is).",
     ),
     _param(
         "age",

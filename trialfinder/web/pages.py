@@ -57,7 +57,7 @@ async def widget_page(request: web.Request) -> web.Response:
         "widget.html",
         drug=found.resolution.drug.name,
         theme=theme,
-        cards=[card(row.trial(), listing.nearby.get(row.id)) for row in rows[:limit]],
+        cards=[card(row.trial(), listing.nearby.get(row.id), filters.near) for row in rows[:limit]],
         count=len(rows),
         summary=summary(min(limit, len(rows)), len(rows), found.query.status),
         near=filters.near.label if filters.near else None,

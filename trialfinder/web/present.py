@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trialfinder.geo import Nearby
+from trialfinder.geo import Near, Nearby
 from trialfinder.models import Site, StatusCategory, Trial
 from trialfinder.views import contact_label
 from trialfinder.web.security import safe_url
@@ -55,14 +55,14 @@ class Card:
     phases: str
     conditions: list[str]
     site: str | None
-    distance_km: float | None
+    distance: str | None  # "3.2 km", or in miles when the radius was given in miles
     more_sites: int
     contact: str | None  # the nearest site's, else the trial's central contact
 
 
-def card(trial: Trial, nearby: Nearby | None = None) -> Card:
-    """A trial as a card: with ``nearby``, its nearest open site, how far, how many more
-    are within the radius, and whom to call there."""
+def card(trial: Trial, nearby: Nearby | None = None, near: Near | None = None) -> Card:
+    """A trial as a card: with ``nearby``, its nearest open site, how far (in the unit of
+    ``near``'s radius), how many more are within the radius, and whom to call there."""
     site: Site | dict | None = nearby.site if nearby else (trial.sites[0] if trial.sites else None)
     contact = contact_label(nearby.site.get("contact")) if nearby else None
     if contact is None:
@@ -77,7 +77,7 @@ def card(trial: Trial, nearby: Nearby | None = None) -> Card:
         phases=phase_label(trial.phases),
         conditions=trial.conditions,
         site=site_label(site) if site else None,
-        distance_km=round(nearby.distance_km, 1) if nearby else None,
+        distance=near.distance_label(nearby.distance_km) if nearby and near else None,
         more_sites=more,
         contact=contact,
     )

@@ -60,6 +60,8 @@ class TrialFilters:
         if typed is None:
             if radius is not None:
                 raise bad("radius needs near (a place, a US ZIP code or latitude,longitude)")
+            if site_status == "any":
+                raise bad("site_status needs near (a place, a US ZIP code or latitude,longitude)")
             return None, None
         if radius is not None:
             parse_radius(radius)  # refused before any place data is read

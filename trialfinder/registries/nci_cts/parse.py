@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trialfinder.models import Eligibility, Intervention, Site, Trial
+from trialfinder.models import Contact, Eligibility, Intervention, Site, Trial
 from trialfinder.registries.nci_cts.vocabulary import (
     TRIAL_URL,
     phases_of,
@@ -152,7 +152,17 @@ def _site(raw: dict[str, Any]) -> Site:
         latitude=_number(coordinates.get("lat")),
         longitude=_number(coordinates.get("lon")),
         status=_text(raw.get("recruitment_status")),
+        contact=_contact(raw),
     )
+
+
+def _contact(raw: dict[str, Any]) -> Contact | None:
+    """The site's contact (``contact_name``, ``contact_phone``, ``contact_email``), or None
+    when the record names no way to reach anyone."""
+    name, phone, email = (_text(raw.get(f"contact_{part}")) for part in ("name", "phone", "email"))
+    if not (name or phone or email):
+        return None
+    return Contact(name=name, phone=phone, email=email)
 
 
 def _number(value: Any) -> float | None:

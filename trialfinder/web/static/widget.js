@@ -126,6 +126,13 @@
     return params.toString();
   }
 
+  // In the unit the radius was given in (data-radius="30mi"), as the CLI does.
+  var inMiles = /^\s*[0-9.]+\s*mi/i.test(data.radius || "");
+
+  function distanceLabel(km) {
+    return inMiles ? (Number(km) / 1.609344).toFixed(1) + " mi" : Number(km).toFixed(1) + " km";
+  }
+
   function load(attempt) {
     var url = origin + "/api/v1/drugs/" + encodeURIComponent(drug) + "/trials?" + query();
     fetch(url, { credentials: "omit", headers: { Accept: "application/json" } })
@@ -221,7 +228,7 @@
       var text = " " + siteLabel(site);
       var more = sites.length - 1;
       if (trial.nearest_site) {
-        text += " (" + Number(site.distance_km).toFixed(1) + " km)";
+        text += " (" + distanceLabel(site.distance_km) + ")";
         more = trial.more_sites_within_radius || 0;
       }
       if (more > 0) {
