@@ -324,3 +324,111 @@ def test_an_update_the_dictionary_cannot_answer_says_so_and_exits_3(
     assert "NCI Drug Dictionary" in err and "stopped at 'a'" in err
     code, out, _ = run("lexicon", "status")
     assert code == 0 and "empty" in out and "did not finish" in out
+
+
+def a_term(term_id: int, name: str, *aliases: tuple[str, str]) -> dict:
+    """A DrugTerm record in the Drug Dictionary's shape (as its ``Drugs/expand`` lists it)."""
+    return {
+        "aliases": [{"type": kind, "name": alias} for kind, alias in aliases],
+        "definition": {"html": f"{name}.", "text": f"{name}."},
+        "drugInfoSummaryLink": None,
+        "nciConceptId": f"C{800000 + term_id % 100000}",
+        "nciConceptName": name.title(),
+        "termId": term_id,
+        "name": name,
+        "firstLetter": first_letter(name),
+        "type": "DrugTerm",
+        "termNameType": "PreferredName",
+        "prettyUrlName": name.lower().replace(" ", "-"),
+    }
+
+
+# Salts of the real letter-B listing: names that share a salt word and little else.
+SALTS = [
+    a_term(
+        350251,
+        "bendamustine hydrochloride",
+        ("USBrandName", "Treanda"),
+        ("Synonym", "bendamustin hydrochloride"),
+        ("CodeName", "SDX-105"),
+    ),
+    a_term(42672, "benzydamine hydrochloride", ("Synonym", "benzydamine HCl")),
+    a_term(38567, "bupropion hydrochloride", ("USBrandName", "Wellbutrin")),
+    a_term(764359, "berberine chloride", ("Synonym", "berberine hydrochloride")),
+    a_term(3_000_001, "tarlatanab"),  # made up: 90% like tarlatamab
+]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "buprenorphine hydrochloride",  # 87.5% like bupropion hydrochloride
+        "bromhexine hydrochloride",  # like berberine hydrochloride
+        "benzphetamine hydrochloride",  # like benzydamine hydrochloride
+        "butenafine hydrochloride",
+        "benzphetamine HCl",
+    ],
+)
+async def test_a_shared_salt_word_does_not_make_another_drug_a_correction(env, typed):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    hit = lexicon.find(store, typed)
+    assert hit is None or hit.facts is None, hit.facts.name
+
+
+async def test_hcl_is_read_as_hydrochloride(env):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    for typed in ("bendamustine HCl", "Bendamustine hcl", "bendamustin HCl"):
+        hit = lexicon.find(store, typed)
+        assert hit.facts.name == "bendamustine hydrochloride", typed
+        assert hit.match == "folded" and hit.corrected_from is None
+    resolution = await resolve(InlinePool(store), settings, "bendamustine HCl")
+    assert resolution.drug.name == "bendamustine hydrochloride"
+
+
+async def test_a_close_spelling_in_the_lexicon_does_not_outrank_the_sources(env):
+    """The lexicon knows tarlatanab (made up), 90% like tarlatamab; the Drug Dictionary, listed
+    since the lexicon was loaded, knows tarlatamab itself."""
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    hit = lexicon.find(store, "tarlatamab")
+    assert hit.facts.name == "tarlatanab" and hit.match == "fuzzy"  # the guess
+    standins.drug_dictionary.terms.append(a_term(3_000_002, "tarlatamab", ("CodeName", "AMG 757")))
+    resolution = await resolve(InlinePool(store), settings, "tarlatamab")
+    assert resolution.drug.name == "tarlatamab" and resolution.corrected_from is None
+    assert resolution.origin == "sources"
+    again = await resolve(InlinePool(store), settings, "tarlatamab")
+    assert again.drug.name == "tarlatamab"
+    # A close spelling no source knows: the lexicon's guess stands.
+    guessed = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert guessed.drug.name == "tarlatanab" and guessed.corrected_from == "tarlatanb"
+    assert guessed.origin == "lexicon" and guessed.match == "fuzzy"
+
+
+async def test_the_real_b_listing_corrects_no_salt_into_another_drug(env, reference_dir):
+    """Contract: loaded from the recorded ``Drugs/expand/B``, the names a new user saw
+    swapped for other drugs are not corrected into them; the misspellings still are."""
+    _, store, _ = env
+    recorded = json.loads(
+        (
+            reference_dir / "drugs" / "nci-drugdict_v1_Drugs_expand_B_FULL__"
+            "NCIOCPL-drug-dictionary-app.json"
+        ).read_text(encoding="utf-8")
+    )
+    terms = [t for t in (lexicon_update._term(r, "b") for r in recorded["results"]) if t]
+    stored.save_letter(store, "b", "2026-01-01T00:00:00+00:00", terms, "2026-01-01", whole=True)
+    assert lexicon.find(store, "bendamustine HCl").facts.name == "bendamustine hydrochloride"
+    for typed in (
+        "buprenorphine hydrochloride",
+        "bromhexine hydrochloride",
+        "benzphetamine hydrochloride",
+        "butenafine hydrochloride",
+    ):
+        hit = lexicon.find(store, typed)
+        assert hit is None or hit.facts is None, (typed, hit.facts.name)
+    assert lexicon.find(store, "blinatumumab").facts.name == "blinatumomab"
+    assert lexicon.find(store, "bevacizumb").facts.name == "bevacizumab"

@@ -6,8 +6,10 @@ at once, without importing any HTTP code. Otherwise the local drug lexicon
 (``lexicon``: the NCI Drug Dictionary's every term, loaded by ``trialfinder
 lexicon update``) names the drug, offline, from any spelling of any of its names,
 and ``resolve_online`` only adds the sources' fields to its page; a name the
-lexicon does not know is asked of the sources. A source that fails costs only its
-own fields. A name that no source knows is still searched, literally, and says so.
+lexicon does not know is asked of the sources, and so is one it knows only by a
+close spelling (a guess, which stands only when no source knows the name). A
+source that fails costs only its own fields. A name that no source knows is still
+searched, literally, and says so.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ async def resolve(
         return cached
     if offline:
         return cached or literal(typed, [], "offline, and not in the cache")
+    if cached is not None and cached.guessed:
+        return await _asked_before_guessing(pool, settings, cached)
     if cached is not None and cached.facts is not None:
         # The lexicon named the drug: the sources only add to its page, asked by its
         # ids and preferred name. Stored even if none answered (the lexicon's fields
@@ -70,6 +74,35 @@ async def resolve(
         return resolution
     await pool.write(drug_pages.save_drug, drug, typed, resolution.corrected_from)
     return resolution
+
+
+async def _asked_before_guessing(
+    pool: StorePool, settings: Settings, guess: Resolution
+) -> Resolution:
+    """The sources' answer for a name the lexicon knows only by a close spelling; the
+    lexicon's guess when no source knows the name (or none could be reached)."""
+    from trialfinder.resolve_online import enrich, resolve_online
+    from trialfinder.sources.merge import merge_facts
+
+    typed = guess.typed
+    try:
+        resolution = await resolve_online(settings, typed)
+    except UnknownDrugError:  # only loosely alike names at RxNav: the lexicon's is closer
+        resolution = None
+    if resolution is not None and resolution.drug.known:
+        await pool.write(drug_pages.save_drug, resolution.drug, typed, resolution.corrected_from)
+        return resolution
+    if guess.good_until is not None and utc_now() <= guess.good_until:
+        guessed = guess  # the guessed drug's page, cached and fresh
+        guessed.stale = False
+    elif resolution is not None and resolution.unanswered:  # not asked again, by its ids
+        assert guess.facts is not None and guess.facts.name
+        page = merge_facts(guess.facts.name, [guess.facts], resolution.drug.missing, utc_now())
+        guessed = Resolution(typed, page, guess.corrected_from, origin="lexicon", match="fuzzy")
+    else:
+        guessed = await enrich(settings, guess)
+    await pool.write(drug_pages.save_drug, guessed.drug, typed, guessed.corrected_from)
+    return guessed
 
 
 def lookup_cached(
@@ -111,6 +144,8 @@ def _from_lexicon(
         resolution = _from_page(settings, typed, page, offline=offline, refresh=refresh)
         if not resolution.stale:
             resolution.origin, resolution.match = "lexicon", hit.match
+            resolution.facts = hit.facts
+            resolution.stale = resolution.guessed and not offline  # the sources first
             return resolution
     from trialfinder.sources.merge import merge_facts
 
