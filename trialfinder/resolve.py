@@ -24,6 +24,7 @@ from trialfinder.models import DrugPage
 from trialfinder.resolution import Resolution, UnknownDrugError, literal
 from trialfinder.sources.nci_drug_dictionary import LEXICON_LABEL
 from trialfinder.store import Store, drug_pages
+from trialfinder.terms import name_key
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -117,6 +118,8 @@ def lookup_cached(
     if found is not None:
         seen = _from_page(settings, typed, found, offline=offline, refresh=refresh)
         if seen.drug.known and not seen.stale:
+            if not drug_pages.typed_before(store, typed):
+                _credit_lexicon(store, typed, seen)
             return seen
     hit = lexicon.find(store, typed)
     if hit is not None and hit.facts is not None:
@@ -124,6 +127,17 @@ def lookup_cached(
     if hit is not None and hit.suggestions and offline and seen is None:
         raise UnknownDrugError(typed, hit.suggestions)
     return seen
+
+
+def _credit_lexicon(store: Store, typed: str, seen: Resolution) -> None:
+    """A page cached under another of the drug's names (``MT103`` asked, then ``Blincyto``)
+    was found for ``typed`` by the lexicon's knowing the name, not by ``typed`` having been
+    looked up before: say so (``Found by``)."""
+    hit = lexicon.find(store, typed)
+    if hit is None or hit.facts is None or hit.match == "fuzzy" or not hit.facts.name:
+        return
+    if name_key(hit.facts.name) == name_key(seen.drug.name):
+        seen.origin, seen.match = "lexicon", hit.match
 
 
 def _from_lexicon(
