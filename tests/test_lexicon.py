@@ -434,3 +434,27 @@ async def test_the_real_b_listing_corrects_no_salt_into_another_drug(env, refere
         assert hit is None or hit.facts is None, (typed, hit.facts.name)
     assert lexicon.find(store, "blinatumumab").facts.name == "blinatumomab"
     assert lexicon.find(store, "bevacizumb").facts.name == "bevacizumab"
+
+
+@pytest.mark.parametrize("up", [None, "evs"])
+def test_sources_that_could_not_be_reached_are_named_once_each(
+    capsys, config_path, drug_standins, up
+):
+    run = cli_runner(capsys, config_path)
+    run("lexicon", "update")
+    for service in drug_standins.services:
+        service.down = True
+    if up:
+        drug_standins.evs.down = False
+    code, out, err = run("drug", "zzqx-77", "--format", "json")
+    assert code == 0, err
+    missing = json.loads(out)["missing"]
+    labels = [m.split(":")[0] for m in missing]
+    assert len(labels) == len(set(labels)) and "RxNav" in labels
+    assert not any("HTTP 503): HTTP 503" in m for m in missing), missing
+    if up is None:  # none answered: none is said to have answered
+        assert "no drug source could be reached" in err
+        assert "that answered" not in err
+    else:
+        assert "no drug source that answered knows this name" in err
+        assert "NCI EVS" not in labels
