@@ -458,3 +458,23 @@ def test_sources_that_could_not_be_reached_are_named_once_each(
     else:
         assert "no drug source that answered knows this name" in err
         assert "NCI EVS" not in labels
+
+
+def test_ctrl_c_says_where_the_update_stopped_and_it_resumes_there(
+    capsys, config_path, drug_standins, monkeypatch
+):
+    load_letter = lexicon_update._load_letter
+
+    async def interrupted_at_d(dictionary, store, started, letter):
+        if letter == "d":
+            raise KeyboardInterrupt
+        return await load_letter(dictionary, store, started, letter)
+
+    monkeypatch.setattr(lexicon_update, "_load_letter", interrupted_at_d)
+    run = cli_runner(capsys, config_path)
+    code, _, err = run("lexicon", "update")
+    assert code == 130 and "Traceback" not in err
+    assert "interrupted at 'd' (3 of 27 letters loaded)" in err and "resume" in err
+    monkeypatch.setattr(lexicon_update, "_load_letter", load_letter)
+    code, _, err = run("lexicon", "update")
+    assert code == 0 and "3 letters were already loaded" in err
