@@ -478,3 +478,24 @@ def test_ctrl_c_says_where_the_update_stopped_and_it_resumes_there(
     monkeypatch.setattr(lexicon_update, "_load_letter", load_letter)
     code, _, err = run("lexicon", "update")
     assert code == 0 and "3 letters were already loaded" in err
+
+
+def test_drug_offline_shows_the_lexicons_page_with_no_trials_cached(
+    capsys, config_path, drug_standins
+):
+    run = cli_runner(capsys, config_path)
+    run("lexicon", "update")
+    code, out, err = run("drug", "blinatumumab", "--offline", "--format", "json")
+    assert code == 0, err
+    page = json.loads(out)
+    assert page["name"] == "blinatumomab" and page["resolved_by"] == "lexicon"
+    assert page["trials"]["total"] == 0
+    assert "nothing cached for 'blinatumomab' in ctgov" in err and "without --offline" in err
+    code, out, err = run("drug", "Blincyto", "--offline")
+    assert code == 0 and "blinatumomab" in out and "Traceback" not in err
+    # A search is a list of trials: offline with none cached, it still says so and exits 3.
+    code, _, err = run("search", "Blincyto", "--offline")
+    assert code == 3 and "nothing cached" in err
+    # Nor is a name nothing knows shown as a page.
+    code, _, err = run("drug", "zzqx-77", "--offline")
+    assert code == 3 and "nothing cached" in err
