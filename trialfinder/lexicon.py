@@ -100,6 +100,11 @@ def names_of(facts: DrugFacts) -> list[stored.LexiconName]:
 
 def find(db: Store, typed: str) -> LexiconHit | None:
     """What the lexicon knows of ``typed``; None if it is empty or knows nothing like it."""
+    return named(db, typed) or _closest(db, typed, name_key(spell_out(typed)))
+
+
+def named(db: Store, typed: str) -> LexiconHit | None:
+    """The lexicon's term named ``typed`` exactly or folded (no misspelling); None if none."""
     key = name_key(typed)
     exact = stored.names_keyed(db, key)
     if exact:
@@ -109,7 +114,7 @@ def find(db: Store, typed: str) -> LexiconHit | None:
         exact = stored.names_keyed(db, spelt_out)
         if exact:
             return _by_key(db, typed, exact)
-    return _closest(db, typed, spelt_out)
+    return None
 
 
 def spell_out(name: str) -> str:

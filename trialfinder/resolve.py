@@ -133,8 +133,8 @@ def _credit_lexicon(store: Store, typed: str, seen: Resolution) -> None:
     """A page cached under another of the drug's names (``MT103`` asked, then ``Blincyto``)
     was found for ``typed`` by the lexicon's knowing the name, not by ``typed`` having been
     looked up before: say so (``Found by``)."""
-    hit = lexicon.find(store, typed)
-    if hit is None or hit.facts is None or hit.match == "fuzzy" or not hit.facts.name:
+    hit = lexicon.named(store, typed)
+    if hit is None or hit.facts is None or not hit.facts.name:
         return
     if name_key(hit.facts.name) == name_key(seen.drug.name):
         seen.origin, seen.match = "lexicon", hit.match
