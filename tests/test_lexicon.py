@@ -499,3 +499,21 @@ def test_drug_offline_shows_the_lexicons_page_with_no_trials_cached(
     # Nor is a name nothing knows shown as a page.
     code, _, err = run("drug", "zzqx-77", "--offline")
     assert code == 3 and "nothing cached" in err
+
+
+async def test_a_guess_is_not_remembered_while_a_source_is_unreachable(env):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    standins.evs.down = True
+    first = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert first.drug.name == "tarlatanab" and first.guessed
+    asked = len(standins.rxnav.requests)
+    again = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert again.drug.name == "tarlatanab" and len(standins.rxnav.requests) > asked
+    standins.evs.down = False
+    await resolve(InlinePool(store), settings, "tarlatanb")
+    asked = len(standins.rxnav.requests)
+    remembered = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert remembered.drug.name == "tarlatanab" and remembered.origin == "cache"
+    assert len(standins.rxnav.requests) == asked

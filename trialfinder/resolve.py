@@ -102,6 +102,8 @@ async def _asked_before_guessing(
         guessed = Resolution(typed, page, guess.corrected_from, origin="lexicon", match="fuzzy")
     else:
         guessed = await enrich(settings, guess)
+    if resolution is not None and resolution.drug.missing and not resolution.unanswered:
+        return guessed  # a source that may know the name could not be reached: ask again
     await pool.write(drug_pages.save_drug, guessed.drug, typed, guessed.corrected_from)
     return guessed
 
