@@ -60,17 +60,19 @@ def test_every_name_resolves_from_the_lexicon_with_every_drug_source_down(
         page = json.loads(out)
         assert page["name"] == meant, typed
         assert page["known"] and page["ncit_code"] in {"C62528", "C106432", "C2039"}
-        # A name typed before finds the page stored then (the lexicon's fields alone,
-        # kept for the failure cool-down); any other comes from the lexicon itself.
-        assert page["resolved_by"] in ("lexicon", "cache"), typed
-        if typed in ("MT103", "Keytruda", "Avastin"):
-            assert page["resolved_by"] == "lexicon" and page["match"] in ("exact", "folded")
+        # Each is typed for the first time: found by the lexicon, even where the drug's
+        # page was stored already under another of its names (MT103 before mt-103).
+        assert page["resolved_by"] == "lexicon", typed
+        if typed not in ("blinatumumab", "bevacizumb"):
+            assert page["match"] in ("exact", "folded"), typed
         if typed in ("blinatumumab", "bevacizumb"):
             assert page["corrected_from"] == typed
             assert f"showing {meant} for {typed}" in err
     # The sources were asked (to enrich the page), and their outage is named.
     assert all(service.requests for service in drug_standins.services)
-    code, out, _ = run("drug", "MT 103")
+    code, out, _ = run("drug", "mt-103")
+    assert "Found by the drug lexicon" in " ".join(out.split()), out
+    code, out, _ = run("drug", "MT103")  # the very name looked up before
     assert "Found by" in out and "cached" in out, out
 
 
@@ -324,3 +326,194 @@ def test_an_update_the_dictionary_cannot_answer_says_so_and_exits_3(
     assert "NCI Drug Dictionary" in err and "stopped at 'a'" in err
     code, out, _ = run("lexicon", "status")
     assert code == 0 and "empty" in out and "did not finish" in out
+
+
+def a_term(term_id: int, name: str, *aliases: tuple[str, str]) -> dict:
+    """A DrugTerm record in the Drug Dictionary's shape (as its ``Drugs/expand`` lists it)."""
+    return {
+        "aliases": [{"type": kind, "name": alias} for kind, alias in aliases],
+        "definition": {"html": f"{name}.", "text": f"{name}."},
+        "drugInfoSummaryLink": None,
+        "nciConceptId": f"C{800000 + term_id % 100000}",
+        "nciConceptName": name.title(),
+        "termId": term_id,
+        "name": name,
+        "firstLetter": first_letter(name),
+        "type": "DrugTerm",
+        "termNameType": "PreferredName",
+        "prettyUrlName": name.lower().replace(" ", "-"),
+    }
+
+
+# Salts of the real letter-B listing: names that share a salt word and little else.
+SALTS = [
+    a_term(
+        350251,
+        "bendamustine hydrochloride",
+        ("USBrandName", "Treanda"),
+        ("Synonym", "bendamustin hydrochloride"),
+        ("CodeName", "SDX-105"),
+    ),
+    a_term(42672, "benzydamine hydrochloride", ("Synonym", "benzydamine HCl")),
+    a_term(38567, "bupropion hydrochloride", ("USBrandName", "Wellbutrin")),
+    a_term(764359, "berberine chloride", ("Synonym", "berberine hydrochloride")),
+    a_term(3_000_001, "tarlatanab"),  # made up: 90% like tarlatamab
+]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "buprenorphine hydrochloride",  # 87.5% like bupropion hydrochloride
+        "bromhexine hydrochloride",  # like berberine hydrochloride
+        "benzphetamine hydrochloride",  # like benzydamine hydrochloride
+        "butenafine hydrochloride",
+        "benzphetamine HCl",
+    ],
+)
+async def test_a_shared_salt_word_does_not_make_another_drug_a_correction(env, typed):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    hit = lexicon.find(store, typed)
+    assert hit is None or hit.facts is None, hit.facts.name
+
+
+async def test_hcl_is_read_as_hydrochloride(env):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    for typed in ("bendamustine HCl", "Bendamustine hcl", "bendamustin HCl"):
+        hit = lexicon.find(store, typed)
+        assert hit.facts.name == "bendamustine hydrochloride", typed
+        assert hit.match == "folded" and hit.corrected_from is None
+    resolution = await resolve(InlinePool(store), settings, "bendamustine HCl")
+    assert resolution.drug.name == "bendamustine hydrochloride"
+
+
+async def test_a_close_spelling_in_the_lexicon_does_not_outrank_the_sources(env):
+    """The lexicon knows tarlatanab (made up), 90% like tarlatamab; the Drug Dictionary, listed
+    since the lexicon was loaded, knows tarlatamab itself."""
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    hit = lexicon.find(store, "tarlatamab")
+    assert hit.facts.name == "tarlatanab" and hit.match == "fuzzy"  # the guess
+    standins.drug_dictionary.terms.append(a_term(3_000_002, "tarlatamab", ("CodeName", "AMG 757")))
+    resolution = await resolve(InlinePool(store), settings, "tarlatamab")
+    assert resolution.drug.name == "tarlatamab" and resolution.corrected_from is None
+    assert resolution.origin == "sources"
+    again = await resolve(InlinePool(store), settings, "tarlatamab")
+    assert again.drug.name == "tarlatamab"
+    # A close spelling no source knows: the lexicon's guess stands.
+    guessed = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert guessed.drug.name == "tarlatanab" and guessed.corrected_from == "tarlatanb"
+    assert guessed.origin == "lexicon" and guessed.match == "fuzzy"
+
+
+async def test_the_real_b_listing_corrects_no_salt_into_another_drug(env, reference_dir):
+    """Contract: loaded from the recorded ``Drugs/expand/B``, the names a new user saw
+    swapped for other drugs are not corrected into them; the misspellings still are."""
+    _, store, _ = env
+    recorded = json.loads(
+        (
+            reference_dir / "drugs" / "nci-drugdict_v1_Drugs_expand_B_FULL__"
+            "NCIOCPL-drug-dictionary-app.json"
+        ).read_text(encoding="utf-8")
+    )
+    terms = [t for t in (lexicon_update._term(r, "b") for r in recorded["results"]) if t]
+    stored.save_letter(store, "b", "2026-01-01T00:00:00+00:00", terms, "2026-01-01", whole=True)
+    assert lexicon.find(store, "bendamustine HCl").facts.name == "bendamustine hydrochloride"
+    for typed in (
+        "buprenorphine hydrochloride",
+        "bromhexine hydrochloride",
+        "benzphetamine hydrochloride",
+        "butenafine hydrochloride",
+    ):
+        hit = lexicon.find(store, typed)
+        assert hit is None or hit.facts is None, (typed, hit.facts.name)
+    assert lexicon.find(store, "blinatumumab").facts.name == "blinatumomab"
+    assert lexicon.find(store, "bevacizumb").facts.name == "bevacizumab"
+
+
+@pytest.mark.parametrize("up", [None, "evs"])
+def test_sources_that_could_not_be_reached_are_named_once_each(
+    capsys, config_path, drug_standins, up
+):
+    run = cli_runner(capsys, config_path)
+    run("lexicon", "update")
+    for service in drug_standins.services:
+        service.down = True
+    if up:
+        drug_standins.evs.down = False
+    code, out, err = run("drug", "zzqx-77", "--format", "json")
+    assert code == 0, err
+    missing = json.loads(out)["missing"]
+    labels = [m.split(":")[0] for m in missing]
+    assert len(labels) == len(set(labels)) and "RxNav" in labels
+    assert not any("HTTP 503): HTTP 503" in m for m in missing), missing
+    if up is None:  # none answered: none is said to have answered
+        assert "no drug source could be reached" in err
+        assert "that answered" not in err
+    else:
+        assert "no drug source that answered knows this name" in err
+        assert "NCI EVS" not in labels
+
+
+def test_ctrl_c_says_where_the_update_stopped_and_it_resumes_there(
+    capsys, config_path, drug_standins, monkeypatch
+):
+    load_letter = lexicon_update._load_letter
+
+    async def interrupted_at_d(dictionary, store, started, letter):
+        if letter == "d":
+            raise KeyboardInterrupt
+        return await load_letter(dictionary, store, started, letter)
+
+    monkeypatch.setattr(lexicon_update, "_load_letter", interrupted_at_d)
+    run = cli_runner(capsys, config_path)
+    code, _, err = run("lexicon", "update")
+    assert code == 130 and "Traceback" not in err
+    assert "interrupted at 'd' (3 of 27 letters loaded)" in err and "resume" in err
+    monkeypatch.setattr(lexicon_update, "_load_letter", load_letter)
+    code, _, err = run("lexicon", "update")
+    assert code == 0 and "3 letters were already loaded" in err
+
+
+def test_drug_offline_shows_the_lexicons_page_with_no_trials_cached(
+    capsys, config_path, drug_standins
+):
+    run = cli_runner(capsys, config_path)
+    run("lexicon", "update")
+    code, out, err = run("drug", "blinatumumab", "--offline", "--format", "json")
+    assert code == 0, err
+    page = json.loads(out)
+    assert page["name"] == "blinatumomab" and page["resolved_by"] == "lexicon"
+    assert page["trials"]["total"] == 0
+    assert "nothing cached for 'blinatumomab' in ctgov" in err and "without --offline" in err
+    code, out, err = run("drug", "Blincyto", "--offline")
+    assert code == 0 and "blinatumomab" in out and "Traceback" not in err
+    # A search is a list of trials: offline with none cached, it still says so and exits 3.
+    code, _, err = run("search", "Blincyto", "--offline")
+    assert code == 3 and "nothing cached" in err
+    # Nor is a name nothing knows shown as a page.
+    code, _, err = run("drug", "zzqx-77", "--offline")
+    assert code == 3 and "nothing cached" in err
+
+
+async def test_a_guess_is_not_remembered_while_a_source_is_unreachable(env):
+    settings, store, standins = env
+    standins.drug_dictionary.terms += SALTS
+    await lexicon_update.update(settings, store)
+    standins.evs.down = True
+    first = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert first.drug.name == "tarlatanab" and first.guessed
+    asked = len(standins.rxnav.requests)
+    again = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert again.drug.name == "tarlatanab" and len(standins.rxnav.requests) > asked
+    standins.evs.down = False
+    await resolve(InlinePool(store), settings, "tarlatanb")
+    asked = len(standins.rxnav.requests)
+    remembered = await resolve(InlinePool(store), settings, "tarlatanb")
+    assert remembered.drug.name == "tarlatanab" and remembered.origin == "cache"
+    assert len(standins.rxnav.requests) == asked

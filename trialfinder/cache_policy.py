@@ -79,6 +79,9 @@ class TrialsRequest:
     near: Near | None = None
     # Only trials that admit this person (age, sex, healthy volunteer).
     patient: Patient | None = None
+    # The drug's page is the answer (`drug NAME`): offline, a drug the cache or the lexicon
+    # knows is shown even with no trials cached, which are left out with a warning.
+    page_is_answer: bool = False
 
     @property
     def narrowed(self) -> bool:
@@ -115,7 +118,14 @@ class Cached:
     def complete(self) -> bool:
         """The cache answers the whole request: nothing to resolve, nothing to ask."""
         usable = self.resolution is not None and not self.resolution.stale
-        return usable and not self.to_ask and bool(self.answers)
+        return usable and not self.to_ask and (bool(self.answers) or self.page_alone)
+
+    @property
+    def page_alone(self) -> bool:
+        """Offline, no trials cached, yet the drug's page is known: shown by itself."""
+        request, resolution = self.request, self.resolution
+        known = resolution is not None and resolution.drug.known
+        return request.offline and request.page_is_answer and known
 
     def search(self, settings: Settings) -> DrugSearch:
         """The merged answer, from the usable answers alone."""
@@ -233,7 +243,7 @@ def read_cached(
                 cached.answers[name] = served_stale(old, warning)
         else:
             cached.to_ask[name] = old
-    if request.offline and not cached.answers:
+    if request.offline and not cached.answers and not cached.page_alone:
         raise NothingCachedError(next(iter(cached.left_out.values())))
     return cached
 

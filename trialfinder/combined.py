@@ -9,6 +9,7 @@ row, led by the record of the most preferred registry, listing the others as
 
 from __future__ import annotations
 
+from trialfinder.clock import utc_now
 from trialfinder.config import Settings
 from trialfinder.errors import BadInputError
 from trialfinder.models.listing import Listing, display_order
@@ -71,11 +72,11 @@ def combine(
     rows.sort(key=display_order)
     hidden = sum(r.hidden_mentions for r in results.values())
     return Listing(
-        registries=list(results),
+        registries=list(results) or list(errors),  # none answered: those left out
         rows=_cut(rows, window),
         total=len(rows) + hidden,
         count=len(rows),
-        fetched_at=min(r.fetched_at for r in results.values()),
+        fetched_at=min((r.fetched_at for r in results.values()), default=utc_now()),
         from_cache=all(r.from_cache for r in results.values()),
         stale=any(r.stale for r in results.values()),
         hidden_mentions=hidden,

@@ -385,7 +385,22 @@ class PoliteClient:
 def _status_reason(status: int, text: str) -> str:
     names = {403: "refused (HTTP 403)", 429: "throttled (HTTP 429)"}
     reason = names.get(status, f"failing (HTTP {status})")
-    return f"{reason}: {text}" if text and not text.startswith("<") else reason
+    if not text or text.startswith("<") or _only_the_status(status, text):
+        return reason  # not "failing (HTTP 503): HTTP 503"
+    return f"{reason}: {text}"
+
+
+def _only_the_status(status: int, text: str) -> bool:
+    """A body that says no more than the status line (``HTTP 503``, ``503 Service
+    Unavailable``)."""
+    from http import HTTPStatus
+
+    try:
+        phrase = HTTPStatus(status).phrase.casefold()
+    except ValueError:
+        phrase = ""
+    rest = text.casefold().replace("http", "").replace(str(status), "").replace(phrase, "")
+    return not rest.strip(" .:-/1")
 
 
 def _short_text(body: bytes | bytearray) -> str:

@@ -12,7 +12,15 @@ list of terms; here a typed name is matched against it, in this order:
    for the sources' suggestions, a name at least ``CLOSE_ENOUGH`` alike is taken
    as meant ("showing bevacizumab for bevacizumb"); one only ``WORTH_SUGGESTING``
    alike is offered ("did you mean"). A correction never changes a name's
-   numbers: MK-3476 is another drug than MK-3475, not a typo of it.
+   numbers: MK-3476 is another drug than MK-3475, not a typo of it; nor is it
+   made by the salt or form words two names share: ``bendamustine HCl`` and
+   ``benzydamine HCl`` are 83% alike, ``bendamustine`` and ``benzydamine`` only
+   78%, so the names are compared without those words as well (``stem``).
+   "HCl" and "HBr" are read as the words they stand for, so ``bendamustine HCl``
+   is found, folded, as ``bendamustine hydrochloride``.
+
+A misspelling corrected here is a guess: ``resolve`` asks the drug sources first,
+and takes the lexicon's guess only when none of them knows the name.
 
 Reading is one indexed query for an exact or folded name; for a misspelling,
 one more reads only the names it could be: of the same numbers and first letter
@@ -42,6 +50,18 @@ _RANK = {
 }
 _DIGITS = re.compile(r"\d+")
 SUGGESTIONS = 5
+# Abbreviations of salts, read as the words the Drug Dictionary writes out.
+_ABBREVIATIONS = {"hcl": "hydrochloride", "hbr": "hydrobromide"}
+_ABBREVIATED = re.compile(r"\b(hcl|hbr)\b", re.IGNORECASE)
+# Salt and form words: two drugs sharing them are no more alike for it.
+_SALT_WORDS = re.compile(
+    r"\b(hcl|hbr|(di|mono|tri)?(hydrochloride|hydrobromide|hydroiodide|sodium|potassium|"
+    r"calcium|magnesium|zinc|mesylate|maleate|sulfate|sulphate|bisulfate|acetate|citrate|"
+    r"tartrate|bitartrate|phosphate|chloride|bromide|iodide|fumarate|succinate|besylate|"
+    r"tosylate|lactate|gluconate|nitrate|malate|hyclate|hydrate|monohydrate|dihydrate|"
+    r"trihydrate|anhydrous|salt|free base))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -80,11 +100,32 @@ def names_of(facts: DrugFacts) -> list[stored.LexiconName]:
 
 def find(db: Store, typed: str) -> LexiconHit | None:
     """What the lexicon knows of ``typed``; None if it is empty or knows nothing like it."""
+    return named(db, typed) or _closest(db, typed, name_key(spell_out(typed)))
+
+
+def named(db: Store, typed: str) -> LexiconHit | None:
+    """The lexicon's term named ``typed`` exactly or folded (no misspelling); None if none."""
     key = name_key(typed)
     exact = stored.names_keyed(db, key)
     if exact:
         return _by_key(db, typed, exact)
-    return _closest(db, typed, key)
+    spelt_out = name_key(spell_out(typed))
+    if spelt_out != key:
+        exact = stored.names_keyed(db, spelt_out)
+        if exact:
+            return _by_key(db, typed, exact)
+    return None
+
+
+def spell_out(name: str) -> str:
+    """``bendamustine HCl`` -> ``bendamustine hydrochloride``."""
+    return _ABBREVIATED.sub(lambda m: _ABBREVIATIONS[m.group(1).casefold()], name)
+
+
+def stem(name: str) -> str:
+    """The folded name without its salt and form words (``bupropion hydrochloride`` ->
+    ``bupropion``); the whole folded name if it is nothing but those."""
+    return name_key(_SALT_WORDS.sub(" ", name)) or name_key(name)
 
 
 def _by_key(db: Store, typed: str, rows: list[tuple[int, str, str]]) -> LexiconHit | None:
@@ -115,12 +156,12 @@ def _closest(db: Store, typed: str, key: str) -> LexiconHit | None:
     if not key:
         return None
     # Most misspellings keep their first letter: those names first, then every other.
-    scores = _scores(db, key, CLOSE_ENOUGH, key[0]) or _scores(db, key, CLOSE_ENOUGH)
+    scores = _scores(db, typed, key, CLOSE_ENOUGH, key[0]) or _scores(db, typed, key, CLOSE_ENOUGH)
     ranked = sorted(scores, key=lambda t: (-scores[t], t))
     if ranked and (len(ranked) == 1 or scores[ranked[1]] < scores[ranked[0]]):
         return _term_hit(db, ranked[0], "fuzzy", corrected_from=typed)
     if not ranked:  # nothing close: what is worth suggesting, from a wider range of lengths
-        scores = _scores(db, key, WORTH_SUGGESTING)
+        scores = _scores(db, typed, key, WORTH_SUGGESTING)
         ranked = sorted(scores, key=lambda t: (-scores[t], t))
     if not ranked:
         return None
@@ -133,21 +174,26 @@ def numbers_of(key: str) -> str:
     return " ".join(_DIGITS.findall(key))
 
 
-def _scores(db: Store, key: str, cutoff: float, first: str | None = None) -> dict[int, float]:
-    """Each term's best similarity to ``key`` (at least ``cutoff``), among the names with
-    the same numbers (and first character ``first``, if given) whose length can reach
-    it: the ratio 2m / (a + b) of lengths a <= b is at most 2a / (a + b), so a name too
-    short or too long is never read."""
+def _scores(
+    db: Store, typed: str, key: str, cutoff: float, first: str | None = None
+) -> dict[int, float]:
+    """Each term's best similarity to ``key`` (at least ``cutoff``, and as alike without
+    salt and form words), among the names with the same numbers (and first character
+    ``first``, if given) whose length can reach it: the ratio 2m / (a + b) of lengths
+    a <= b is at most 2a / (a + b), so a name too short or too long is never read."""
     from rapidfuzz import fuzz, process  # only for a name not found as typed
 
     shortest = math.ceil(len(key) * cutoff / (2 - cutoff))
     longest = math.floor(len(key) * (2 - cutoff) / cutoff)
     rows = stored.fuzzy_names(db, numbers_of(key), shortest, longest, first)
     found = process.extract(
-        key, [k for k, _ in rows], scorer=fuzz.ratio, score_cutoff=cutoff * 100, limit=None
+        key, [k for k, _, _ in rows], scorer=fuzz.ratio, score_cutoff=cutoff * 100, limit=None
     )
+    typed_stem = stem(typed)
     scores: dict[int, float] = {}
     for _, score, position in found:
-        term_id = rows[position][1]
+        _, term_id, name = rows[position]
+        if fuzz.ratio(typed_stem, stem(name)) < cutoff * 100:
+            continue  # alike only by a salt or form word they share
         scores[term_id] = max(score, scores.get(term_id, 0.0))
     return scores

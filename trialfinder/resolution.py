@@ -42,6 +42,13 @@ class Resolution:
     facts: DrugFacts | None = None  # lexicon: the Dictionary's record, for the sources to enrich
     unanswered: bool = False  # not one drug source answered (an outage, not an unknown name)
 
+    @property
+    def guessed(self) -> bool:
+        """The lexicon named the drug only by a close spelling: a guess that the sources,
+        which know more names, are asked before (``bendamustine HCl`` is not the
+        ``benzydamine HCl`` it is 83% like); it stands when none of them knows the name."""
+        return self.origin == "lexicon" and self.match == "fuzzy"
+
 
 def literal(typed: str, missing: list[str], why: str | None) -> Resolution:
     """``typed`` as a drug no source knows: searched by that name alone."""

@@ -6,8 +6,10 @@ at once, without importing any HTTP code. Otherwise the local drug lexicon
 (``lexicon``: the NCI Drug Dictionary's every term, loaded by ``trialfinder
 lexicon update``) names the drug, offline, from any spelling of any of its names,
 and ``resolve_online`` only adds the sources' fields to its page; a name the
-lexicon does not know is asked of the sources. A source that fails costs only its
-own fields. A name that no source knows is still searched, literally, and says so.
+lexicon does not know is asked of the sources, and so is one it knows only by a
+close spelling (a guess, which stands only when no source knows the name). A
+source that fails costs only its own fields. A name that no source knows is still
+searched, literally, and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from trialfinder.models import DrugPage
 from trialfinder.resolution import Resolution, UnknownDrugError, literal
 from trialfinder.sources.nci_drug_dictionary import LEXICON_LABEL
 from trialfinder.store import Store, drug_pages
+from trialfinder.terms import name_key
 
 if TYPE_CHECKING:
     from trialfinder.store.pool import StorePool
@@ -43,6 +46,8 @@ async def resolve(
         return cached
     if offline:
         return cached or literal(typed, [], "offline, and not in the cache")
+    if cached is not None and cached.guessed:
+        return await _asked_before_guessing(pool, settings, cached)
     if cached is not None and cached.facts is not None:
         # The lexicon named the drug: the sources only add to its page, asked by its
         # ids and preferred name. Stored even if none answered (the lexicon's fields
@@ -72,6 +77,37 @@ async def resolve(
     return resolution
 
 
+async def _asked_before_guessing(
+    pool: StorePool, settings: Settings, guess: Resolution
+) -> Resolution:
+    """The sources' answer for a name the lexicon knows only by a close spelling; the
+    lexicon's guess when no source knows the name (or none could be reached)."""
+    from trialfinder.resolve_online import enrich, resolve_online
+    from trialfinder.sources.merge import merge_facts
+
+    typed = guess.typed
+    try:
+        resolution = await resolve_online(settings, typed)
+    except UnknownDrugError:  # only loosely alike names at RxNav: the lexicon's is closer
+        resolution = None
+    if resolution is not None and resolution.drug.known:
+        await pool.write(drug_pages.save_drug, resolution.drug, typed, resolution.corrected_from)
+        return resolution
+    if guess.good_until is not None and utc_now() <= guess.good_until:
+        guessed = guess  # the guessed drug's page, cached and fresh
+        guessed.stale = False
+    elif resolution is not None and resolution.unanswered:  # not asked again, by its ids
+        assert guess.facts is not None and guess.facts.name
+        page = merge_facts(guess.facts.name, [guess.facts], resolution.drug.missing, utc_now())
+        guessed = Resolution(typed, page, guess.corrected_from, origin="lexicon", match="fuzzy")
+    else:
+        guessed = await enrich(settings, guess)
+    if resolution is not None and resolution.drug.missing and not resolution.unanswered:
+        return guessed  # a source that may know the name could not be reached: ask again
+    await pool.write(drug_pages.save_drug, guessed.drug, typed, guessed.corrected_from)
+    return guessed
+
+
 def lookup_cached(
     settings: Settings, store: Store, typed: str, *, offline: bool = False, refresh: bool = False
 ) -> Resolution | None:
@@ -84,6 +120,8 @@ def lookup_cached(
     if found is not None:
         seen = _from_page(settings, typed, found, offline=offline, refresh=refresh)
         if seen.drug.known and not seen.stale:
+            if not drug_pages.typed_before(store, typed):
+                _credit_lexicon(store, typed, seen)
             return seen
     hit = lexicon.find(store, typed)
     if hit is not None and hit.facts is not None:
@@ -91,6 +129,17 @@ def lookup_cached(
     if hit is not None and hit.suggestions and offline and seen is None:
         raise UnknownDrugError(typed, hit.suggestions)
     return seen
+
+
+def _credit_lexicon(store: Store, typed: str, seen: Resolution) -> None:
+    """A page cached under another of the drug's names (``MT103`` asked, then ``Blincyto``)
+    was found for ``typed`` by the lexicon's knowing the name, not by ``typed`` having been
+    looked up before: say so (``Found by``)."""
+    hit = lexicon.named(store, typed)
+    if hit is None or hit.facts is None or not hit.facts.name:
+        return
+    if name_key(hit.facts.name) == name_key(seen.drug.name):
+        seen.origin, seen.match = "lexicon", hit.match
 
 
 def _from_lexicon(
@@ -111,6 +160,8 @@ def _from_lexicon(
         resolution = _from_page(settings, typed, page, offline=offline, refresh=refresh)
         if not resolution.stale:
             resolution.origin, resolution.match = "lexicon", hit.match
+            resolution.facts = hit.facts
+            resolution.stale = resolution.guessed and not offline  # the sources first
             return resolution
     from trialfinder.sources.merge import merge_facts
 

@@ -40,19 +40,19 @@ async def resolve_online(settings: Settings, typed: str) -> Resolution:
         if not facts:
             facts = await _code_variants_at_dictionary(sources, typed, missing)
         if not facts:
-            if len(missing) == len(sources):
-                outage = literal(typed, missing, "no drug source could be reached")
+            if _failed(missing) >= {s.label for s in sources.values()}:
+                outage = literal(typed, _once_each(missing), "no drug source could be reached")
                 outage.unanswered = True
                 return outage
             meant = await _closest_spelling(sources, typed, missing)
             if meant is None:
-                return literal(typed, missing, _unknown(missing))
+                return literal(typed, _once_each(missing), _unknown(missing))
             corrected_from, typed = typed, meant
             facts, missing = await _ask_all(sources, typed)
             if not facts:
-                return literal(corrected_from, missing, _unknown(missing))
+                return literal(corrected_from, _once_each(missing), _unknown(missing))
         facts += await _fill_gaps(sources, facts, typed, missing)
-    page = merge_facts(typed, facts, missing, utc_now())
+    page = merge_facts(typed, facts, _once_each(missing), utc_now())
     return Resolution(corrected_from or typed, page, corrected_from)
 
 
@@ -81,7 +81,7 @@ async def enrich(settings: Settings, found: Resolution) -> Resolution:
         facts = [a for a in await asyncio.gather(*calls) if a is not None]
     if not any(f.source == DICTIONARY_LABEL for f in facts):
         facts.append(known)
-    page = merge_facts(name, facts, missing, utc_now())
+    page = merge_facts(name, facts, _once_each(missing), utc_now())
     return Resolution(found.typed, page, found.corrected_from, origin="lexicon", match=found.match)
 
 
@@ -145,6 +145,20 @@ async def _safely(label: str, call: Awaitable[Any], missing: list[str]) -> Any:
     return None
 
 
+def _failed(missing: list[str]) -> set[str]:
+    """The labels of the sources that failed (each entry of ``missing`` is ``LABEL: why``)."""
+    return {m.split(":")[0] for m in missing}
+
+
+def _once_each(missing: list[str]) -> list[str]:
+    """``missing`` with each source named once (its first failure): a source asked twice
+    (a second name, RxNav's suggestions) fails twice in an outage."""
+    first: dict[str, str] = {}
+    for entry in missing:
+        first.setdefault(entry.split(":")[0], entry)
+    return list(first.values())
+
+
 async def _ask_all(sources: dict[str, Any], name: str) -> tuple[list[DrugFacts], list[str]]:
     """Ask every source about ``name`` at once."""
     missing: list[str] = []
@@ -159,7 +173,7 @@ async def _fill_gaps(
 ) -> list[DrugFacts]:
     """Second requests, only where a source missed the drug under the name typed."""
     answered = {f.source for f in facts}
-    failed = {m.split(":")[0] for m in missing}
+    failed = _failed(missing)
     preferred = merge_facts(typed, facts, [], utc_now())
     renamed = fold(preferred.name) != fold(typed)
     calls = []
@@ -192,7 +206,7 @@ async def _code_variants_at_dictionary(
     """A code name no source knew, asked of the Drug Dictionary in its other spellings:
     it writes MT-103 where a user types MT103 (one request a variant, first hit wins)."""
     dictionary = sources.get("nci_drug_dictionary")
-    if dictionary is None or dictionary.label in {m.split(":")[0] for m in missing}:
+    if dictionary is None or dictionary.label in _failed(missing):
         return []
     for variant in code_variants(typed)[1:]:
         found = await _safely(dictionary.label, dictionary.lookup(variant), missing)
@@ -212,7 +226,7 @@ def _unknown(missing: list[str]) -> str:
 async def _closest_spelling(sources: dict[str, Any], typed: str, missing: list[str]) -> str | None:
     """The name RxNav suggests, if it is close; raise if only loosely close ones exist."""
     rxnav = sources.get("rxnav")
-    if rxnav is None:
+    if rxnav is None or rxnav.label in _failed(missing):
         return None
     suggestions = await _safely(rxnav.label, rxnav.suggestions(typed), missing) or []
     scored = sorted(((_similarity(typed, s), s) for s in dict.fromkeys(suggestions)), reverse=True)

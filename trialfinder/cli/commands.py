@@ -242,7 +242,7 @@ def drug_command(app: AppContext, name: str, fmt: str, offline: bool, refresh: b
     if offline and refresh:
         raise click.UsageError("--offline and --refresh cannot be used together")
     query = filters.build_query(name, status="all")
-    request = TrialsRequest(query, offline=offline, refresh=refresh)
+    request = TrialsRequest(query, offline=offline, refresh=refresh, page_is_answer=True)
     progress = ProgressReporter()
     try:
         found = cache_policy.answer_blocking(app.settings, request, progress)

@@ -16,10 +16,12 @@ import click
 
 from trialfinder.cli.context import AppContext, pass_app
 from trialfinder.clock import utc_now
+from trialfinder.store import Store
 from trialfinder.store import lexicon as stored
 from trialfinder.views import age_label
 
 EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell counts it (128 + SIGINT)
 
 
 @click.group("lexicon")
@@ -52,6 +54,9 @@ def lexicon_update(app: AppContext) -> None:
         with sharing_budget(InlinePool(store)):  # the Drug Dictionary's rate, shared
             report = asyncio.run(update(app.settings, store, progress))
         status = stored.status(store)
+    except KeyboardInterrupt:
+        click.echo(f"lexicon: interrupted{_where_it_stopped(store)}", err=True)
+        click.get_current_context().exit(EXIT_INTERRUPTED)
     finally:
         store.close()
     if report.skipped is not None:
@@ -74,6 +79,22 @@ def lexicon_update(app: AppContext) -> None:
     if report.error is not None:
         click.echo(f"trialfinder: {report.error}", err=True)
         click.get_current_context().exit(EXIT_UNAVAILABLE)
+
+
+def _where_it_stopped(store: Store) -> str:
+    """`` at 'd' (3 of 27 letters loaded); run ...`` for the update just interrupted."""
+    from trialfinder.sources.nci_drug_dictionary import EXPAND_LETTERS
+
+    started = stored.unfinished_run(store)
+    if started is None:
+        return ""
+    loaded = stored.letters_loaded_by(store, started)
+    left = [letter for letter in EXPAND_LETTERS if letter not in loaded]
+    at = f" at {left[0]!r}" if left else ""
+    return (
+        f"{at} ({len(EXPAND_LETTERS) - len(left)} of {len(EXPAND_LETTERS)} letters loaded); "
+        "run `trialfinder lexicon update` again to resume"
+    )
 
 
 @lexicon_group.command("status")

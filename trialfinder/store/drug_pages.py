@@ -85,6 +85,15 @@ def find_drug(db: Store, typed: str) -> tuple[DrugPage, str | None] | None:
     return _decoded(row[0]), row[1]
 
 
+def typed_before(db: Store, typed: str) -> bool:
+    """Whether ``typed``, as typed (not only folded alike), was the last name looked up for
+    its drug page: only then does the page answer as "the drug page cached for this name"."""
+    row = db.conn.execute(
+        "SELECT input FROM drug_lookups WHERE input_key = ?", [name_key(typed)]
+    ).fetchone()
+    return row is not None and row[0] == typed
+
+
 def id_of(db: Store, name: str) -> int | None:
     row = db.conn.execute("SELECT id FROM drugs WHERE name_key = ?", [name_key(name)]).fetchone()
     return row[0] if row else None

@@ -203,10 +203,10 @@ def names_keyed(db: Store, key: str) -> list[tuple[int, str, str]]:
 def fuzzy_names(
     db: Store, numbers: str, shortest: int, longest: int, first: str | None = None
 ) -> list[tuple[str, int]]:
-    """The (folded key, term id) of every name a misspelling may be corrected into with
-    these ``numbers``, a key ``shortest`` to ``longest`` long and, if given, ``first``."""
+    """The (folded key, term id, name) of every name a misspelling may be corrected into
+    with these ``numbers``, a key ``shortest`` to ``longest`` long and, if given, ``first``."""
     sql = (
-        "SELECT name_key, term_id FROM lexicon_names WHERE fuzzy_numbers = ? "
+        "SELECT name_key, term_id, name FROM lexicon_names WHERE fuzzy_numbers = ? "
         "AND key_length BETWEEN ? AND ?"
     )
     params: list = [numbers, shortest, longest]

@@ -148,7 +148,7 @@ class TrialService:
         typed = clean_name(name, "drug name")
         settings = self.settings
         cached = await self.pool.read(lambda store: lookup_cached(settings, store, typed))
-        if cached is not None:
+        if cached is not None and not (cached.stale and cached.guessed):
             return cached
         self._may_fetch(("resolve", name_key(typed)), typed)
         return await self._fetch(
