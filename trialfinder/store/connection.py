@@ -19,7 +19,8 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from trialfinder.errors import CacheBusyError, TrialfinderError
@@ -137,43 +138,46 @@ def is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
-@contextlib.contextmanager
 def write_transaction(
     conn: sqlite3.Connection, *, lock_wait: float = LOCK_WAIT_SECONDS
-) -> Iterator[sqlite3.Connection]:
+) -> AbstractContextManager[sqlite3.Connection]:
     """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, or rolled back whole.
 
     Nested inside another, it is a savepoint of the outer one. Waiting for the
     lock is retried until ``lock_wait`` seconds have passed; then
     ``CacheBusyError`` says so, and nothing was written.
     """
+
+    def meaning(error: Exception) -> Exception | None:
+        return storage_error(conn, error) if isinstance(error, sqlite3.Error) else None
+
+    return transaction(conn, lambda: _begin_immediate(conn, lock_wait), meaning)
+
+
+@contextlib.contextmanager
+def transaction(
+    conn,
+    begin: Callable[[], None],
+    meaning: Callable[[Exception], Exception | None] = lambda error: None,
+) -> Iterator:
+    """The one shape of a write on either engine: ``begin()`` (which takes the writers'
+    lock its engine's way), the body, ``COMMIT``; rolled back whole on any error, and
+    an error of the engine's said as ``meaning(error)`` says it for a person (None: as
+    it is). Nested inside another, a savepoint of the outer one."""
     if conn.in_transaction:
         with _savepoint(conn):
             yield conn
         return
     try:
-        _begin_immediate(conn, lock_wait)
-    except sqlite3.Error as error:
-        raise storage_error(conn, error) or error from None
-    try:
+        begin()
         yield conn
-    except sqlite3.Error as error:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise storage_error(conn, error) or error from None
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    try:
         conn.execute("COMMIT")
-    except sqlite3.Error as error:
+    except BaseException as error:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise storage_error(conn, error) or error from None
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        said = meaning(error) if isinstance(error, Exception) else None
+        if said is not None:
+            raise said from None
         raise
 
 

@@ -19,16 +19,16 @@ psycopg is imported here only: a SQLite user need not install it.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from trialfinder.errors import CacheBusyError, ConfigError, StoreUnreachableError
 from trialfinder.store.connection import POSTGRESQL as ENGINE
-from trialfinder.store.connection import CacheReadOnlyError, public_url
+from trialfinder.store.connection import CacheReadOnlyError, public_url, transaction
 
 try:
     import psycopg
@@ -91,6 +91,8 @@ def unreachable(url: str, error: Exception) -> StoreUnreachableError:
 
 
 if psycopg is not None:
+    # A transaction that can be rolled back; a broken connection's status is UNKNOWN.
+    _OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR, TransactionStatus.ACTIVE)
 
     class _IntegerBool(Dumper):
         """``True`` as 1: the schema's flags are INTEGER columns, as in SQLite."""
@@ -207,22 +209,19 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        """In a transaction that can still be rolled back (a broken connection's cannot)."""
+        return self.raw.info.transaction_status in _OPEN
 
     def close(self) -> None:
         self.raw.close()
 
 
-@contextlib.contextmanager
-def write_transaction(conn: PgConnection, *, lock_wait: float) -> Iterator[PgConnection]:
+def write_transaction(conn: PgConnection, *, lock_wait: float) -> AbstractContextManager:
     """One write transaction, behind every other writer's (an advisory lock), or a
-    savepoint inside one; rolled back whole on any error."""
-    if conn.in_transaction:
-        with _savepoint(conn):
-            yield conn
-        return
-    conn.execute("BEGIN")
-    try:
+    savepoint inside one; rolled back whole on any error (``connection.transaction``)."""
+
+    def begin() -> None:
+        conn.execute("BEGIN")
         conn.execute(f"SET LOCAL lock_timeout = '{int(lock_wait * 1000)}ms'")
         try:
             conn.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK_KEY])
@@ -233,30 +232,8 @@ def write_transaction(conn: PgConnection, *, lock_wait: float) -> Iterator[PgCon
                 "[cache] lock_wait_seconds)"
             ) from None
         conn.execute("SET LOCAL lock_timeout = 0")
-        yield conn
-    except BaseException:
-        if not conn.raw.broken and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    try:
-        conn.execute("COMMIT")
-    except BaseException:
-        if not conn.raw.broken and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
-
-@contextlib.contextmanager
-def _savepoint(conn: PgConnection) -> Iterator[None]:
-    conn.execute("SAVEPOINT inner_write")
-    try:
-        yield
-    except BaseException:
-        if not conn.raw.broken:
-            conn.execute("ROLLBACK TO SAVEPOINT inner_write")
-            conn.execute("RELEASE SAVEPOINT inner_write")
-        raise
-    conn.execute("RELEASE SAVEPOINT inner_write")
+    return transaction(conn, begin)
 
 
 class ConnectionPools:
