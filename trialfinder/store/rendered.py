@@ -41,37 +41,66 @@ def keep(
     stdout: bytes,
     stderr: str,
 ) -> bool:
-    """Keep an answer read at generation ``read_at``; False if it was not kept.
-
-    A replay is only a shortcut, so keeping one never waits: if another process
-    holds the write lock, or the cache changed since the answer was read (it
-    would never be replayed), nothing is written. Answers of older generations
-    can never be replayed again and go in the same transaction.
-    """
+    """Keep an answer read at generation ``read_at``; False if it was not kept
+    (``keep_at_generation``: a replay is only a shortcut, so keeping one never waits)."""
     if len(stdout) > MAX_RENDERED_BYTES:
         return False
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:
-        return False  # locked: some other time
+    row = {"key": key, "expires_at": expires_at, "stdout": stdout, "stderr": stderr}
+    return keep_at_generation(conn, "rendered_answers", row, read_at, MAX_RENDERED_ANSWERS)
+
+
+def keep_at_generation(
+    conn: sqlite3.Connection, table: str, row: dict[str, object], read_at: int, most: int
+) -> bool:
+    """Keep ``row`` (keyed by its ``key``) in ``table``, a table of finished answers, as
+    read at generation ``read_at``; False if it was not kept.
+
+    Keeping an answer never waits: if another process is writing, or the cache changed
+    since the answer was read (it would never be used), nothing is written. Answers of
+    older generations can never be used again and go in the same transaction, and past
+    ``most`` answers those that grow old first go too."""
+    if not begin_without_waiting(conn):
+        return False  # another process is writing: some other time
     try:
         if generation(conn) != read_at:
+            conn.execute("ROLLBACK")
             return False
-        conn.execute("DELETE FROM rendered_answers WHERE generation <> ?", [read_at])
+        conn.execute(f"DELETE FROM {table} WHERE generation <> ?", [read_at])
+        columns = [*row, "generation"]
         conn.execute(
-            "INSERT INTO rendered_answers (key, generation, expires_at, stdout, stderr) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET generation = "
-            "excluded.generation, expires_at = excluded.expires_at, stdout = excluded.stdout, "
-            "stderr = excluded.stderr",
-            [key, read_at, expires_at, stdout, stderr],
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT(key) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "key"),
+            {**row, "generation": read_at},
         )
         conn.execute(
-            "DELETE FROM rendered_answers WHERE key NOT IN (SELECT key FROM rendered_answers "
+            f"DELETE FROM {table} WHERE key NOT IN (SELECT key FROM {table} "
             "ORDER BY expires_at DESC LIMIT ?)",
-            [MAX_RENDERED_ANSWERS],
+            [most],
         )
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    return True
+
+
+def begin_without_waiting(conn: sqlite3.Connection) -> bool:
+    """Begin a write transaction if no other process is writing; False if one is."""
+    if getattr(conn, "engine", "sqlite") == "postgresql":
+        from trialfinder.store.postgres import WRITE_LOCK_KEY
+
+        conn.execute("BEGIN")
+        if conn.execute("SELECT pg_try_advisory_xact_lock(?)", [WRITE_LOCK_KEY]).fetchone()[0]:
+            return True
+        conn.execute("ROLLBACK")
+        return False
+    (wait_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
     return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from trialfinder.store.connection import POSTGRESQL, engine_of
+from trialfinder.store.rendered import keep_at_generation
 
 # Answers bigger than this are worked out each time (a page of 100 listed trials, the
 # most a page holds, is a few hundred KB).
@@ -57,57 +57,16 @@ def keep(
     expires_at: float,
     answer: ServedAnswer,
 ) -> bool:
-    """Keep an answer read at generation ``read_at``; False if it was not kept.
-
-    Never waits for the write lock (another process holding it means "some other
-    time"), and keeps nothing if the cache changed since the answer was read.
-    Answers of older generations can never be served again and go in the same
-    transaction."""
+    """Keep an answer read at generation ``read_at``; False if it was not kept
+    (``rendered.keep_at_generation``: never waits, nothing kept if the cache changed)."""
     if len(answer.body) > MAX_SERVED_BYTES:
         return False
-    if not _begin_without_waiting(conn):
-        return False  # another process is writing: some other time
-    try:
-        if conn.execute("SELECT n FROM cache_generation").fetchone()[0] != read_at:
-            conn.execute("ROLLBACK")
-            return False
-        conn.execute("DELETE FROM served_answers WHERE generation <> ?", [read_at])
-        conn.execute(
-            "INSERT INTO served_answers (key, generation, expires_at, etag, topic, body, "
-            "gzipped) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-            "generation = excluded.generation, expires_at = excluded.expires_at, "
-            "etag = excluded.etag, topic = excluded.topic, body = excluded.body, "
-            "gzipped = excluded.gzipped",
-            [key, read_at, expires_at, answer.etag, answer.topic, answer.body, answer.gzipped],
-        )
-        conn.execute(
-            "DELETE FROM served_answers WHERE key NOT IN (SELECT key FROM served_answers "
-            "ORDER BY expires_at DESC LIMIT ?)",
-            [MAX_SERVED_ANSWERS],
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return True
-
-
-def _begin_without_waiting(conn: sqlite3.Connection) -> bool:
-    """Begin a write transaction if no other process is writing; False if one is."""
-    if engine_of(conn) == POSTGRESQL:
-        from trialfinder.store.postgres import WRITE_LOCK_KEY
-
-        conn.execute("BEGIN")
-        if conn.execute("SELECT pg_try_advisory_xact_lock(?)", [WRITE_LOCK_KEY]).fetchone()[0]:
-            return True
-        conn.execute("ROLLBACK")
-        return False
-    (wait_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
-    return True
+    row = {
+        "key": key,
+        "expires_at": expires_at,
+        "etag": answer.etag,
+        "topic": answer.topic,
+        "body": answer.body,
+        "gzipped": answer.gzipped,
+    }
+    return keep_at_generation(conn, "served_answers", row, read_at, MAX_SERVED_ANSWERS)
