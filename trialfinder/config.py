@@ -38,6 +38,7 @@ from trialfinder.config_file import (
 )
 from trialfinder.errors import ConfigError
 from trialfinder.registries import LABELS
+from trialfinder.store.connection import is_postgres_url
 
 __all__ = ["CONFIG_ENV_VAR", "DEFAULT_CONFIG_NAME", "Settings", "find_config_file", "load_settings"]
 
@@ -94,11 +95,10 @@ class StoreSettings(_Section):
     def _store_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        scheme = value.split(":", 1)[0] if ":" in value else ""
-        if scheme == "sqlite":
+        if value.startswith("sqlite:"):
             if sqlite_path_of_url(value) is None:
                 raise ValueError("a SQLite store is sqlite:///PATH (sqlite:////abs/path)")
-        elif scheme in ("postgresql", "postgres"):
+        elif is_postgres_url(value):
             if not urlsplit(value).hostname and "host=" not in value:
                 raise ValueError("name the server: postgresql://USER@HOST:PORT/DATABASE")
         else:
